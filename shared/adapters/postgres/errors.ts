@@ -1,0 +1,67 @@
+import { PermanentError, TransientError } from '../../errors';
+
+/** SQLSTATEs after which the whole transaction is simply run again. */
+const retryableSqlStates: ReadonlySet<string> = new Set(['40001', '40P01']);
+
+/**
+ * SQLSTATE classes and codes that mean "not now": connection trouble, a server going down or
+ * starting, resource exhaustion, a cancelled statement, lock timeouts.
+ */
+const transientSqlStatePrefixes = ['08', '53', '57', '58'];
+const transientSqlStates: ReadonlySet<string> = new Set(['55P03', '55006']);
+
+/** Network-level error codes from Node's socket layer. */
+const transientNetworkCodes: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+function codeOf(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string') {
+    return error.code;
+  }
+  return undefined;
+}
+
+/** Whether this error is a serialization failure or deadlock that a fresh transaction may avoid. */
+export function isRetryable(error: unknown): boolean {
+  const code = codeOf(error);
+  return code !== undefined && retryableSqlStates.has(code);
+}
+
+/**
+ * Wraps an error from `pg` into LedgerX's two kinds: transient (the same work may succeed later)
+ * or permanent (it will not). An error with no SQLSTATE comes from the client side (a refused or
+ * broken connection, a connect or query timeout) and is transient, unless it is a JavaScript
+ * error raised by code, which is a bug.
+ */
+export function classifyDatabaseError(error: unknown, context: Record<string, unknown>): Error {
+  if (error instanceof TransientError || error instanceof PermanentError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) {
+    return new PermanentError(`bug while talking to the database: ${message}`, { cause: error, context });
+  }
+  const code = codeOf(error);
+  const isSqlState = code !== undefined && /^[0-9A-Z]{5}$/.test(code) && !transientNetworkCodes.has(code);
+  if (
+    !isSqlState ||
+    transientSqlStates.has(code) ||
+    retryableSqlStates.has(code) ||
+    transientSqlStatePrefixes.some((prefix) => code.startsWith(prefix))
+  ) {
+    return new TransientError(`database unavailable: ${message}`, {
+      cause: error,
+      context: { ...context, code },
+    });
+  }
+  return new PermanentError(`database refused the work: ${message}`, {
+    cause: error,
+    context: { ...context, code },
+  });
+}

@@ -1,0 +1,55 @@
+import pg from 'pg';
+
+/** Connection limits for one process (one Lambda instance holds one pool). */
+export interface PoolLimits {
+  /** Connections this process may hold; a Lambda instance runs one batch at a time. */
+  readonly connectionCountMax: number;
+  /** How long to wait for a new connection before giving up. */
+  readonly connectTimeoutMs: number;
+  /** How long one query may take, measured by the client (no session-level SET is needed). */
+  readonly queryTimeoutMs: number;
+  /** How long an unused connection is kept open. */
+  readonly idleTimeoutMs: number;
+}
+
+export const defaultPoolLimits: PoolLimits = {
+  connectionCountMax: 2,
+  connectTimeoutMs: 5_000,
+  queryTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+};
+
+/**
+ * Creates a small pool suited to Lambda and RDS Proxy: created once outside the handler, a
+ * connection or two, client-side timeouts, and no session state that would pin a proxied session.
+ */
+export function createPool(connectionString: string, limits: PoolLimits = defaultPoolLimits): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: limits.connectionCountMax,
+    connectionTimeoutMillis: limits.connectTimeoutMs,
+    query_timeout: limits.queryTimeoutMs,
+    idleTimeoutMillis: limits.idleTimeoutMs,
+    application_name: 'ledgerx',
+  });
+  // An idle connection that breaks (a database restart, a failover) must not crash the process;
+  // the pool drops it and the next checkout opens a new one.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Reads the pool limits from the environment, falling back to the defaults. */
+export function poolLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): PoolLimits {
+  return {
+    connectionCountMax:
+      positiveInteger(env.LEDGER_DB_CONNECTION_COUNT_MAX) ?? defaultPoolLimits.connectionCountMax,
+    connectTimeoutMs: positiveInteger(env.LEDGER_DB_CONNECT_TIMEOUT_MS) ?? defaultPoolLimits.connectTimeoutMs,
+    queryTimeoutMs: positiveInteger(env.LEDGER_DB_QUERY_TIMEOUT_MS) ?? defaultPoolLimits.queryTimeoutMs,
+    idleTimeoutMs: positiveInteger(env.LEDGER_DB_IDLE_TIMEOUT_MS) ?? defaultPoolLimits.idleTimeoutMs,
+  };
+}
+
+function positiveInteger(value: string | undefined): number | undefined {
+  if (value === undefined || !/^[1-9]\d{0,8}$/.test(value)) return undefined;
+  return Number.parseInt(value, 10);
+}

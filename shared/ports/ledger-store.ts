@@ -1,0 +1,33 @@
+import type { TransferResult } from '../domain/results';
+import type { TransferCommand } from '../domain/transfer';
+
+/** A queue record that can never post, kept with the reason it was refused. */
+export interface PoisonRecord {
+  readonly messageId: string;
+  readonly body: string;
+  readonly reason: string;
+}
+
+/** What one posted batch did. */
+export interface PostBatchOutcome {
+  /** One result per transfer, in the order given. */
+  readonly results: readonly TransferResult[];
+  /** Transactions run to get there: 1, plus one per serialization retry. */
+  readonly attemptCount: number;
+}
+
+/** The ledger's durable store, as the posting service needs it. */
+export interface LedgerStore {
+  /**
+   * Posts the transfers in order and records the poison records, all in one transaction.
+   *
+   * Returns one result per transfer: `posted`, a rejection reason (recorded with the transfer),
+   * or an `exists` result (nothing written). Throws `TransientError` when nothing was written and
+   * the same batch may succeed later (database unreachable, timeouts, serialization retries
+   * exhausted), and `PermanentError` when nothing was written and the same batch will keep failing.
+   */
+  postBatch(
+    transfers: readonly TransferCommand[],
+    poison: readonly PoisonRecord[],
+  ): Promise<PostBatchOutcome>;
+}

@@ -1,0 +1,115 @@
+import type { TransferResult } from '../domain/results';
+import { parseTransferMessage, type TransferCommand } from '../domain/transfer';
+import { isTransient } from '../errors';
+import type { LedgerStore, PoisonRecord } from '../ports/ledger-store';
+import type { Logger } from '../ports/logger';
+
+/** One queue record as the posting service sees it, whatever queue delivered it. */
+export interface QueuedRecord {
+  readonly messageId: string;
+  readonly messageGroupId: string;
+  readonly body: string;
+}
+
+/** What became of one record. `failed` records go back to the queue; the rest are done. */
+export type RecordOutcome =
+  | { readonly kind: 'decided'; readonly result: TransferResult }
+  | { readonly kind: 'poison'; readonly reason: string }
+  | { readonly kind: 'failed'; readonly error: unknown };
+
+/** The most records one batch may hold: SQS FIFO event source mappings deliver at most 10. */
+export const recordCountMax = 10;
+
+type ParsedRecord =
+  | { readonly record: QueuedRecord; readonly transfer: TransferCommand }
+  | { readonly record: QueuedRecord; readonly poison: PoisonRecord };
+
+/**
+ * Posts batches of queued transfer records.
+ *
+ * The batch posts in one transaction. Records that can never post (bad JSON, bad shape) are
+ * recorded as poison in that same transaction and not retried. When the transaction fails for a
+ * reason that may pass, every record fails and the queue redelivers the batch. When it fails for a
+ * reason that will not pass, the records are posted one by one in order to isolate the culprit,
+ * with FIFO semantics: after a record fails, every later record of its message group fails too.
+ */
+export class PostingService {
+  public constructor(
+    private readonly store: LedgerStore,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Posts the records and says, for each in order, what became of it. */
+  public async postRecords(records: readonly QueuedRecord[]): Promise<RecordOutcome[]> {
+    if (records.length > recordCountMax) {
+      throw new RangeError(`a batch holds at most ${recordCountMax} records, got ${records.length}`);
+    }
+    const parsed = records.map(parseRecord);
+    for (const item of parsed) {
+      if ('poison' in item) {
+        this.logger.warn('poison record refused', {
+          messageId: item.record.messageId,
+          reason: item.poison.reason,
+        });
+      }
+    }
+    try {
+      return await this.postTogether(parsed);
+    } catch (error) {
+      if (isTransient(error)) {
+        this.logger.warn('batch failed and will be redelivered', { recordCount: records.length, error });
+        return parsed.map(() => ({ kind: 'failed', error }));
+      }
+      this.logger.error('batch failed; posting its records one by one', {
+        recordCount: records.length,
+        error,
+      });
+      return this.postOneByOne(parsed);
+    }
+  }
+
+  private async postTogether(parsed: readonly ParsedRecord[]): Promise<RecordOutcome[]> {
+    const transfers: TransferCommand[] = [];
+    const poison: PoisonRecord[] = [];
+    for (const item of parsed) {
+      if ('transfer' in item) transfers.push(item.transfer);
+      else poison.push(item.poison);
+    }
+    const { results } = await this.store.postBatch(transfers, poison);
+    let next = 0;
+    return parsed.map((item): RecordOutcome => {
+      if ('poison' in item) return { kind: 'poison', reason: item.poison.reason };
+      const result = results[next];
+      next += 1;
+      if (result === undefined) throw new Error('the store returned fewer results than transfers');
+      return { kind: 'decided', result };
+    });
+  }
+
+  private async postOneByOne(parsed: readonly ParsedRecord[]): Promise<RecordOutcome[]> {
+    const failedGroups = new Set<string>();
+    const outcomes: RecordOutcome[] = [];
+    for (const item of parsed) {
+      if (failedGroups.has(item.record.messageGroupId)) {
+        outcomes.push({ kind: 'failed', error: new Error('an earlier record of this message group failed') });
+        continue;
+      }
+      try {
+        const [outcome] = await this.postTogether([item]);
+        if (outcome === undefined) throw new Error('the store returned no outcome');
+        outcomes.push(outcome);
+      } catch (error) {
+        this.logger.error('record failed', { messageId: item.record.messageId, error });
+        failedGroups.add(item.record.messageGroupId);
+        outcomes.push({ kind: 'failed', error });
+      }
+    }
+    return outcomes;
+  }
+}
+
+function parseRecord(record: QueuedRecord): ParsedRecord {
+  const parsed = parseTransferMessage(record.body);
+  if (parsed.ok) return { record, transfer: parsed.value };
+  return { record, poison: { messageId: record.messageId, body: record.body, reason: parsed.reason } };
+}

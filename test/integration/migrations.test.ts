@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { migrate, migrationsDir, readMigrations } from '../../shared/adapters/postgres/migrate';
+import { useTestDatabase } from '../support/database';
+
+const database = useTestDatabase();
+
+describe('migrations', () => {
+  it('are numbered folders, each with the test that asserts what it created', async () => {
+    const migrations = await readMigrations();
+    expect(migrations.map((migration) => migration.name)).toEqual([
+      '0001_ledger',
+      '0002_posting',
+      '0003_invariants',
+    ]);
+  });
+
+  it.each(['0001_ledger', '0002_posting', '0003_invariants'])(
+    '%s created what its test asserts',
+    async (name) => {
+      const sql = await readFile(path.join(migrationsDir, name, 'test.sql'), 'utf8');
+      await expect(database.pool.query(sql)).resolves.toBeDefined();
+    },
+  );
+
+  it('runs nothing twice: a second run applies no migration', async () => {
+    const client = await database.pool.connect();
+    try {
+      expect(await migrate(client, await readMigrations())).toEqual([]);
+    } finally {
+      client.release();
+    }
+  });
+
+  it('refuses to go on when an applied migration was edited', async () => {
+    const [first, ...rest] = await readMigrations();
+    if (first === undefined) throw new Error('no migrations');
+    const edited = { ...first, sql: `${first.sql}\n-- edited`, checksum: 'edited' };
+    const client = await database.pool.connect();
+    try {
+      await expect(migrate(client, [edited, ...rest])).rejects.toThrow(/changed after it was applied/);
+    } finally {
+      client.release();
+    }
+  });
+});

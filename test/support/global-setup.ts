@@ -1,0 +1,56 @@
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { type PostgresServer, projectRoot, startEmbeddedPostgres } from '../../infra/local/postgres';
+import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
+import { databaseUrl, templateDatabaseName } from './database';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    serverUrl: string;
+  }
+}
+
+/**
+ * Starts the Postgres the tests use (embedded, or the server DATABASE_URL names) and builds the
+ * migrated template database that every test file clones its own database from.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  let server: PostgresServer | undefined;
+  let serverUrl = process.env.DATABASE_URL;
+  if (serverUrl === undefined) {
+    server = await startEmbeddedPostgres({
+      dataDir: `${projectRoot}/.data/test-postgres-${process.pid}`,
+      port: 0,
+      persistent: false,
+      // Test data is thrown away at the end, so the tests need not wait for the disk.
+      serverFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    });
+    serverUrl = server.url;
+  }
+  const admin = new pg.Client(serverUrl);
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists ${templateDatabaseName} with (force)`);
+    await admin.query(`create database ${templateDatabaseName}`);
+  } finally {
+    await admin.end();
+  }
+  const template = new pg.Client(databaseUrl(serverUrl, templateDatabaseName));
+  await template.connect();
+  try {
+    await migrate(template, await readMigrations());
+  } finally {
+    await template.end();
+  }
+  project.provide('serverUrl', serverUrl);
+  return async () => {
+    const cleanup = new pg.Client(serverUrl);
+    await cleanup.connect();
+    try {
+      await cleanup.query(`drop database if exists ${templateDatabaseName} with (force)`);
+    } finally {
+      await cleanup.end();
+    }
+    await server?.stop();
+  };
+}
