@@ -42,6 +42,17 @@ export class PermanentError extends LedgerError {
   }
 }
 
+/**
+ * The database refused the data itself (SQLSTATE class 22: a value out of range, text it cannot
+ * store). Retrying the same record can never succeed, so it is set aside as poison.
+ */
+export class InvalidDataError extends PermanentError {
+  public constructor(message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super(message, options);
+    this.name = 'InvalidDataError';
+  }
+}
+
 /** Whether the failed work may succeed if it is tried again unchanged. */
 export function isTransient(error: unknown): boolean {
   return error instanceof TransientError;

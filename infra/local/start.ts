@@ -14,7 +14,11 @@ async function main(): Promise<void> {
   let databaseUrl = process.env.DATABASE_URL;
   if (databaseUrl === undefined) {
     const port = Number.parseInt(process.env.LEDGER_DB_PORT ?? String(defaultEmbeddedPort), 10);
-    server = await startEmbeddedPostgres({ dataDir: `${projectRoot}/.data/postgres`, port, persistent: true });
+    server = await startEmbeddedPostgres({
+      dataDir: `${projectRoot}/.data/postgres`,
+      port,
+      persistent: true,
+    });
     databaseUrl = server.url;
   }
   const stop = async (signal: string): Promise<void> => {
@@ -34,7 +38,8 @@ async function main(): Promise<void> {
     await client.end();
   }
 
-  const where = server === undefined ? 'Postgres (DATABASE_URL)' : 'embedded Postgres (data in .data/postgres)';
+  const where =
+    server === undefined ? 'Postgres (DATABASE_URL)' : 'embedded Postgres (data in .data/postgres)';
   console.info(`LedgerX is ready on ${where}.`);
   console.info(`  DATABASE_URL=${databaseUrl}`);
   console.info(`  psql "${databaseUrl}" -c 'select * from ledger.check_invariants()'`);

@@ -29,7 +29,7 @@ create table ledger.accounts (
   debits_pending bigint not null default 0 check (debits_pending >= 0),
   credits_pending bigint not null default 0 check (credits_pending >= 0),
   metadata jsonb not null default '{}'::jsonb
-    check (jsonb_typeof(metadata) = 'object' and octet_length(metadata::text) <= 4096),
+    check (jsonb_typeof(metadata) = 'object' and octet_length(metadata::text) <= 8192),
   created_at timestamptz not null default now(),
   version bigint not null default 0 check (version >= 0),
   constraint accounts_flags_are_mutually_exclusive
@@ -63,7 +63,7 @@ create table ledger.transfers (
     'exceeds_debits'
   )),
   metadata jsonb not null default '{}'::jsonb
-    check (jsonb_typeof(metadata) = 'object' and octet_length(metadata::text) <= 4096),
+    check (jsonb_typeof(metadata) = 'object' and octet_length(metadata::text) <= 8192),
   accepted_at timestamptz not null,
   processed_at timestamptz not null default now(),
   constraint transfers_reason_iff_rejected check ((status = 'rejected') = (reason is not null)),

@@ -1,7 +1,8 @@
 import type { AccountId } from './ids';
+import type { Metadata } from './metadata';
 import { amountMax, type CurrencyCode } from './money';
 import type { TransferResult } from './results';
-import type { Metadata, TransferCommand } from './transfer';
+import type { TransferCommand } from './transfer';
 
 /** An account as the posting rules see it: its currency, flags and totals. */
 export interface AccountState {

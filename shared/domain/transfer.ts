@@ -1,16 +1,6 @@
 import { type AccountId, parseAccountId, parseTransferId, type TransferId } from './ids';
+import { type Metadata, metadataBytesMax, parseMetadata } from './metadata';
 import { type CurrencyCode, formatMinorUnits, parseCurrency, parseMinorUnits } from './money';
-
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-
-/** Free-form client data kept with a transfer or an account: a JSON object of bounded size. */
-export type Metadata = Readonly<Record<string, JsonValue>>;
-
-/**
- * Metadata's size bound as compact JSON. The database allows twice this for its own text form
- * (which adds a space after every ':' and ','), so what passes here always fits there.
- */
-export const metadataBytesMax = 2048;
 
 /** A transfer to post: validated, typed, amounts in minor units. */
 export interface TransferCommand {
@@ -39,15 +29,20 @@ export type ParseResult<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly reason: string };
 
-const isoTimestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/;
+/** The form `Date.prototype.toISOString` writes, which is how the API stamps `accepted_at`. */
+const isoTimestamp = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const timestampMinMs = Date.UTC(2000, 0, 1);
+const timestampMaxMs = Date.UTC(9999, 11, 31);
 
-/** Validates metadata: a plain JSON object whose compact form fits `metadataBytesMax`. */
-export function parseMetadata(value: unknown): Metadata | undefined {
-  if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const text = JSON.stringify(value);
-  if (Buffer.byteLength(text, 'utf8') > metadataBytesMax) return undefined;
-  return value as Metadata;
+/**
+ * Accepts a UTC timestamp in `toISOString` form that names a real instant: '2024-02-30…' is
+ * refused rather than rolled over to March, since Postgres would refuse it too.
+ */
+export function parseTimestamp(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !isoTimestamp.test(value)) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms) || ms < timestampMinMs || ms > timestampMaxMs) return undefined;
+  return new Date(ms).toISOString() === value ? value : undefined;
 }
 
 /**
@@ -81,15 +76,14 @@ export function parseTransferMessage(body: string): ParseResult<TransferCommand>
   if (currency === undefined) return { ok: false, reason: 'currency must be an ISO 4217 code' };
   const metadata = parseMetadata(message.metadata);
   if (metadata === undefined) {
-    return { ok: false, reason: `metadata must be a JSON object of at most ${metadataBytesMax} bytes` };
+    return {
+      ok: false,
+      reason: `metadata must be a JSON object of at most ${metadataBytesMax} bytes, without NUL characters`,
+    };
   }
-  const acceptedAt = message.accepted_at;
-  if (
-    typeof acceptedAt !== 'string' ||
-    !isoTimestamp.test(acceptedAt) ||
-    Number.isNaN(Date.parse(acceptedAt))
-  ) {
-    return { ok: false, reason: 'accepted_at must be an ISO 8601 timestamp' };
+  const acceptedAt = parseTimestamp(message.accepted_at);
+  if (acceptedAt === undefined) {
+    return { ok: false, reason: 'accepted_at must be a UTC timestamp like 2026-01-31T12:00:00.000Z' };
   }
   return { ok: true, value: { id, debitAccountId, creditAccountId, amount, currency, metadata, acceptedAt } };
 }

@@ -1,6 +1,6 @@
 import type { TransferResult } from '../domain/results';
 import { parseTransferMessage, type TransferCommand } from '../domain/transfer';
-import { isTransient } from '../errors';
+import { InvalidDataError, isTransient } from '../errors';
 import type { LedgerStore, PoisonRecord } from '../ports/ledger-store';
 import type { Logger } from '../ports/logger';
 
@@ -95,9 +95,7 @@ export class PostingService {
         continue;
       }
       try {
-        const [outcome] = await this.postTogether([item]);
-        if (outcome === undefined) throw new Error('the store returned no outcome');
-        outcomes.push(outcome);
+        outcomes.push(await this.postAlone(item));
       } catch (error) {
         this.logger.error('record failed', { messageId: item.record.messageId, error });
         failedGroups.add(item.record.messageGroupId);
@@ -105,6 +103,24 @@ export class PostingService {
       }
     }
     return outcomes;
+  }
+
+  /**
+   * Posts one record. A record whose data the database refuses (a value its types cannot hold)
+   * can never post, so it is recorded as poison like a record with a bad shape.
+   */
+  private async postAlone(item: ParsedRecord): Promise<RecordOutcome> {
+    try {
+      const [outcome] = await this.postTogether([item]);
+      if (outcome === undefined) throw new Error('the store returned no outcome');
+      return outcome;
+    } catch (error) {
+      if (!(error instanceof InvalidDataError) || !('transfer' in item)) throw error;
+      const reason = `the database refused the data: ${error.message}`;
+      this.logger.warn('poison record refused', { messageId: item.record.messageId, reason });
+      await this.store.postBatch([], [{ messageId: item.record.messageId, body: item.record.body, reason }]);
+      return { kind: 'poison', reason };
+    }
   }
 }
 

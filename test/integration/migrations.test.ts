@@ -6,17 +6,16 @@ import { useTestDatabase } from '../support/database';
 
 const database = useTestDatabase();
 
+/** Every migration, in order; a new one is added here with its test.sql. */
+const migrationNames = ['0001_ledger', '0002_posting', '0003_invariants', '0004_account_lock_stripes'];
+
 describe('migrations', () => {
   it('are numbered folders, each with the test that asserts what it created', async () => {
     const migrations = await readMigrations();
-    expect(migrations.map((migration) => migration.name)).toEqual([
-      '0001_ledger',
-      '0002_posting',
-      '0003_invariants',
-    ]);
+    expect(migrations.map((migration) => migration.name)).toEqual(migrationNames);
   });
 
-  it.each(['0001_ledger', '0002_posting', '0003_invariants'])(
+  it.each(migrationNames)(
     '%s created what its test asserts',
     async (name) => {
       const sql = await readFile(path.join(migrationsDir, name, 'test.sql'), 'utf8');

@@ -1,4 +1,4 @@
-import { PermanentError, TransientError } from '../../errors';
+import { InvalidDataError, PermanentError, TransientError } from '../../errors';
 
 /** SQLSTATEs after which the whole transaction is simply run again. */
 const retryableSqlStates: ReadonlySet<string> = new Set(['40001', '40P01']);
@@ -56,6 +56,12 @@ export function classifyDatabaseError(error: unknown, context: Record<string, un
     transientSqlStatePrefixes.some((prefix) => code.startsWith(prefix))
   ) {
     return new TransientError(`database unavailable: ${message}`, {
+      cause: error,
+      context: { ...context, code },
+    });
+  }
+  if (code.startsWith('22')) {
+    return new InvalidDataError(`database refused the data: ${message}`, {
       cause: error,
       context: { ...context, code },
     });

@@ -1,10 +1,12 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { formatMinorUnits } from '../../domain/money';
 import { parseTransferResult, type TransferResult } from '../../domain/results';
 import type { TransferCommand } from '../../domain/transfer';
 import { SerializationRetriesExhaustedError } from '../../errors';
 import type { LedgerStore, PoisonRecord, PostBatchOutcome } from '../../ports/ledger-store';
 import { classifyDatabaseError, isRetryable } from './errors';
+
+const { escapeLiteral } = pg;
 
 /** How a batch is retried after a serialization failure or deadlock (SQLSTATE 40001, 40P01). */
 export interface RetryPolicy {
@@ -21,10 +23,8 @@ export const defaultRetryPolicy: RetryPolicy = { retryCountMax: 12, backoffBaseM
 /** The most transfers one call of `ledger.post_transfers` takes (the SQL function checks it too). */
 export const postBatchSizeMax = 1000;
 
-const postTransfersSql = 'select transfer_id, result from ledger.post_transfers($1::jsonb)';
-const insertPoisonSql = `insert into ledger.poison_messages (message_id, body, reason)
-  select * from unnest($1::text[], $2::text[], $3::text[])
-  on conflict (message_id) do nothing`;
+/** The most characters of a poison record's body that are kept (the column's bound). */
+const poisonBodyCharsMax = 262_144;
 
 /** Options a test may set: the retry policy, and hooks that make jitter and waiting observable. */
 export interface PostgresLedgerStoreOptions {
@@ -67,7 +67,7 @@ export class PostgresLedgerStore implements LedgerStore {
     for (let attempt = 0; attempt <= this.retryPolicy.retryCountMax; attempt += 1) {
       if (attempt > 0) await this.sleep(this.backoffMs(attempt));
       try {
-        const results = await this.postOnce(payload, transfers.length, poison);
+        const results = await this.postOnce(transfers, payload, poison);
         return { results, attemptCount: attempt + 1 };
       } catch (error) {
         if (!isRetryable(error))
@@ -89,35 +89,43 @@ export class PostgresLedgerStore implements LedgerStore {
     return this.random() * ceilingMs;
   }
 
+  /**
+   * One attempt, in one round trip: begin, lock the stripes of every touched account (LOCK TABLE
+   * takes no snapshot, so the transaction's snapshot is taken after the batch before it on the
+   * same accounts committed, and its row locks then never fail with 40001), post, commit.
+   */
   private async postOnce(
+    transfers: readonly TransferCommand[],
     payload: string,
-    transferCount: number,
     poison: readonly PoisonRecord[],
   ): Promise<TransferResult[]> {
+    const statements = ['begin isolation level serializable'];
+    const stripes = lockStripes(transfers);
+    if (stripes.length > 0) statements.push(`lock table ${stripes.join(', ')} in exclusive mode`);
+    if (transfers.length > 0) {
+      statements.push(
+        `select transfer_id, result from ledger.post_transfers(${escapeLiteral(payload)}::jsonb)`,
+      );
+    }
+    if (poison.length > 0) statements.push(insertPoisonSql(poison));
+    statements.push('commit');
+
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query('begin isolation level serializable');
-      try {
-        const results = transferCount > 0 ? await postTransfers(client, payload, transferCount) : [];
-        if (poison.length > 0) {
-          await client.query(insertPoisonSql, [
-            poison.map((record) => record.messageId),
-            poison.map((record) => record.body),
-            poison.map((record) => record.reason),
-          ]);
-        }
-        await client.query('commit');
-        return results;
-      } catch (error) {
+      const replies = await client.query(statements.join(';\n'));
+      const select = (Array.isArray(replies) ? (replies as pg.QueryResult[]) : [replies]).find(
+        (reply) => reply.command === 'SELECT',
+      );
+      return transfers.length > 0 ? readResults(select, transfers.length) : [];
+    } catch (error) {
+      // After a failed statement the transaction is left aborted (or already ended): end it. A
+      // connection that failed outside SQL (a timeout, a reset) is not trusted again.
+      if (isServerError(error)) {
         await client.query('rollback').catch((rollbackError: unknown) => {
           broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
         });
-        throw error;
-      }
-    } catch (error) {
-      // A connection that failed outside SQL (a timeout, a reset) is not trusted again.
-      if (broken === undefined && !(typeof error === 'object' && error !== null && 'severity' in error)) {
+      } else {
         broken = error instanceof Error ? error : new Error(String(error));
       }
       throw error;
@@ -127,12 +135,41 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 }
 
-async function postTransfers(
-  client: pg.PoolClient,
-  payload: string,
-  transferCount: number,
-): Promise<TransferResult[]> {
-  const { rows } = await client.query<{ transfer_id: string; result: string }>(postTransfersSql, [payload]);
+/** The lock stripes of the accounts a batch touches, in stripe order (see migration 0004). */
+export function lockStripes(transfers: readonly TransferCommand[]): string[] {
+  const stripes = new Set<string>();
+  for (const transfer of transfers) {
+    stripes.add(transfer.debitAccountId.slice(-3));
+    stripes.add(transfer.creditAccountId.slice(-3));
+  }
+  return [...stripes].sort().map((stripe) => `ledger_lock.stripe_${stripe}`);
+}
+
+function isServerError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'severity' in error;
+}
+
+function insertPoisonSql(poison: readonly PoisonRecord[]): string {
+  const rows = poison.map(
+    (record) =>
+      `(${escapeLiteral(storableText(record.messageId, 128))}, ${escapeLiteral(storableText(record.body, poisonBodyCharsMax))}, ${escapeLiteral(storableText(record.reason, 1024))})`,
+  );
+  return `insert into ledger.poison_messages (message_id, body, reason) values ${rows.join(', ')}
+    on conflict (message_id) do nothing`;
+}
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text as Postgres can store it: no NUL characters (escaped as \\u0000), no lone surrogates, and
+ * cut at the column's bound. A poison record must always be storable, or it would block its batch.
+ */
+function storableText(text: string, charsMax: number): string {
+  return text.replaceAll('\u0000', '\\u0000').slice(0, charsMax).replace(loneSurrogate, '\uFFFD');
+}
+
+function readResults(reply: pg.QueryResult | undefined, transferCount: number): TransferResult[] {
+  const rows = (reply?.rows ?? []) as { transfer_id: string; result: string }[];
   if (rows.length !== transferCount) {
     throw new Error(`post_transfers returned ${rows.length} results for ${transferCount} transfers`);
   }

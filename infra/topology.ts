@@ -1,0 +1,126 @@
+/**
+ * The one description of LedgerX's topology: its queues, tables, event bus, rules and functions
+ * with their triggers. The CDK stacks and the local runtime (`npm start`) both read it, so what
+ * runs on a laptop is what is deployed.
+ */
+
+/** An SQS queue. Names are the physical names locally; the CDK stack prefixes them per stage. */
+export interface QueueSpec {
+  readonly name: string;
+  readonly fifo: boolean;
+  /** How long a received message stays hidden before it may be delivered again. */
+  readonly visibilityTimeoutS: number;
+  /** How long a message is kept before SQS drops it. */
+  readonly retentionPeriodS: number;
+  /** FIFO queues: deduplicate per message group (high-throughput mode). */
+  readonly deduplicationScope?: 'messageGroup' | 'queue';
+  /** The dead-letter queue and how many receives a message gets before it moves there. */
+  readonly deadLetter?: { readonly queue: QueueKey; readonly maxReceiveCount: number };
+}
+
+/** A DynamoDB table with a string partition key and an expiry attribute for TTL. */
+export interface TableSpec {
+  readonly name: string;
+  readonly partitionKey: string;
+  readonly ttlAttribute: string;
+}
+
+/** An EventBridge rule that sends matching events on the bus to a queue. */
+export interface RuleSpec {
+  readonly name: string;
+  readonly pattern: Readonly<Record<string, readonly string[]>>;
+  readonly targetQueue: QueueKey;
+}
+
+export type HttpMethod = 'GET' | 'POST';
+
+/** An API route: a method and a path template with `{name}` parameters. */
+export interface RouteSpec {
+  readonly method: HttpMethod;
+  readonly path: string;
+  /** Whether the route needs the `x-api-key` header (all `/v1` routes do). */
+  readonly apiKeyRequired: boolean;
+}
+
+export type Trigger =
+  | { readonly kind: 'http'; readonly route: RouteSpec }
+  | {
+      readonly kind: 'sqs';
+      readonly queue: QueueKey;
+      /** Records per invocation (at most 10 for FIFO queues). */
+      readonly batchSizeMax: number;
+      /** Invocations at once for this queue. */
+      readonly concurrencyMax: number;
+    }
+  | { readonly kind: 'schedule'; readonly rateS: number };
+
+/** What a function touches, so each gets only the permissions it needs. */
+export type Access =
+  | { readonly kind: 'database' }
+  | { readonly kind: 'queue-send'; readonly queue: QueueKey }
+  | { readonly kind: 'queue-admin'; readonly queue: QueueKey }
+  | { readonly kind: 'table-read-write'; readonly table: TableKey }
+  | { readonly kind: 'table-read'; readonly table: TableKey }
+  | { readonly kind: 'bus-put'; readonly bus: 'events' };
+
+export interface FunctionSpec {
+  /** The handler file in `functions/`, which exports `handler`. */
+  readonly entry: string;
+  readonly trigger: Trigger;
+  readonly access: readonly Access[];
+  readonly timeoutS: number;
+  readonly memoryMiB: number;
+}
+
+export type QueueKey = 'transfers' | 'transfersDeadLetter' | 'transferEvents' | 'transferEventsDeadLetter';
+
+const queues: Readonly<Record<QueueKey, QueueSpec>> = {
+  transfers: {
+    name: 'ledgerx-transfers.fifo',
+    fifo: true,
+    visibilityTimeoutS: 60,
+    retentionPeriodS: 4 * 24 * 3600,
+    deduplicationScope: 'messageGroup',
+    deadLetter: { queue: 'transfersDeadLetter', maxReceiveCount: 5 },
+  },
+  transfersDeadLetter: {
+    name: 'ledgerx-transfers-dlq.fifo',
+    fifo: true,
+    visibilityTimeoutS: 60,
+    retentionPeriodS: 14 * 24 * 3600,
+    deduplicationScope: 'messageGroup',
+  },
+  transferEvents: {
+    name: 'ledgerx-transfer-events',
+    fifo: false,
+    visibilityTimeoutS: 60,
+    retentionPeriodS: 4 * 24 * 3600,
+    deadLetter: { queue: 'transferEventsDeadLetter', maxReceiveCount: 5 },
+  },
+  transferEventsDeadLetter: {
+    name: 'ledgerx-transfer-events-dlq',
+    fifo: false,
+    visibilityTimeoutS: 60,
+    retentionPeriodS: 14 * 24 * 3600,
+  },
+};
+
+export type TableKey = 'idempotency' | 'transferRequests';
+
+const tables: Readonly<Record<TableKey, TableSpec>> = {
+  idempotency: { name: 'ledgerx-idempotency', partitionKey: 'id', ttlAttribute: 'expiration' },
+  transferRequests: { name: 'ledgerx-transfer-requests', partitionKey: 'id', ttlAttribute: 'expires_at' },
+};
+
+/** The event bus the outbox relay publishes to, and the source its events carry. */
+const eventBus = { name: 'ledgerx-events', source: 'ledgerx.ledger', archiveRetentionDays: 30 } as const;
+
+const rules: Readonly<Record<string, RuleSpec>> = {
+  transferEvents: {
+    name: 'ledgerx-transfer-events',
+    pattern: { source: ['ledgerx.ledger'], 'detail-type': ['transfer.posted', 'transfer.rejected'] },
+    targetQueue: 'transferEvents',
+  },
+};
+
+export const topology = { queues, tables, eventBus, rules } as const;
