@@ -70,8 +70,17 @@ describe('newTransferId', () => {
     expect(parseTransferId(id)).toBe(id);
   });
 
-  it('makes a version 4 UUID', () => {
-    expect(newTransferId()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  it('makes a version 7 UUID', () => {
+    expect(newTransferId()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('carries the time it was made in its first 48 bits, so ids sort by creation time', () => {
+    const madeAtMs = Date.UTC(2026, 10, 25, 12, 0, 0, 123);
+
+    const id = newTransferId(madeAtMs);
+
+    expect(Number.parseInt(id.replaceAll('-', '').slice(0, 12), 16)).toBe(madeAtMs);
+    expect(newTransferId(madeAtMs + 1) > id).toBe(true);
   });
 
   it('makes a different id each time', () => {
