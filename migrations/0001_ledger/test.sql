@@ -34,8 +34,27 @@ begin
   assert not has_table_privilege('ledgerx_app', 'ledger.entries', 'update'), 'the app may not update entries';
   assert not has_table_privilege('ledgerx_app', 'ledger.entries', 'delete'), 'the app may not delete entries';
   assert not has_table_privilege('ledgerx_app', 'ledger.entries', 'truncate'), 'the app may not truncate entries';
+  assert not has_table_privilege('ledgerx_app', 'ledger.accounts', 'delete'), 'the app may not delete accounts';
   assert not has_table_privilege('ledgerx_app', 'ledger.transfers', 'update'), 'the app may not update transfers';
   assert not has_table_privilege('ledgerx_app', 'ledger.transfers', 'delete'), 'the app may not delete transfers';
   assert (select count(*) from pg_trigger where tgrelid = 'ledger.entries'::regclass and not tgisinternal) = 4,
     'entries has its append-only and balance triggers';
+
+  -- Currency codes and metadata are checked by their domains when stored.
+  begin
+    insert into ledger.accounts (id, currency) values (gen_random_uuid(), 'usd');
+    assert false, 'a lower-case currency code is refused';
+  exception when check_violation then null;
+  end;
+  begin
+    insert into ledger.accounts (id, currency, metadata) values (gen_random_uuid(), 'USD', '[1]');
+    assert false, 'metadata that is not an object is refused';
+  exception when check_violation then null;
+  end;
+  begin
+    insert into ledger.accounts (id, currency, metadata)
+      values (gen_random_uuid(), 'USD', jsonb_build_object('k', repeat('x', 8192)));
+    assert false, 'metadata over 8192 bytes is refused';
+  exception when check_violation then null;
+  end;
 end $$;

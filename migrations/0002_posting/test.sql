@@ -1,9 +1,9 @@
 -- Asserts what 0002_posting created.
 do $$
 begin
-  assert to_regprocedure('ledger.post_transfers(jsonb)') is not null, 'ledger.post_transfers exists';
-  assert has_function_privilege('ledgerx_app', 'ledger.post_transfers(jsonb)', 'execute'),
+  assert to_regprocedure('ledger.post_transfers(jsonb, boolean)') is not null, 'ledger.post_transfers exists';
+  assert has_function_privilege('ledgerx_app', 'ledger.post_transfers(jsonb, boolean)', 'execute'),
     'the app may post transfers';
-  assert (select prosecdef from pg_proc where oid = 'ledger.post_transfers(jsonb)'::regprocedure) = false,
+  assert (select prosecdef from pg_proc where oid = 'ledger.post_transfers(jsonb, boolean)'::regprocedure) = false,
     'posting runs with the caller''s rights, so grants still bind';
 end $$;

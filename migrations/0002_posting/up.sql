@@ -12,11 +12,22 @@
 -- 'posted', a rejection reason that is recorded with the transfer, or one of the 'exists' family
 -- when the id was taken before (nothing is written for those).
 --
+-- With _ids_are_new the caller bets that no id of the batch was taken by an earlier batch, as is
+-- almost always so: the function then does not read ledger.transfers for them, and inserts with
+-- ON CONFLICT DO NOTHING instead, which takes no predicate lock. Under SERIALIZABLE the read
+-- would lock index pages that concurrent batches insert into, and fail innocent batches with
+-- 40001. If the bet is lost it raises SQLSTATE LX001 (the transaction is then void) and the
+-- caller runs the batch again without it, which reads the taken ids and answers `exists`.
+--
 -- The rule order here is the one in shared/domain/rules.ts; a property test holds them together.
 
-create function ledger.post_transfers(_transfers jsonb)
+create function ledger.post_transfers(_transfers jsonb, _ids_are_new boolean default false)
 returns table (transfer_id uuid, result text)
-language plpgsql as $$
+language plpgsql
+-- The statements' shapes do not depend on the batch, so one generic plan each serves every call
+-- instead of a fresh plan per call. This is a property of the function, not a session setting.
+set plan_cache_mode = force_generic_plan
+as $$
 #variable_conflict use_column
 declare
   _batch_size_max constant int := 1000;
@@ -30,7 +41,13 @@ declare
   _currencies text[];
   _metadata jsonb[];
   _accepted_ats timestamptz[];
-  _results text[] := '{}';
+  _transfer jsonb;
+  -- Each transfer's result, and for a posted one its accounts' totals just after it.
+  _results text[];
+  _debit_debits_after bigint[];
+  _debit_credits_after bigint[];
+  _credit_debits_after bigint[];
+  _credit_credits_after bigint[];
   -- The locked accounts, in id order, and their totals as the batch goes.
   _account_ids uuid[];
   _account_currencies text[];
@@ -48,46 +65,39 @@ declare
   _existing_amounts bigint[];
   _existing_currencies text[];
   _existing_metadata jsonb[];
-  -- What this batch writes.
-  _new_indexes int[] := '{}';
-  _new_reasons text[] := '{}';
-  _entry_transfer_ids uuid[] := '{}';
-  _entry_account_ids uuid[] := '{}';
-  _entry_directions text[] := '{}';
-  _entry_amounts bigint[] := '{}';
-  _entry_currencies text[] := '{}';
-  _entry_debits_after bigint[] := '{}';
-  _entry_credits_after bigint[] := '{}';
+  -- Whether any id may be taken: by an earlier batch, or earlier in this one.
+  _ids_may_repeat boolean;
+  _recorded_count int;
   _i int;
   _j int;
   _d int;
   _c int;
-  _reason text;
 begin
   if _count is null or _count < 1 or _count > _batch_size_max then
     raise exception 'post_transfers takes 1 to % transfers, got %', _batch_size_max, _count
       using errcode = 'invalid_parameter_value';
   end if;
 
-  select array_agg((e.value->>'id')::uuid order by e.ord),
-         array_agg((e.value->>'debit_account_id')::uuid order by e.ord),
-         array_agg((e.value->>'credit_account_id')::uuid order by e.ord),
-         array_agg((e.value->>'amount')::bigint order by e.ord),
-         array_agg(e.value->>'currency' order by e.ord),
-         array_agg(coalesce(e.value->'metadata', '{}'::jsonb) order by e.ord),
-         array_agg((e.value->>'accepted_at')::timestamptz order by e.ord)
-    into _ids, _debit_ids, _credit_ids, _amounts, _currencies, _metadata, _accepted_ats
-    from jsonb_array_elements(_transfers) with ordinality as e(value, ord);
+  -- Unpacked element by element: ordered aggregates would cost a sort each.
+  _ids_may_repeat := false;
+  for _i in 1.._count loop
+    _transfer := _transfers->(_i - 1);
+    _ids[_i] := (_transfer->>'id')::uuid;
+    _ids_may_repeat := _ids_may_repeat or _ids[_i] = any(_ids[1:_i - 1]);
+    _debit_ids[_i] := (_transfer->>'debit_account_id')::uuid;
+    _credit_ids[_i] := (_transfer->>'credit_account_id')::uuid;
+    _amounts[_i] := (_transfer->>'amount')::bigint;
+    _currencies[_i] := _transfer->>'currency';
+    _metadata[_i] := coalesce(_transfer->'metadata', '{}'::jsonb);
+    _accepted_ats[_i] := (_transfer->>'accepted_at')::timestamptz;
+  end loop;
 
-  select array_agg(a.id order by a.id),
-         array_agg(a.currency::text order by a.id),
-         array_agg(a.debits_must_not_exceed_credits order by a.id),
-         array_agg(a.credits_must_not_exceed_debits order by a.id),
-         array_agg(a.debits_posted order by a.id),
-         array_agg(a.credits_posted order by a.id),
-         array_agg(a.debits_pending order by a.id),
-         array_agg(a.credits_pending order by a.id),
-         array_agg(false order by a.id)
+  -- One aggregate pass over the locked rows, so element k of every array is the same account.
+  -- The rows are locked in id order by the subquery; the lookups below need no order.
+  select array_agg(a.id), array_agg(a.currency::text),
+         array_agg(a.debits_must_not_exceed_credits), array_agg(a.credits_must_not_exceed_debits),
+         array_agg(a.debits_posted), array_agg(a.credits_posted),
+         array_agg(a.debits_pending), array_agg(a.credits_pending), array_agg(false)
     into _account_ids, _account_currencies, _account_debits_limited, _account_credits_limited,
          _debits_posted, _credits_posted, _debits_pending, _credits_pending, _account_touched
     from (
@@ -102,42 +112,48 @@ begin
     into _existing_ids, _existing_debit_ids, _existing_credit_ids, _existing_amounts,
          _existing_currencies, _existing_metadata
     from ledger.transfers t
-   where t.id = any(_ids);
+   where not _ids_are_new and t.id = any(_ids);
+  _ids_may_repeat := _ids_may_repeat or _existing_ids is not null;
+
+  _results := array_fill(null::text, array[_count]);
+  _debit_debits_after := array_fill(null::bigint, array[_count]);
+  _debit_credits_after := array_fill(null::bigint, array[_count]);
+  _credit_debits_after := array_fill(null::bigint, array[_count]);
+  _credit_credits_after := array_fill(null::bigint, array[_count]);
 
   for _i in 1.._count loop
-    _reason := null;
-    _j := array_position(_existing_ids, _ids[_i]);
-    if _j is not null then
-      _reason := case
-        when _existing_debit_ids[_j] is distinct from _debit_ids[_i] then 'exists_with_different_debit_account_id'
-        when _existing_credit_ids[_j] is distinct from _credit_ids[_i] then 'exists_with_different_credit_account_id'
-        when _existing_amounts[_j] is distinct from _amounts[_i] then 'exists_with_different_amount'
-        when _existing_currencies[_j] is distinct from _currencies[_i] then 'exists_with_different_currency'
-        when _existing_metadata[_j] is distinct from _metadata[_i] then 'exists_with_different_metadata'
-        else 'exists'
-      end;
-      _results := _results || _reason;
-      continue;
-    end if;
+    if _ids_may_repeat then
+      _j := array_position(_existing_ids, _ids[_i]);
+      if _j is not null then
+        _results[_i] := case
+          when _existing_debit_ids[_j] is distinct from _debit_ids[_i] then 'exists_with_different_debit_account_id'
+          when _existing_credit_ids[_j] is distinct from _credit_ids[_i] then 'exists_with_different_credit_account_id'
+          when _existing_amounts[_j] is distinct from _amounts[_i] then 'exists_with_different_amount'
+          when _existing_currencies[_j] is distinct from _currencies[_i] then 'exists_with_different_currency'
+          when _existing_metadata[_j] is distinct from _metadata[_i] then 'exists_with_different_metadata'
+          else 'exists'
+        end;
+        continue;
+      end if;
 
-    -- The same id earlier in this batch counts as taken before.
-    _j := array_position(_ids, _ids[_i]);
-    if _j < _i then
-      _reason := case
-        when _debit_ids[_j] is distinct from _debit_ids[_i] then 'exists_with_different_debit_account_id'
-        when _credit_ids[_j] is distinct from _credit_ids[_i] then 'exists_with_different_credit_account_id'
-        when _amounts[_j] is distinct from _amounts[_i] then 'exists_with_different_amount'
-        when _currencies[_j] is distinct from _currencies[_i] then 'exists_with_different_currency'
-        when _metadata[_j] is distinct from _metadata[_i] then 'exists_with_different_metadata'
-        else 'exists'
-      end;
-      _results := _results || _reason;
-      continue;
+      -- The same id earlier in this batch counts as taken before.
+      _j := array_position(_ids, _ids[_i]);
+      if _j < _i then
+        _results[_i] := case
+          when _debit_ids[_j] is distinct from _debit_ids[_i] then 'exists_with_different_debit_account_id'
+          when _credit_ids[_j] is distinct from _credit_ids[_i] then 'exists_with_different_credit_account_id'
+          when _amounts[_j] is distinct from _amounts[_i] then 'exists_with_different_amount'
+          when _currencies[_j] is distinct from _currencies[_i] then 'exists_with_different_currency'
+          when _metadata[_j] is distinct from _metadata[_i] then 'exists_with_different_metadata'
+          else 'exists'
+        end;
+        continue;
+      end if;
     end if;
 
     _d := array_position(_account_ids, _debit_ids[_i]);
     _c := array_position(_account_ids, _credit_ids[_i]);
-    _reason := case
+    _results[_i] := case
       when _debit_ids[_i] = _credit_ids[_i] then 'accounts_must_be_different'
       when _d is null then 'debit_account_not_found'
       when _c is null then 'credit_account_not_found'
@@ -152,71 +168,65 @@ begin
       when _account_credits_limited[_c]
         and _amounts[_i] > _debits_posted[_c] - _credits_posted[_c] - _credits_pending[_c]
         then 'exceeds_debits'
-      else null
+      else 'posted'
     end;
-
-    _new_indexes := _new_indexes || _i;
-    _new_reasons := _new_reasons || _reason;
-    if _reason is not null then
-      _results := _results || _reason;
-      continue;
+    if _results[_i] = 'posted' then
+      _debits_posted[_d] := _debits_posted[_d] + _amounts[_i];
+      _credits_posted[_c] := _credits_posted[_c] + _amounts[_i];
+      _account_touched[_d] := true;
+      _account_touched[_c] := true;
+      _debit_debits_after[_i] := _debits_posted[_d];
+      _debit_credits_after[_i] := _credits_posted[_d];
+      _credit_debits_after[_i] := _debits_posted[_c];
+      _credit_credits_after[_i] := _credits_posted[_c];
     end if;
-
-    _debits_posted[_d] := _debits_posted[_d] + _amounts[_i];
-    _credits_posted[_c] := _credits_posted[_c] + _amounts[_i];
-    _account_touched[_d] := true;
-    _account_touched[_c] := true;
-    _entry_transfer_ids := _entry_transfer_ids || _ids[_i] || _ids[_i];
-    _entry_account_ids := _entry_account_ids || _debit_ids[_i] || _credit_ids[_i];
-    _entry_directions := _entry_directions || 'debit'::text || 'credit'::text;
-    _entry_amounts := _entry_amounts || _amounts[_i] || _amounts[_i];
-    _entry_currencies := _entry_currencies || _currencies[_i] || _currencies[_i];
-    _entry_debits_after := _entry_debits_after || _debits_posted[_d] || _debits_posted[_c];
-    _entry_credits_after := _entry_credits_after || _credits_posted[_d] || _credits_posted[_c];
-    _results := _results || 'posted'::text;
   end loop;
 
-  if cardinality(_new_indexes) > 0 then
-    with recorded as (
-      insert into ledger.transfers
-        (id, debit_account_id, credit_account_id, amount, currency, status, reason, metadata, accepted_at)
-      select _ids[n.i], _debit_ids[n.i], _credit_ids[n.i], _amounts[n.i], _currencies[n.i],
-             case when n.reason is null then 'posted' else 'rejected' end, n.reason,
-             _metadata[n.i], _accepted_ats[n.i]
-        from unnest(_new_indexes, _new_reasons) with ordinality as n(i, reason, ord)
-       order by n.ord
-      returning *
-    )
-    insert into ledger.outbox (event_type, transfer_id, payload)
-    select 'transfer.' || r.status, r.id,
-           jsonb_build_object(
-             'id', r.id, 'status', r.status, 'reason', r.reason,
-             'debit_account_id', r.debit_account_id, 'credit_account_id', r.credit_account_id,
-             'amount', r.amount::text, 'currency', r.currency, 'metadata', r.metadata,
-             'accepted_at', r.accepted_at, 'processed_at', r.processed_at)
-      from recorded r;
+  -- Every transfer not found under a taken id is recorded, posted or rejected, with its event.
+  with recorded as (
+    insert into ledger.transfers
+      (id, debit_account_id, credit_account_id, amount, currency, status, reason, metadata, accepted_at)
+    select _ids[i], _debit_ids[i], _credit_ids[i], _amounts[i], _currencies[i],
+           case when _results[i] = 'posted' then 'posted' else 'rejected' end,
+           nullif(_results[i], 'posted'), _metadata[i], _accepted_ats[i]
+      from generate_series(1, _count) as i
+     where _results[i] not like 'exists%'
+     order by i
+        on conflict (id) do nothing
+    returning id, status
+  )
+  insert into ledger.outbox (event_type, transfer_id)
+  select 'transfer.' || r.status, r.id
+    from recorded r;
+  get diagnostics _recorded_count = row_count;
+  if _recorded_count <> (select count(*) from unnest(_results) r where r not like 'exists%') then
+    if _ids_are_new then
+      raise exception 'an id of the batch was taken before' using errcode = 'LX001';
+    end if;
+    raise exception 'a transfer id was taken while the batch was decided' using errcode = 'serialization_failure';
   end if;
 
-  if cardinality(_entry_transfer_ids) > 0 then
-    insert into ledger.entries
-      (transfer_id, account_id, direction, amount, currency, debits_posted_after, credits_posted_after)
-    select e.transfer_id, e.account_id, e.direction, e.amount, e.currency, e.debits_after, e.credits_after
-      from unnest(_entry_transfer_ids, _entry_account_ids, _entry_directions, _entry_amounts,
-                  _entry_currencies, _entry_debits_after, _entry_credits_after)
-           with ordinality as e(transfer_id, account_id, direction, amount, currency, debits_after,
-                                credits_after, ord)
-     order by e.ord;
+  -- A posted transfer's two legs, debit first, in message order, with the running totals.
+  insert into ledger.entries
+    (transfer_id, account_id, direction, amount, currency, debits_posted_after, credits_posted_after)
+  select _ids[i], leg.account_id, leg.direction, _amounts[i], _currencies[i], leg.debits_after, leg.credits_after
+    from generate_series(1, _count) as i
+   cross join lateral (values
+     (1, _debit_ids[i], 'debit', _debit_debits_after[i], _debit_credits_after[i]),
+     (2, _credit_ids[i], 'credit', _credit_debits_after[i], _credit_credits_after[i])
+   ) as leg(position, account_id, direction, debits_after, credits_after)
+   where _results[i] = 'posted'
+   order by i, leg.position;
 
-    update ledger.accounts a
-       set debits_posted = u.debits_posted,
-           credits_posted = u.credits_posted,
-           version = a.version + 1
-      from unnest(_account_ids, _debits_posted, _credits_posted, _account_touched)
-           as u(id, debits_posted, credits_posted, touched)
-     where a.id = u.id and u.touched;
-  end if;
+  update ledger.accounts a
+     set debits_posted = u.debits_posted,
+         credits_posted = u.credits_posted,
+         version = a.version + 1
+    from unnest(_account_ids, _debits_posted, _credits_posted, _account_touched)
+         as u(id, debits_posted, credits_posted, touched)
+   where a.id = u.id and u.touched;
 
   return query select r.transfer_id, r.result from unnest(_ids, _results) as r(transfer_id, result);
 end $$;
 
-grant execute on function ledger.post_transfers(jsonb) to ledgerx_app;
+grant execute on function ledger.post_transfers(jsonb, boolean) to ledgerx_app;

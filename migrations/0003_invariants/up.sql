@@ -67,6 +67,19 @@ language sql stable as $$
     ) r
    where r.debits_posted_after <> r.debits_sum or r.credits_posted_after <> r.credits_sum
   union all
+  -- Every entry and every event belongs to a recorded transfer.
+  select 'entry_belongs_to_a_transfer', e.id::text, format('transfer %s', e.transfer_id)
+    from ledger.entries e
+   where not exists (select 1 from ledger.transfers t where t.id = e.transfer_id)
+  union all
+  select 'entry_belongs_to_an_account', e.id::text, format('account %s', e.account_id)
+    from ledger.entries e
+   where not exists (select 1 from ledger.accounts a where a.id = e.account_id)
+  union all
+  select 'event_belongs_to_a_transfer', o.id::text, format('transfer %s', o.transfer_id)
+    from ledger.outbox o
+   where not exists (select 1 from ledger.transfers t where t.id = o.transfer_id)
+  union all
   -- Every recorded transfer has exactly one event waiting in or sent from the outbox.
   select 'transfer_has_one_event', t.id::text, format('%s events', count(o.id))
     from ledger.transfers t

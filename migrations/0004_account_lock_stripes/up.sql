@@ -19,7 +19,7 @@ do $$
 begin
   for _stripe in 0..4095 loop
     execute format('create table ledger_lock.%I ()', 'stripe_' || lpad(to_hex(_stripe), 3, '0'));
-    -- LOCK TABLE in EXCLUSIVE mode needs UPDATE (or DELETE or TRUNCATE) on the table.
+    -- LOCK TABLE in SHARE UPDATE EXCLUSIVE mode needs UPDATE (or DELETE, TRUNCATE or MAINTAIN).
     execute format('grant update on ledger_lock.%I to ledgerx_app', 'stripe_' || lpad(to_hex(_stripe), 3, '0'));
   end loop;
 end $$;

@@ -15,13 +15,10 @@ describe('migrations', () => {
     expect(migrations.map((migration) => migration.name)).toEqual(migrationNames);
   });
 
-  it.each(migrationNames)(
-    '%s created what its test asserts',
-    async (name) => {
-      const sql = await readFile(path.join(migrationsDir, name, 'test.sql'), 'utf8');
-      await expect(database.pool.query(sql)).resolves.toBeDefined();
-    },
-  );
+  it.each(migrationNames)('%s created what its test asserts', async (name) => {
+    const sql = await readFile(path.join(migrationsDir, name, 'test.sql'), 'utf8');
+    await expect(database.pool.query(sql)).resolves.toBeDefined();
+  });
 
   it('runs nothing twice: a second run applies no migration', async () => {
     const client = await database.pool.connect();

@@ -100,7 +100,7 @@ async function readTransfer(id: TransferId): Promise<{ status: string; reason: s
 
 async function readOutbox(transferId: TransferId): Promise<{ eventType: string; payload: unknown }[]> {
   const { rows } = await database.pool.query<{ event_type: string; payload: unknown }>(
-    'select event_type, payload from ledger.outbox where transfer_id = $1 order by id',
+    'select event_type, payload from ledger.outbox_events where transfer_id = $1 order by id',
     [transferId],
   );
   return rows.map((row) => ({ eventType: row.event_type, payload: row.payload }));
@@ -939,7 +939,7 @@ describe('the invariant check', () => {
              insert into ledger.transfers (id, debit_account_id, credit_account_id, amount, currency, status, accepted_at)
              values ($1, $2, $3, 100, 'USD', 'posted', now()) returning id
            )
-           insert into ledger.outbox (event_type, transfer_id, payload) select 'transfer.posted', id, '{}' from t`,
+           insert into ledger.outbox (event_type, transfer_id) select 'transfer.posted', id from t`,
           [transfer.id, transfer.debitAccountId, transfer.creditAccountId],
         );
         return transfer.id;

@@ -35,6 +35,11 @@ export function isRetryable(error: unknown): boolean {
   return code !== undefined && retryableSqlStates.has(code);
 }
 
+/** Whether `ledger.post_transfers` lost its bet that the batch's ids were new (SQLSTATE LX001). */
+export function isTakenIdBet(error: unknown): boolean {
+  return codeOf(error) === 'LX001';
+}
+
 /**
  * Wraps an error from `pg` into LedgerX's two kinds: transient (the same work may succeed later)
  * or permanent (it will not). An error with no SQLSTATE comes from the client side (a refused or

@@ -4,7 +4,7 @@ import { parseTransferResult, type TransferResult } from '../../domain/results';
 import type { TransferCommand } from '../../domain/transfer';
 import { SerializationRetriesExhaustedError } from '../../errors';
 import type { LedgerStore, PoisonRecord, PostBatchOutcome } from '../../ports/ledger-store';
-import { classifyDatabaseError, isRetryable } from './errors';
+import { classifyDatabaseError, isRetryable, isTakenIdBet } from './errors';
 
 const { escapeLiteral } = pg;
 
@@ -64,12 +64,21 @@ export class PostgresLedgerStore implements LedgerStore {
     if (transfers.length === 0 && poison.length === 0) return { results: [], attemptCount: 0 };
     const payload = JSON.stringify(transfers.map(toRow));
     let lastError: unknown;
+    // Bet that the batch's ids are new (see migration 0002); a lost bet costs one more attempt.
+    let idsAreNew = true;
+    let backoff = false;
     for (let attempt = 0; attempt <= this.retryPolicy.retryCountMax; attempt += 1) {
-      if (attempt > 0) await this.sleep(this.backoffMs(attempt));
+      if (backoff) await this.sleep(this.backoffMs(attempt));
       try {
-        const results = await this.postOnce(transfers, payload, poison);
+        const results = await this.postOnce(transfers, payload, poison, idsAreNew);
         return { results, attemptCount: attempt + 1 };
       } catch (error) {
+        backoff = !(idsAreNew && isTakenIdBet(error));
+        if (!backoff) {
+          idsAreNew = false;
+          lastError = error;
+          continue;
+        }
         if (!isRetryable(error))
           throw classifyDatabaseError(error, { transferCount: transfers.length, attempt });
         lastError = error;
@@ -93,18 +102,23 @@ export class PostgresLedgerStore implements LedgerStore {
    * One attempt, in one round trip: begin, lock the stripes of every touched account (LOCK TABLE
    * takes no snapshot, so the transaction's snapshot is taken after the batch before it on the
    * same accounts committed, and its row locks then never fail with 40001), post, commit.
+   * SHARE UPDATE EXCLUSIVE is the weakest mode that conflicts with itself, and unlike EXCLUSIVE
+   * it is not a "strong" lock, so taking it does not make Postgres sweep every backend's
+   * fast-path lock slots.
    */
   private async postOnce(
     transfers: readonly TransferCommand[],
     payload: string,
     poison: readonly PoisonRecord[],
+    idsAreNew: boolean,
   ): Promise<TransferResult[]> {
     const statements = ['begin isolation level serializable'];
     const stripes = lockStripes(transfers);
-    if (stripes.length > 0) statements.push(`lock table ${stripes.join(', ')} in exclusive mode`);
+    if (stripes.length > 0)
+      statements.push(`lock table ${stripes.join(', ')} in share update exclusive mode`);
     if (transfers.length > 0) {
       statements.push(
-        `select transfer_id, result from ledger.post_transfers(${escapeLiteral(payload)}::jsonb)`,
+        `select transfer_id, result from ledger.post_transfers(${escapeLiteral(payload)}::jsonb, ${idsAreNew})`,
       );
     }
     if (poison.length > 0) statements.push(insertPoisonSql(poison));
