@@ -26,6 +26,8 @@ export interface EmbeddedPostgresOptions {
 export const projectRoot = path.resolve(import.meta.dirname, '../..');
 
 const user = 'postgres';
+/** Shared buffers of the embedded server. */
+const sharedBuffersMiB = 1024;
 const password = 'postgres';
 
 /**
@@ -44,7 +46,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     password,
     persistent: options.persistent,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'max_connections=200', ...(options.serverFlags ?? [])],
+    postgresFlags: [
+      '-c',
+      'max_connections=200',
+      // Postgres' default of 128 MB is sized for a tiny machine; a ledger's hot set (accounts, the
+      // newest entries, the transfers index) should stay in memory.
+      '-c',
+      `shared_buffers=${sharedBuffersMiB}MB`,
+      ...(options.serverFlags ?? []),
+    ],
     onLog: (message) => {
       logLines.push(String(message));
       if (logLines.length > 50) logLines.shift();
