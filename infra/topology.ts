@@ -123,4 +123,94 @@ const rules: Readonly<Record<string, RuleSpec>> = {
   },
 };
 
-export const topology = { queues, tables, eventBus, rules } as const;
+export type FunctionKey =
+  | 'createAccount'
+  | 'getAccount'
+  | 'listAccountEntries'
+  | 'submitTransfer'
+  | 'getTransfer'
+  | 'openapi'
+  | 'transferConsumer'
+  | 'outboxRelay'
+  | 'transferEvents';
+
+const api = (method: HttpMethod, path: string, apiKeyRequired = true): Trigger => ({
+  kind: 'http',
+  route: { method, path, apiKeyRequired },
+});
+
+/**
+ * One Lambda per handler file. Each file exports `createHandler(dependencies)` (used by the local
+ * runtime and the tests) and `handler` (the Lambda entry point, built from the environment).
+ */
+const functions: Readonly<Record<FunctionKey, FunctionSpec>> = {
+  createAccount: {
+    entry: 'create-account',
+    trigger: api('POST', '/v1/accounts'),
+    access: [{ kind: 'database' }],
+    timeoutS: 10,
+    memoryMiB: 512,
+  },
+  getAccount: {
+    entry: 'get-account',
+    trigger: api('GET', '/v1/accounts/{id}'),
+    access: [{ kind: 'database' }],
+    timeoutS: 10,
+    memoryMiB: 512,
+  },
+  listAccountEntries: {
+    entry: 'list-account-entries',
+    trigger: api('GET', '/v1/accounts/{id}/entries'),
+    access: [{ kind: 'database' }],
+    timeoutS: 10,
+    memoryMiB: 512,
+  },
+  submitTransfer: {
+    entry: 'submit-transfer',
+    trigger: api('POST', '/v1/transfers'),
+    access: [
+      { kind: 'queue-send', queue: 'transfers' },
+      { kind: 'table-read-write', table: 'idempotency' },
+      { kind: 'table-read-write', table: 'transferRequests' },
+    ],
+    timeoutS: 10,
+    memoryMiB: 512,
+  },
+  getTransfer: {
+    entry: 'get-transfer',
+    trigger: api('GET', '/v1/transfers/{id}'),
+    access: [{ kind: 'database' }, { kind: 'table-read', table: 'transferRequests' }],
+    timeoutS: 10,
+    memoryMiB: 512,
+  },
+  openapi: {
+    entry: 'openapi',
+    trigger: api('GET', '/openapi.json', false),
+    access: [],
+    timeoutS: 5,
+    memoryMiB: 256,
+  },
+  transferConsumer: {
+    entry: 'transfer-consumer',
+    trigger: { kind: 'sqs', queue: 'transfers', batchSizeMax: 10, concurrencyMax: 4 },
+    access: [{ kind: 'database' }, { kind: 'bus-put', bus: 'events' }],
+    timeoutS: 30,
+    memoryMiB: 1024,
+  },
+  outboxRelay: {
+    entry: 'outbox-relay',
+    trigger: { kind: 'schedule', rateS: 60 },
+    access: [{ kind: 'database' }, { kind: 'bus-put', bus: 'events' }],
+    timeoutS: 60,
+    memoryMiB: 512,
+  },
+  transferEvents: {
+    entry: 'transfer-events',
+    trigger: { kind: 'sqs', queue: 'transferEvents', batchSizeMax: 10, concurrencyMax: 2 },
+    access: [{ kind: 'database' }],
+    timeoutS: 30,
+    memoryMiB: 512,
+  },
+};
+
+export const topology = { queues, tables, eventBus, rules, functions } as const;

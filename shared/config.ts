@@ -1,0 +1,120 @@
+/**
+ * What a function needs from the world, made once per Lambda instance (or once per local runtime)
+ * and handed to each function's `createHandler`. On AWS it comes from the environment the stack
+ * sets; the local runtime builds it from the resources it provisioned.
+ */
+
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type pg from 'pg';
+import { createPool, poolLimitsFromEnv } from './adapters/postgres/pool';
+import type { Logger } from './ports/logger';
+
+/** The physical names and addresses of the AWS resources the functions use. */
+export interface Resources {
+  readonly transfersQueueUrl: string;
+  readonly transfersDeadLetterQueueUrl: string;
+  readonly transferEventsQueueUrl: string;
+  readonly transferEventsDeadLetterQueueUrl: string;
+  readonly idempotencyTable: string;
+  readonly transferRequestsTable: string;
+  readonly eventBusName: string;
+}
+
+/** Everything a handler may use. A function takes only what it needs from it. */
+export interface Dependencies {
+  readonly pool: pg.Pool;
+  readonly sqs: SQSClient;
+  readonly dynamo: DynamoDBClient;
+  readonly eventBridge: EventBridgeClient;
+  readonly resources: Resources;
+  readonly logger: Logger;
+}
+
+/** SDK client settings: the endpoint (LocalStack, moto) when there is one, bounded retries. */
+export interface AwsClientSettings {
+  readonly endpoint?: string;
+  readonly region: string;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+/** How many times the SDK tries one call, the first try included. */
+export const awsAttemptCountMax = 3;
+
+export function awsClients(
+  settings: AwsClientSettings,
+): Pick<Dependencies, 'sqs' | 'dynamo' | 'eventBridge'> {
+  const config = {
+    region: settings.region,
+    maxAttempts: awsAttemptCountMax,
+    ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+    ...(settings.credentials === undefined ? {} : { credentials: settings.credentials }),
+  };
+  return {
+    sqs: new SQSClient(config),
+    dynamo: new DynamoDBClient(config),
+    eventBridge: new EventBridgeClient(config),
+  };
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (value === undefined || value === '') throw new Error(`${name} is not set`);
+  return value;
+}
+
+/** Reads the resources from the environment the stack (or the local runtime) sets. */
+export function resourcesFromEnv(env: NodeJS.ProcessEnv = process.env): Resources {
+  return {
+    transfersQueueUrl: required(env, 'LEDGER_TRANSFERS_QUEUE_URL'),
+    transfersDeadLetterQueueUrl: required(env, 'LEDGER_TRANSFERS_DLQ_URL'),
+    transferEventsQueueUrl: required(env, 'LEDGER_TRANSFER_EVENTS_QUEUE_URL'),
+    transferEventsDeadLetterQueueUrl: required(env, 'LEDGER_TRANSFER_EVENTS_DLQ_URL'),
+    idempotencyTable: required(env, 'LEDGER_IDEMPOTENCY_TABLE'),
+    transferRequestsTable: required(env, 'LEDGER_TRANSFER_REQUESTS_TABLE'),
+    eventBusName: required(env, 'LEDGER_EVENT_BUS_NAME'),
+  };
+}
+
+/** The environment variables that carry `resources`, for a process that runs the handlers. */
+export function resourcesToEnv(resources: Resources): Record<string, string> {
+  return {
+    LEDGER_TRANSFERS_QUEUE_URL: resources.transfersQueueUrl,
+    LEDGER_TRANSFERS_DLQ_URL: resources.transfersDeadLetterQueueUrl,
+    LEDGER_TRANSFER_EVENTS_QUEUE_URL: resources.transferEventsQueueUrl,
+    LEDGER_TRANSFER_EVENTS_DLQ_URL: resources.transferEventsDeadLetterQueueUrl,
+    LEDGER_IDEMPOTENCY_TABLE: resources.idempotencyTable,
+    LEDGER_TRANSFER_REQUESTS_TABLE: resources.transferRequestsTable,
+    LEDGER_EVENT_BUS_NAME: resources.eventBusName,
+  };
+}
+
+/** Builds the dependencies of a Lambda instance from its environment. */
+export function dependenciesFromEnv(serviceName: string, env: NodeJS.ProcessEnv = process.env): Dependencies {
+  return {
+    pool: createPool(required(env, 'DATABASE_URL'), poolLimitsFromEnv(env)),
+    ...awsClients({
+      region: env.AWS_REGION ?? 'us-east-1',
+      ...(env.AWS_ENDPOINT_URL === undefined ? {} : { endpoint: env.AWS_ENDPOINT_URL }),
+    }),
+    resources: resourcesFromEnv(env),
+    logger: new PowertoolsLogger({ serviceName }),
+  };
+}
+
+/**
+ * A Lambda entry point that builds its dependencies on the first event and keeps them for the
+ * instance's life, so pools and clients are made outside the per-event path.
+ */
+export function lazyHandler<Event, Result>(
+  serviceName: string,
+  create: (dependencies: Dependencies) => (event: Event) => Promise<Result>,
+): (event: Event) => Promise<Result> {
+  let handle: ((event: Event) => Promise<Result>) | undefined;
+  return (event) => {
+    handle ??= create(dependenciesFromEnv(serviceName));
+    return handle(event);
+  };
+}
