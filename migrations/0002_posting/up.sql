@@ -21,6 +21,27 @@
 --
 -- The rule order here is the one in shared/domain/rules.ts; a property test holds them together.
 
+-- The result for a transfer whose id was taken before: which field differs first, or `exists`.
+-- The order of the fields is the one in shared/domain/rules.ts.
+create function ledger.exists_result(
+  _taken_debit_id uuid, _taken_credit_id uuid, _taken_amount bigint, _taken_currency text,
+  _taken_metadata jsonb,
+  _debit_id uuid, _credit_id uuid, _amount bigint, _currency text, _metadata jsonb
+) returns text
+language sql immutable as $$
+  select case
+    when _taken_debit_id is distinct from _debit_id then 'exists_with_different_debit_account_id'
+    when _taken_credit_id is distinct from _credit_id then 'exists_with_different_credit_account_id'
+    when _taken_amount is distinct from _amount then 'exists_with_different_amount'
+    when _taken_currency is distinct from _currency then 'exists_with_different_currency'
+    when _taken_metadata is distinct from _metadata then 'exists_with_different_metadata'
+    else 'exists'
+  end
+$$;
+
+grant execute on function ledger.exists_result(uuid, uuid, bigint, text, jsonb, uuid, uuid, bigint, text, jsonb)
+  to ledgerx_app;
+
 create function ledger.post_transfers(_transfers jsonb, _ids_are_new boolean default false)
 returns table (transfer_id uuid, result text)
 language plpgsql
@@ -125,28 +146,19 @@ begin
     if _ids_may_repeat then
       _j := array_position(_existing_ids, _ids[_i]);
       if _j is not null then
-        _results[_i] := case
-          when _existing_debit_ids[_j] is distinct from _debit_ids[_i] then 'exists_with_different_debit_account_id'
-          when _existing_credit_ids[_j] is distinct from _credit_ids[_i] then 'exists_with_different_credit_account_id'
-          when _existing_amounts[_j] is distinct from _amounts[_i] then 'exists_with_different_amount'
-          when _existing_currencies[_j] is distinct from _currencies[_i] then 'exists_with_different_currency'
-          when _existing_metadata[_j] is distinct from _metadata[_i] then 'exists_with_different_metadata'
-          else 'exists'
-        end;
+        _results[_i] := ledger.exists_result(
+          _existing_debit_ids[_j], _existing_credit_ids[_j], _existing_amounts[_j],
+          _existing_currencies[_j], _existing_metadata[_j],
+          _debit_ids[_i], _credit_ids[_i], _amounts[_i], _currencies[_i], _metadata[_i]);
         continue;
       end if;
 
       -- The same id earlier in this batch counts as taken before.
       _j := array_position(_ids, _ids[_i]);
       if _j < _i then
-        _results[_i] := case
-          when _debit_ids[_j] is distinct from _debit_ids[_i] then 'exists_with_different_debit_account_id'
-          when _credit_ids[_j] is distinct from _credit_ids[_i] then 'exists_with_different_credit_account_id'
-          when _amounts[_j] is distinct from _amounts[_i] then 'exists_with_different_amount'
-          when _currencies[_j] is distinct from _currencies[_i] then 'exists_with_different_currency'
-          when _metadata[_j] is distinct from _metadata[_i] then 'exists_with_different_metadata'
-          else 'exists'
-        end;
+        _results[_i] := ledger.exists_result(
+          _debit_ids[_j], _credit_ids[_j], _amounts[_j], _currencies[_j], _metadata[_j],
+          _debit_ids[_i], _credit_ids[_i], _amounts[_i], _currencies[_i], _metadata[_i]);
         continue;
       end if;
     end if;
