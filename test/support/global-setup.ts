@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { startAwsEndpoint } from '../../infra/local/aws';
 import { type PostgresServer, projectRoot, startEmbeddedPostgres } from '../../infra/local/postgres';
 import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { databaseUrl, templateDatabaseName } from './database';
@@ -7,14 +8,22 @@ import { databaseUrl, templateDatabaseName } from './database';
 declare module 'vitest' {
   export interface ProvidedContext {
     serverUrl: string;
+    /** The AWS endpoint (moto, or AWS_ENDPOINT_URL) every test file provisions its own copies on. */
+    awsEndpoint: string;
   }
 }
 
 /**
  * Starts the Postgres the tests use (embedded, or the server DATABASE_URL names) and builds the
- * migrated template database that every test file clones its own database from.
+ * migrated template database that every test file clones its own database from. Starts one
+ * moto_server (or uses the endpoint AWS_ENDPOINT_URL names) for the whole run; each test file
+ * provisions its own prefixed queues, tables and bus on it (test/support/aws.ts).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // moto starts in the background while Postgres starts and migrates.
+  const awsStarting = startAwsEndpoint();
+  // A failed Postgres start must not leave an unhandled rejection behind; it is awaited below.
+  awsStarting.catch(() => undefined);
   let server: PostgresServer | undefined;
   let serverUrl = process.env.DATABASE_URL;
   if (serverUrl === undefined) {
@@ -42,8 +51,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } finally {
     await template.end();
   }
+  const aws = await awsStarting;
   project.provide('serverUrl', serverUrl);
+  project.provide('awsEndpoint', aws.endpoint);
   return async () => {
+    await aws.stop();
     const cleanup = new pg.Client(serverUrl);
     await cleanup.connect();
     try {

@@ -1,0 +1,151 @@
+/**
+ * The AWS endpoint the local runtime and the tests talk to: the one `AWS_ENDPOINT_URL` names
+ * (LocalStack from docker-compose.yml, a shared moto), or a moto server of our own, started as a
+ * child process. moto needs no Docker and no account, which is why it is the default.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { AwsClientSettings } from '../../shared/config';
+import { freePort } from './postgres';
+
+/** A reachable AWS endpoint and how to stop it (a no-op for an endpoint we did not start). */
+export interface AwsEndpoint {
+  readonly endpoint: string;
+  /** Whether this process started the server (and so owns it). */
+  readonly owned: boolean;
+  stop(): Promise<void>;
+}
+
+/** How long moto may take to answer its first request; it imports a lot of Python on start. */
+const startTimeoutMs = 30_000;
+/** Pause between readiness probes. */
+const probeIntervalMs = 100;
+/** How long one readiness probe may take. */
+const probeTimeoutMs = 1_000;
+/** How long a stopped moto gets to exit on SIGTERM before it is killed. */
+const stopTimeoutMs = 5_000;
+/** moto's output kept for the error message when it fails to start. */
+const logLineCountMax = 50;
+
+/** The children this process started, killed on exit so no moto outlives its parent. */
+const children = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of children) child.kill('SIGKILL');
+  });
+}
+
+/**
+ * Returns the endpoint `AWS_ENDPOINT_URL` names when set; otherwise starts
+ * `python3 -m moto.server` on a free loopback port and waits until it answers HTTP.
+ */
+export async function startAwsEndpoint(
+  options: { readonly env?: NodeJS.ProcessEnv; readonly port?: number } = {},
+): Promise<AwsEndpoint> {
+  const configured = (options.env ?? process.env).AWS_ENDPOINT_URL;
+  if (configured !== undefined && configured !== '') {
+    await waitUntilAnswering(configured, startTimeoutMs, () => undefined);
+    return { endpoint: configured, owned: false, stop: async () => undefined };
+  }
+  return startMoto(options.port ?? (await freePort()));
+}
+
+/** Starts a moto server of our own on the given port. */
+export async function startMoto(port: number): Promise<AwsEndpoint> {
+  const endpoint = `http://127.0.0.1:${port}`;
+  const logLines: string[] = [];
+  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  installExitHook();
+  children.add(child);
+  const keep = (chunk: Buffer): void => {
+    logLines.push(chunk.toString('utf8'));
+    if (logLines.length > logLineCountMax) logLines.shift();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      children.delete(child);
+      resolve();
+    });
+  });
+  let spawnError: unknown;
+  child.once('error', (error) => {
+    spawnError = error;
+  });
+
+  try {
+    await waitUntilAnswering(endpoint, startTimeoutMs, () => {
+      if (spawnError !== undefined) throw spawnError;
+      if (child.exitCode !== null) throw new Error(`moto exited with code ${child.exitCode}`);
+    });
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`moto_server did not start on ${endpoint}:\n${logLines.join('')}`, { cause: error });
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint,
+    owned: true,
+    stop: () => {
+      stopping ??= (async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
+        await exited;
+        clearTimeout(timer);
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * Probes the endpoint until it answers any HTTP status, or throws after `timeoutMs`. `check`
+ * runs between probes so a child that died stops the wait at once.
+ */
+async function waitUntilAnswering(endpoint: string, timeoutMs: number, check: () => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    check();
+    try {
+      await fetch(endpoint, { signal: AbortSignal.timeout(probeTimeoutMs) });
+      return;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, probeIntervalMs));
+  }
+  throw new Error(`${endpoint} did not answer within ${timeoutMs} ms`, { cause: lastError });
+}
+
+/**
+ * SDK settings for a local endpoint: the region from AWS_REGION (us-east-1 otherwise), and fake
+ * credentials unless real ones are in the environment (moto and LocalStack accept any).
+ */
+export function localAwsSettings(endpoint: string, env: NodeJS.ProcessEnv = process.env): AwsClientSettings {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  const hasCredentials =
+    accessKeyId !== undefined &&
+    accessKeyId !== '' &&
+    secretAccessKey !== undefined &&
+    secretAccessKey !== '';
+  return {
+    endpoint,
+    region: env.AWS_REGION ?? 'us-east-1',
+    credentials: hasCredentials
+      ? { accessKeyId, secretAccessKey }
+      : { accessKeyId: 'test', secretAccessKey: 'test' },
+  };
+}
+
+/** The name the shared design gives `localAwsSettings`. */
+export const awsClientConfig = localAwsSettings;

@@ -1,0 +1,183 @@
+import { DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeRuleCommand, ListTargetsByRuleCommand, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { describe, expect, it } from 'vitest';
+import { provision } from '../../infra/local/provision';
+import { type QueueKey, topology } from '../../infra/topology';
+import { useTestAws } from '../support/aws';
+
+const aws = useTestAws();
+
+async function queueAttributes(key: QueueKey): Promise<Record<string, string>> {
+  const { Attributes } = await aws.clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: aws.resources.queueUrls[key], AttributeNames: ['All'] }),
+  );
+  return Attributes ?? {};
+}
+
+describe('provisioning the topology', () => {
+  it('makes the transfers queue FIFO, deduplicated per message group by id, redriven to its DLQ', async () => {
+    const attributes = await queueAttributes('transfers');
+
+    expect(attributes).toMatchObject({
+      FifoQueue: 'true',
+      ContentBasedDeduplication: 'false',
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+      VisibilityTimeout: String(topology.queues.transfers.visibilityTimeoutS),
+      MessageRetentionPeriod: String(topology.queues.transfers.retentionPeriodS),
+    });
+    expect(JSON.parse(attributes.RedrivePolicy ?? '{}')).toEqual({
+      deadLetterTargetArn: aws.resources.queueArns.transfersDeadLetter,
+      maxReceiveCount: topology.queues.transfers.deadLetter?.maxReceiveCount,
+    });
+    expect(aws.resources.transfersQueueUrl).toMatch(new RegExp(`${aws.namePrefix}ledgerx-transfers\\.fifo$`));
+  });
+
+  it('makes the dead-letter queues with the longer retention and no redrive of their own', async () => {
+    const transfersDeadLetter = await queueAttributes('transfersDeadLetter');
+    const eventsDeadLetter = await queueAttributes('transferEventsDeadLetter');
+
+    expect(transfersDeadLetter).toMatchObject({
+      FifoQueue: 'true',
+      MessageRetentionPeriod: String(topology.queues.transfersDeadLetter.retentionPeriodS),
+    });
+    expect(transfersDeadLetter.RedrivePolicy).toBeUndefined();
+    expect(eventsDeadLetter.FifoQueue).toBeUndefined();
+    expect(eventsDeadLetter.RedrivePolicy).toBeUndefined();
+  });
+
+  it('makes the transfer events queue standard, redriven to its DLQ, open to the rule only', async () => {
+    const attributes = await queueAttributes('transferEvents');
+
+    expect(attributes.FifoQueue).toBeUndefined();
+    expect(JSON.parse(attributes.RedrivePolicy ?? '{}')).toEqual({
+      deadLetterTargetArn: aws.resources.queueArns.transferEventsDeadLetter,
+      maxReceiveCount: topology.queues.transferEvents.deadLetter?.maxReceiveCount,
+    });
+    expect(JSON.parse(attributes.Policy ?? '{}')).toMatchObject({
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Resource: aws.resources.queueArns.transferEvents,
+          Condition: { ArnEquals: { 'aws:SourceArn': aws.resources.ruleArns.transferEvents } },
+        },
+      ],
+    });
+  });
+
+  it.each(Object.values(topology.tables))(
+    'makes table $name on demand with TTL on $ttlAttribute',
+    async (spec) => {
+      const tableName = `${aws.namePrefix}${spec.name}`;
+
+      const { Table } = await aws.clients.dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+      const { TimeToLiveDescription } = await aws.clients.dynamo.send(
+        new DescribeTimeToLiveCommand({ TableName: tableName }),
+      );
+
+      expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(Table?.KeySchema).toEqual([{ AttributeName: spec.partitionKey, KeyType: 'HASH' }]);
+      expect(Table?.AttributeDefinitions).toEqual([{ AttributeName: spec.partitionKey, AttributeType: 'S' }]);
+      expect(TimeToLiveDescription).toMatchObject({
+        TimeToLiveStatus: 'ENABLED',
+        AttributeName: spec.ttlAttribute,
+      });
+    },
+  );
+
+  it('routes transfer events from the bus to the transfer events queue', async () => {
+    const rule = topology.rules.transferEvents;
+    if (rule === undefined) throw new Error('test: the topology has no transferEvents rule');
+    const ruleName = `${aws.namePrefix}${rule.name}`;
+    const { EventPattern, State } = await aws.clients.eventBridge.send(
+      new DescribeRuleCommand({ Name: ruleName, EventBusName: aws.resources.eventBusName }),
+    );
+    const { Targets } = await aws.clients.eventBridge.send(
+      new ListTargetsByRuleCommand({ Rule: ruleName, EventBusName: aws.resources.eventBusName }),
+    );
+
+    await aws.clients.eventBridge.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: aws.resources.eventBusName,
+            Source: topology.eventBus.source,
+            DetailType: 'transfer.posted',
+            Detail: JSON.stringify({ probe: 'routed' }),
+          },
+          {
+            EventBusName: aws.resources.eventBusName,
+            Source: 'someone.else',
+            DetailType: 'transfer.posted',
+            Detail: JSON.stringify({ probe: 'ignored' }),
+          },
+        ],
+      }),
+    );
+    const { Messages } = await aws.clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: aws.resources.transferEventsQueueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+      }),
+    );
+    for (const message of Messages ?? []) {
+      await aws.clients.sqs.send(
+        new DeleteMessageCommand({
+          QueueUrl: aws.resources.transferEventsQueueUrl,
+          ReceiptHandle: message.ReceiptHandle,
+        }),
+      );
+    }
+
+    expect(State).toBe('ENABLED');
+    expect(JSON.parse(EventPattern ?? '{}')).toEqual(rule.pattern);
+    expect(Targets).toEqual([{ Id: rule.targetQueue, Arn: aws.resources.queueArns.transferEvents }]);
+    expect((Messages ?? []).map((message) => JSON.parse(message.Body ?? '{}'))).toEqual([
+      expect.objectContaining({
+        source: topology.eventBus.source,
+        'detail-type': 'transfer.posted',
+        detail: { probe: 'routed' },
+      }),
+    ]);
+  });
+
+  it('is harmless to run twice: same names, same attributes, one target', async () => {
+    const before = await queueAttributes('transfers');
+
+    const again = await provision(aws.clients, { namePrefix: aws.namePrefix });
+    const after = await queueAttributes('transfers');
+    const rule = topology.rules.transferEvents;
+    if (rule === undefined) throw new Error('test: the topology has no transferEvents rule');
+    const { Targets } = await aws.clients.eventBridge.send(
+      new ListTargetsByRuleCommand({
+        Rule: `${aws.namePrefix}${rule.name}`,
+        EventBusName: again.eventBusName,
+      }),
+    );
+
+    expect(again).toEqual(aws.resources);
+    const { LastModifiedTimestamp: _before, ...stableBefore } = before;
+    const { LastModifiedTimestamp: _after, ...stableAfter } = after;
+    expect(stableAfter).toEqual(stableBefore);
+    expect(Targets).toHaveLength(1);
+  });
+
+  it('applies per-queue overrides for tests that need quick redelivery', async () => {
+    const copy = await provision(aws.clients, {
+      namePrefix: `${aws.namePrefix}o`,
+      visibilityTimeoutS: { transfers: 2 },
+      maxReceiveCount: { transfers: 2 },
+    });
+
+    const { Attributes } = await aws.clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: copy.transfersQueueUrl, AttributeNames: ['All'] }),
+    );
+
+    expect(Attributes?.VisibilityTimeout).toBe('2');
+    expect(JSON.parse(Attributes?.RedrivePolicy ?? '{}')).toMatchObject({ maxReceiveCount: 2 });
+  });
+});
