@@ -1,0 +1,174 @@
+import type pg from 'pg';
+import {
+  type AccountId,
+  newAccountId,
+  parseAccountId,
+  parseTransferId,
+  type TransferId,
+} from '../../domain/ids';
+import type { Metadata } from '../../domain/metadata';
+import { type CurrencyCode, parseCurrency } from '../../domain/money';
+import type { Account, AccountOpening, AccountStore, Entry } from '../../services/accounts';
+import { classifyDatabaseError } from './errors';
+import { int8, timestamp } from './rows';
+
+const accountColumns = `id, currency, code, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
+  debits_posted, credits_posted, debits_pending, credits_pending, metadata, created_at, version`;
+
+interface AccountRow {
+  readonly id: string;
+  readonly currency: string;
+  readonly code: number;
+  readonly debits_must_not_exceed_credits: boolean;
+  readonly credits_must_not_exceed_debits: boolean;
+  readonly debits_posted: string;
+  readonly credits_posted: string;
+  readonly debits_pending: string;
+  readonly credits_pending: string;
+  readonly metadata: Metadata;
+  readonly created_at: Date;
+  readonly version: string;
+}
+
+interface EntryRow {
+  readonly id: string | null;
+  readonly transfer_id: string;
+  readonly account_id: string;
+  readonly direction: string;
+  readonly amount: string;
+  readonly currency: string;
+  readonly debits_posted_after: string;
+  readonly credits_posted_after: string;
+  readonly created_at: Date;
+}
+
+/** Accounts and their entries in Postgres (`ledger.accounts`, `ledger.entries`). */
+export class PostgresAccountStore implements AccountStore {
+  public constructor(private readonly pool: pg.Pool) {}
+
+  public async createAccount(opening: AccountOpening): Promise<Account> {
+    const rows = await this.query<AccountRow>(
+      'createAccount',
+      `insert into ledger.accounts
+         (id, currency, code, debits_must_not_exceed_credits, credits_must_not_exceed_debits, metadata)
+       values ($1, $2, $3, $4, $5, $6)
+       returning ${accountColumns}`,
+      [
+        newAccountId(),
+        opening.currency,
+        opening.code,
+        opening.debitsMustNotExceedCredits,
+        opening.creditsMustNotExceedDebits,
+        JSON.stringify(opening.metadata),
+      ],
+    );
+    const row = rows[0];
+    if (row === undefined) throw new Error('assertion failed: insert … returning gives the row');
+    return toAccount(row);
+  }
+
+  public async findAccount(id: AccountId): Promise<Account | undefined> {
+    const rows = await this.query<AccountRow>(
+      'findAccount',
+      `select ${accountColumns} from ledger.accounts where id = $1`,
+      [id],
+    );
+    const row = rows[0];
+    return row === undefined ? undefined : toAccount(row);
+  }
+
+  /**
+   * One round trip: the account's row decides between "no such account" (no row) and "no
+   * entries" (one row of nulls); the page is read from the entries' primary key (account_id, id)
+   * backwards, one row more than asked to learn whether older entries remain.
+   */
+  public async listEntries(
+    accountId: AccountId,
+    page: { readonly limit: number; readonly beforeId: bigint | undefined },
+  ): Promise<{ readonly entries: readonly Entry[]; readonly hasMore: boolean } | undefined> {
+    const rows = await this.query<EntryRow>(
+      'listEntries',
+      `select e.id, e.transfer_id, e.account_id, e.direction, e.amount, e.currency,
+              e.debits_posted_after, e.credits_posted_after, e.created_at
+         from ledger.accounts a
+         left join lateral (
+           select * from ledger.entries x
+            where x.account_id = a.id and ($2::bigint is null or x.id < $2::bigint)
+            order by x.id desc
+            limit $3
+         ) e on true
+        where a.id = $1
+        order by e.id desc`,
+      [accountId, page.beforeId?.toString() ?? null, page.limit + 1],
+    );
+    if (rows.length === 0) return undefined;
+    const entries = rows.filter((row) => row.id !== null).map(toEntry);
+    return { entries: entries.slice(0, page.limit), hasMore: entries.length > page.limit };
+  }
+
+  private async query<Row extends pg.QueryResultRow>(
+    operation: string,
+    text: string,
+    values: unknown[],
+  ): Promise<Row[]> {
+    try {
+      const result = await this.pool.query<Row>(text, values);
+      return result.rows;
+    } catch (error) {
+      throw classifyDatabaseError(error, { operation });
+    }
+  }
+}
+
+function toAccount(row: AccountRow): Account {
+  return {
+    id: accountId(row.id),
+    currency: currency(row.currency),
+    code: row.code,
+    debitsMustNotExceedCredits: row.debits_must_not_exceed_credits,
+    creditsMustNotExceedDebits: row.credits_must_not_exceed_debits,
+    debitsPosted: int8(row.debits_posted, 'debits_posted'),
+    creditsPosted: int8(row.credits_posted, 'credits_posted'),
+    debitsPending: int8(row.debits_pending, 'debits_pending'),
+    creditsPending: int8(row.credits_pending, 'credits_pending'),
+    metadata: row.metadata,
+    createdAt: timestamp(row.created_at, 'created_at'),
+    version: int8(row.version, 'version'),
+  };
+}
+
+function toEntry(row: EntryRow): Entry {
+  if (row.direction !== 'debit' && row.direction !== 'credit') {
+    throw new Error(`assertion failed: entry direction ${row.direction}`);
+  }
+  return {
+    id: int8(row.id, 'id'),
+    transferId: transferId(row.transfer_id),
+    accountId: accountId(row.account_id),
+    direction: row.direction,
+    amount: int8(row.amount, 'amount'),
+    currency: currency(row.currency),
+    debitsPostedAfter: int8(row.debits_posted_after, 'debits_posted_after'),
+    creditsPostedAfter: int8(row.credits_posted_after, 'credits_posted_after'),
+    createdAt: timestamp(row.created_at, 'created_at'),
+  };
+}
+
+/** Ids and currencies the database hands back were checked on the way in; a bad one is a bug. */
+export function accountId(value: string): AccountId {
+  const id = parseAccountId(value);
+  if (id === undefined) throw new Error(`assertion failed: stored account id ${value} is canonical`);
+  return id;
+}
+
+export function transferId(value: string): TransferId {
+  const id = parseTransferId(value);
+  if (id === undefined) throw new Error(`assertion failed: stored transfer id ${value} is canonical`);
+  return id;
+}
+
+export function currency(value: string): CurrencyCode {
+  const code = parseCurrency(value);
+  if (code === undefined) throw new Error(`assertion failed: stored currency ${value} is known`);
+  return code;
+}

@@ -1,0 +1,314 @@
+/**
+ * The HTTP contract as zod schemas: what each route takes (validated, then turned into domain
+ * values: bigint amounts, branded ids, checked metadata) and what it answers. The validators and
+ * the OpenAPI document (`openapi.ts`) are made from these same schemas, so they cannot drift.
+ *
+ * Request schemas refuse unknown keys, so a misspelt optional field is an error rather than
+ * silently ignored. Amounts are decimal strings of integer minor units, read by the domain's own
+ * `parseMinorUnits`: a JSON number would lose precision above 2^53 before anything could check it.
+ */
+import { z } from 'zod';
+import { parseAccountId, parseTransferId } from '../domain/ids';
+import { metadataBytesMax, metadataDepthMax, parseMetadata } from '../domain/metadata';
+import { amountMax, parseCurrency, parseMinorUnits } from '../domain/money';
+
+/** The most entries one page holds, and how many a page holds when the client does not say. */
+export const entryPageSizeMax = 200;
+export const entryPageSizeDefault = 50;
+
+/** The paging bounds the accounts service applies. */
+export const entryPaging = { pageSizeDefault: entryPageSizeDefault, pageSizeMax: entryPageSizeMax } as const;
+
+/** Idempotency keys: 1 to 255 printable ASCII characters (the usual bound; DynamoDB keys hold it). */
+export const idempotencyKeyCharsMax = 255;
+
+/** The `code` column is a 16-bit unsigned integer, as in TigerBeetle. */
+export const accountCodeMax = 65_535;
+
+const uuidPattern = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+export const accountIdSchema = z
+  .string()
+  .regex(new RegExp(uuidPattern), 'must be a lower-case UUID')
+  .transform((value, context) => {
+    const id = parseAccountId(value);
+    if (id === undefined) {
+      context.issues.push({ code: 'custom', message: 'must not be the nil UUID', input: value });
+      return z.NEVER;
+    }
+    return id;
+  })
+  .meta({ description: 'An account id: a lower-case UUID.', format: 'uuid' });
+
+export const transferIdSchema = z
+  .string()
+  .regex(new RegExp(uuidPattern), 'must be a lower-case UUID')
+  .transform((value, context) => {
+    const id = parseTransferId(value);
+    if (id === undefined) {
+      context.issues.push({ code: 'custom', message: 'must not be the nil UUID', input: value });
+      return z.NEVER;
+    }
+    return id;
+  })
+  .meta({ description: 'A transfer id: a lower-case UUID (version 7, time-ordered).', format: 'uuid' });
+
+export const currencySchema = z
+  .string()
+  .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code in capitals, like USD')
+  .transform((value, context) => {
+    const currency = parseCurrency(value);
+    if (currency === undefined) {
+      context.issues.push({
+        code: 'custom',
+        message: `${value} is not a currency the ledger knows`,
+        input: value,
+      });
+      return z.NEVER;
+    }
+    return currency;
+  })
+  .meta({ description: 'An ISO 4217 currency code with a minor unit.', examples: ['USD'] });
+
+/** A positive amount in minor units, as a decimal string: "1050" is 10.50 USD. */
+export const amountSchema = z
+  .string()
+  .regex(/^(?:0|[1-9][0-9]*)$/, 'must be a decimal string of minor units, like "1050"')
+  .max(amountMax.toString().length, 'must be at most 2^63-1')
+  .transform((value, context) => {
+    const amount = parseMinorUnits(value);
+    if (amount === undefined || amount === 0n) {
+      context.issues.push({ code: 'custom', message: 'must be from 1 to 2^63-1 minor units', input: value });
+      return z.NEVER;
+    }
+    return amount;
+  })
+  .meta({
+    description: 'An amount in integer minor units of the currency, as a decimal string (1 to 2^63-1).',
+    examples: ['1050'],
+  });
+
+/** Client metadata: a JSON object, at most `metadataBytesMax` bytes as stored. */
+export const metadataSchema = z
+  .record(z.string(), z.unknown())
+  .transform((value, context) => {
+    const metadata = parseMetadata(value);
+    if (metadata === undefined) {
+      context.issues.push({
+        code: 'custom',
+        message: `must be a JSON object of at most ${metadataBytesMax} bytes and ${metadataDepthMax} levels, without NUL characters`,
+        input: value,
+      });
+      return z.NEVER;
+    }
+    return metadata;
+  })
+  .meta({ description: `Free-form client data: a JSON object of at most ${metadataBytesMax} bytes.` });
+
+export const idempotencyKeySchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(idempotencyKeyCharsMax, `must be at most ${idempotencyKeyCharsMax} characters`)
+  .regex(/^[\x20-\x7E]+$/, 'must be printable ASCII')
+  .meta({ description: 'A key the client makes per logical request; a retry sends the same key.' });
+
+const timestampSchema = z.string().meta({ format: 'date-time', examples: ['2026-01-31T12:00:00.000Z'] });
+const amountOutSchema = z
+  .string()
+  .meta({ description: 'An amount in integer minor units, as a decimal string.', examples: ['1050'] });
+const uuidOutSchema = z.string().meta({ format: 'uuid' });
+const metadataOutSchema = z.record(z.string(), z.unknown());
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+
+const accountFlagsSchema = z
+  .strictObject({
+    debits_must_not_exceed_credits: z.boolean().optional(),
+    credits_must_not_exceed_debits: z.boolean().optional(),
+  })
+  .superRefine((flags, context) => {
+    if (flags.debits_must_not_exceed_credits === true && flags.credits_must_not_exceed_debits === true) {
+      context.addIssue({
+        code: 'custom',
+        message: 'debits_must_not_exceed_credits and credits_must_not_exceed_debits exclude each other',
+      });
+    }
+  });
+
+export const createAccountBodySchema = z
+  .strictObject({
+    currency: currencySchema,
+    flags: accountFlagsSchema.optional(),
+    code: z
+      .int()
+      .min(0)
+      .max(accountCodeMax)
+      .optional()
+      .meta({ description: 'A number the client chooses to classify the account (0 to 65535).' }),
+    metadata: metadataSchema.optional(),
+  })
+  .meta({ id: 'CreateAccountRequest' });
+
+export type CreateAccountBody = z.output<typeof createAccountBodySchema>;
+
+export const accountPathSchema = z.object({ id: accountIdSchema });
+
+export const accountResponseSchema = z
+  .object({
+    id: uuidOutSchema,
+    currency: z.string(),
+    code: z.int(),
+    flags: z.object({
+      debits_must_not_exceed_credits: z.boolean(),
+      credits_must_not_exceed_debits: z.boolean(),
+    }),
+    debits_posted: amountOutSchema,
+    credits_posted: amountOutSchema,
+    debits_pending: amountOutSchema,
+    credits_pending: amountOutSchema,
+    metadata: metadataOutSchema,
+    created_at: timestampSchema,
+    version: z
+      .string()
+      .meta({ description: 'Grows by one with every change of the account, as a decimal string.' }),
+  })
+  .meta({ id: 'Account' });
+
+export type AccountResponse = z.output<typeof accountResponseSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Entries
+
+/** The cursor is the base64url of the last entry id on the page, in decimal. */
+export function encodeEntryCursor(entryId: bigint): string {
+  return Buffer.from(entryId.toString(), 'utf8').toString('base64url');
+}
+
+/** Reads a cursor back; undefined when it is not one this API made. */
+export function decodeEntryCursor(cursor: string): bigint | undefined {
+  if (!/^[A-Za-z0-9_-]{1,40}$/.test(cursor)) return undefined;
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^[1-9][0-9]{0,18}$/.test(text)) return undefined;
+  const entryId = BigInt(text);
+  if (entryId > amountMax || encodeEntryCursor(entryId) !== cursor) return undefined;
+  return entryId;
+}
+
+export const entriesQuerySchema = z.object({
+  limit: z
+    .string()
+    .regex(/^[1-9][0-9]{0,3}$/, `must be a whole number from 1 to ${entryPageSizeMax}`)
+    .transform((value) => Number.parseInt(value, 10))
+    .pipe(z.int().min(1).max(entryPageSizeMax, `must be at most ${entryPageSizeMax}`))
+    .optional()
+    .meta({ description: `Entries per page: 1 to ${entryPageSizeMax}, ${entryPageSizeDefault} by default.` }),
+  cursor: z
+    .string()
+    .transform((value, context) => {
+      const entryId = decodeEntryCursor(value);
+      if (entryId === undefined) {
+        context.issues.push({ code: 'custom', message: 'is not a cursor this API made', input: value });
+        return z.NEVER;
+      }
+      return entryId;
+    })
+    .optional()
+    .meta({ description: 'The `next_cursor` of the previous page; omit it for the newest entries.' }),
+});
+
+export const entryResponseSchema = z
+  .object({
+    id: z.string().meta({ description: 'The entry id, unique in the journal, as a decimal string.' }),
+    transfer_id: uuidOutSchema,
+    direction: z.enum(['debit', 'credit']),
+    amount: amountOutSchema,
+    currency: z.string(),
+    debits_posted_after: amountOutSchema,
+    credits_posted_after: amountOutSchema,
+    created_at: timestampSchema,
+  })
+  .meta({ id: 'Entry' });
+
+export const entryPageResponseSchema = z
+  .object({
+    items: z.array(entryResponseSchema),
+    next_cursor: z.string().nullable(),
+  })
+  .meta({ id: 'EntryPage' });
+
+export type EntryPageResponse = z.output<typeof entryPageResponseSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Transfers
+
+export const submitTransferBodySchema = z
+  .strictObject({
+    debit_account_id: accountIdSchema,
+    credit_account_id: accountIdSchema,
+    amount: amountSchema,
+    currency: currencySchema,
+    metadata: metadataSchema.optional(),
+  })
+  .meta({ id: 'SubmitTransferRequest' });
+
+export type SubmitTransferBody = z.output<typeof submitTransferBodySchema>;
+
+export const transferPathSchema = z.object({ id: transferIdSchema });
+
+export const transferAcceptedResponseSchema = z
+  .object({
+    id: uuidOutSchema,
+    status: z.literal('queued'),
+    debit_account_id: uuidOutSchema,
+    credit_account_id: uuidOutSchema,
+    amount: amountOutSchema,
+    currency: z.string(),
+    metadata: metadataOutSchema,
+    accepted_at: timestampSchema,
+  })
+  .meta({ id: 'TransferAccepted' });
+
+export type TransferAcceptedResponse = z.output<typeof transferAcceptedResponseSchema>;
+
+export const timelineSteps = ['accepted', 'queued', 'posted', 'rejected', 'event_published'] as const;
+export type TimelineStep = (typeof timelineSteps)[number];
+
+export const transferResponseSchema = z
+  .object({
+    id: uuidOutSchema,
+    status: z.enum(['queued', 'posted', 'rejected']),
+    reason: z.string().nullable().meta({ description: 'Why a rejected transfer was rejected.' }),
+    debit_account_id: uuidOutSchema,
+    credit_account_id: uuidOutSchema,
+    amount: amountOutSchema,
+    currency: z.string(),
+    metadata: metadataOutSchema,
+    accepted_at: timestampSchema,
+    processed_at: timestampSchema.nullable(),
+    timeline: z.array(z.object({ step: z.enum(timelineSteps), at: timestampSchema })),
+  })
+  .meta({ id: 'Transfer' });
+
+export type TransferResponse = z.output<typeof transferResponseSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Others
+
+export const problemResponseSchema = z
+  .object({
+    type: z.string().meta({ format: 'uri' }),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string(),
+    field: z
+      .string()
+      .optional()
+      .meta({ description: 'The offending field as a dotted path, or a header name.' }),
+  })
+  .meta({ id: 'Problem' });
+
+export const healthResponseSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });

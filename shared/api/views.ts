@@ -1,0 +1,81 @@
+/**
+ * Domain values as the API answers them: snake_case, amounts and versions as decimal strings.
+ * Each function's return type is the response schema's, so the OpenAPI document describes what
+ * is actually sent.
+ */
+import { formatMinorUnits } from '../domain/money';
+import type { TransferCommand } from '../domain/transfer';
+import type { Account, EntryPage } from '../services/accounts';
+import type { TransferStatus } from '../services/transfer-status';
+import {
+  type AccountResponse,
+  type EntryPageResponse,
+  encodeEntryCursor,
+  type TransferAcceptedResponse,
+  type TransferResponse,
+} from './schemas';
+
+export function accountView(account: Account): AccountResponse {
+  return {
+    id: account.id,
+    currency: account.currency,
+    code: account.code,
+    flags: {
+      debits_must_not_exceed_credits: account.debitsMustNotExceedCredits,
+      credits_must_not_exceed_debits: account.creditsMustNotExceedDebits,
+    },
+    debits_posted: formatMinorUnits(account.debitsPosted),
+    credits_posted: formatMinorUnits(account.creditsPosted),
+    debits_pending: formatMinorUnits(account.debitsPending),
+    credits_pending: formatMinorUnits(account.creditsPending),
+    metadata: account.metadata,
+    created_at: account.createdAt,
+    version: account.version.toString(),
+  };
+}
+
+export function entryPageView(page: EntryPage): EntryPageResponse {
+  return {
+    items: page.entries.map((entry) => ({
+      id: entry.id.toString(),
+      transfer_id: entry.transferId,
+      direction: entry.direction,
+      amount: formatMinorUnits(entry.amount),
+      currency: entry.currency,
+      debits_posted_after: formatMinorUnits(entry.debitsPostedAfter),
+      credits_posted_after: formatMinorUnits(entry.creditsPostedAfter),
+      created_at: entry.createdAt,
+    })),
+    next_cursor: page.nextBeforeId === undefined ? null : encodeEntryCursor(page.nextBeforeId),
+  };
+}
+
+export function transferAcceptedView(transfer: TransferCommand): TransferAcceptedResponse {
+  return {
+    id: transfer.id,
+    status: 'queued',
+    debit_account_id: transfer.debitAccountId,
+    credit_account_id: transfer.creditAccountId,
+    amount: formatMinorUnits(transfer.amount),
+    currency: transfer.currency,
+    metadata: transfer.metadata,
+    accepted_at: transfer.acceptedAt,
+  };
+}
+
+export function transferView(status: TransferStatus): TransferResponse {
+  const { transfer } = status;
+  return {
+    id: transfer.id,
+    status: status.status,
+    reason: status.reason,
+    debit_account_id: transfer.debitAccountId,
+    credit_account_id: transfer.creditAccountId,
+    amount: formatMinorUnits(transfer.amount),
+    currency: transfer.currency,
+    metadata: transfer.metadata,
+    accepted_at: transfer.acceptedAt,
+    processed_at: status.processedAt,
+    timeline: status.timeline.map((step) => ({ step: step.step, at: step.at })),
+  };
+}

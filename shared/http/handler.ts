@@ -1,0 +1,224 @@
+/**
+ * The one wrapper every API Gateway (REST, proxy integration) handler goes through, built on
+ * middy: it bounds and parses the body, validates the body, path and query with zod, hands the
+ * handler typed input, and turns every thrown error into a problem response. Handlers stay thin:
+ * they call a service and shape its result.
+ */
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { z } from 'zod';
+import { isTransient } from '../errors';
+import type { Logger } from '../ports/logger';
+import {
+  InternalProblem,
+  MalformedJsonProblem,
+  PayloadTooLargeProblem,
+  ProblemError,
+  problemContentType,
+  ServiceUnavailableProblem,
+} from './problem';
+import { problemFromZodError } from './validation';
+
+/**
+ * The largest request body the API reads, in bytes (256 KiB, the SQS message size bound: a
+ * transfer must fit one message, and nothing else the API takes needs more).
+ */
+export const requestBodyBytesMax = 262_144;
+
+/** What a handler receives: validated, typed input and the caller's identity. */
+export interface HttpRequest<Body, Path, Query> {
+  readonly body: Body;
+  readonly path: Path;
+  readonly query: Query;
+  /** Request headers by lower-case name (HTTP header names are case-insensitive). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The API key's id API Gateway (or the local front door) put in the request context. */
+  readonly apiKeyId: string | undefined;
+  readonly requestId: string | undefined;
+}
+
+/** What a handler returns; the body is sent as JSON. */
+export interface HttpResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export type ApiHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
+
+export interface RouteOptions<
+  BodySchema extends z.ZodType,
+  PathSchema extends z.ZodType,
+  QuerySchema extends z.ZodType,
+> {
+  /** The route's name in logs (`POST /v1/transfers`). */
+  readonly name: string;
+  readonly logger: Logger;
+  /** Schemas of the parts the route reads; a part without a schema is not read. */
+  readonly body?: BodySchema;
+  readonly path?: PathSchema;
+  readonly query?: QuerySchema;
+  readonly handle: (
+    request: HttpRequest<z.output<BodySchema>, z.output<PathSchema>, z.output<QuerySchema>>,
+  ) => Promise<HttpResponse>;
+  /** Turns errors only this route knows (a service's own) into problems; the rest map generically. */
+  readonly mapError?: (error: unknown) => ProblemError | undefined;
+}
+
+/** The event as it goes through the middlewares: the parsed JSON body is kept beside the raw one. */
+type ParsingEvent = APIGatewayProxyEvent & { parsedBody?: unknown };
+
+/** Builds a Lambda handler for one route. */
+export function httpHandler<
+  BodySchema extends z.ZodType = z.ZodUndefined,
+  PathSchema extends z.ZodType = z.ZodUndefined,
+  QuerySchema extends z.ZodType = z.ZodUndefined,
+>(options: RouteOptions<BodySchema, PathSchema, QuerySchema>): ApiHandler {
+  const { logger } = options;
+  const core = middy<ParsingEvent, APIGatewayProxyResult>()
+    .use(problemResponses(options))
+    .use(bodySizeLimit())
+    .use(jsonBody(options.body !== undefined))
+    .handler(async (event) => {
+      const request = {
+        body: parsePart(options.body, event.parsedBody, []),
+        path: parsePart(options.path, event.pathParameters ?? {}, []),
+        query: parsePart(options.query, event.queryStringParameters ?? {}, []),
+        headers: lowerCaseHeaders(event.headers),
+        apiKeyId: event.requestContext?.identity?.apiKeyId ?? undefined,
+        requestId: event.requestContext?.requestId,
+      };
+      const response = await options.handle(request);
+      return jsonResponse(response.status, response.body, response.headers);
+    });
+  return async (event, context) => {
+    const startedAtMs = performance.now();
+    const response = await core(event, context ?? ({} as Context));
+    logger.info('request', {
+      route: options.name,
+      status: response.statusCode,
+      durationMs: Math.round(performance.now() - startedAtMs),
+      requestId: event.requestContext?.requestId,
+    });
+    return response;
+  };
+}
+
+function parsePart<Schema extends z.ZodType>(
+  schema: Schema | undefined,
+  value: unknown,
+  prefix: readonly string[],
+): z.output<Schema> {
+  if (schema === undefined) return undefined as z.output<Schema>;
+  const result = schema.safeParse(value);
+  if (!result.success) throw problemFromZodError(result.error, prefix);
+  return result.data;
+}
+
+/** Header names as lower case; API Gateway passes them as the client spelled them. */
+export function lowerCaseHeaders(
+  headers: APIGatewayProxyEvent['headers'] | null | undefined,
+): Record<string, string> {
+  const lowered: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value !== undefined) lowered[name.toLowerCase()] = value;
+  }
+  return lowered;
+}
+
+/** A JSON response; bigint never reaches here (amounts are formatted as strings first). */
+export function jsonResponse(
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+  contentType = 'application/json',
+): APIGatewayProxyResult {
+  return {
+    statusCode: status,
+    headers: { 'content-type': contentType, ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/** The body's size in bytes as the client sent it (API Gateway base64-encodes binary bodies). */
+function bodyBytes(event: APIGatewayProxyEvent): number {
+  if (event.body === null || event.body === undefined) return 0;
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').byteLength : Buffer.byteLength(event.body);
+}
+
+/** Refuses bodies over `requestBodyBytesMax` before anything parses them. */
+function bodySizeLimit(): MiddlewareObj<ParsingEvent, APIGatewayProxyResult> {
+  return {
+    name: 'bodySizeLimit',
+    before: (request) => {
+      const bytes = bodyBytes(request.event);
+      if (bytes > requestBodyBytesMax) throw new PayloadTooLargeProblem(bytes, requestBodyBytesMax);
+    },
+  };
+}
+
+/** Parses the JSON body of routes that take one; anything that is not JSON is "Malformed JSON". */
+function jsonBody(routeTakesBody: boolean): MiddlewareObj<ParsingEvent, APIGatewayProxyResult> {
+  return {
+    name: 'jsonBody',
+    before: (request) => {
+      if (!routeTakesBody) return;
+      const { event } = request;
+      const raw = event.isBase64Encoded
+        ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
+        : (event.body ?? '');
+      if (raw.trim() === '')
+        throw new MalformedJsonProblem('the request body is empty; a JSON object is expected');
+      try {
+        event.parsedBody = JSON.parse(raw);
+      } catch (error) {
+        throw new MalformedJsonProblem('the request body is not valid JSON', { cause: error });
+      }
+    },
+  };
+}
+
+/**
+ * Answers every error with a problem response. Problems the client caused are logged at info;
+ * failures that may pass (a dependency down) become 503 and anything else 500, logged with the
+ * error and its stack, which stay in the logs.
+ */
+function problemResponses<B extends z.ZodType, P extends z.ZodType, Q extends z.ZodType>(
+  options: RouteOptions<B, P, Q>,
+): MiddlewareObj<ParsingEvent, APIGatewayProxyResult> {
+  return {
+    name: 'problemResponses',
+    onError: (request) => {
+      const problem = toProblemError(request.error, options.mapError);
+      const context = { route: options.name, requestId: request.event.requestContext?.requestId };
+      if (problem.status >= 500) {
+        options.logger.error('request failed', { ...context, status: problem.status, error: request.error });
+      } else {
+        options.logger.info('request refused', {
+          ...context,
+          status: problem.status,
+          problem: problem.slug,
+          field: problem.field,
+        });
+      }
+      request.response = jsonResponse(problem.status, problem.toProblem(), {}, problemContentType);
+    },
+  };
+}
+
+/** The problem an error is answered with. */
+export function toProblemError(
+  error: unknown,
+  mapError?: (error: unknown) => ProblemError | undefined,
+): ProblemError {
+  if (error instanceof ProblemError) return error;
+  const mapped = mapError?.(error);
+  if (mapped !== undefined) return mapped;
+  if (error instanceof z.ZodError) return problemFromZodError(error);
+  if (isTransient(error)) {
+    return new ServiceUnavailableProblem('a dependency is unavailable; retry the request later', {
+      cause: error,
+    });
+  }
+  return new InternalProblem({ cause: error });
+}

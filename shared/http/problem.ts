@@ -1,0 +1,155 @@
+/**
+ * Problem details (RFC 9457): every error the API answers is `application/problem+json`
+ * `{type, title, status, detail, field?}`. Handlers throw a `ProblemError`; the HTTP wrapper turns
+ * it, or any other error, into a response, so no handler builds an error body by hand.
+ */
+import { LedgerError } from '../errors';
+
+/** Where the problem types live; each type is this base plus a short slug. */
+export const problemTypeBase = 'https://ledgerx.dev/problems/';
+
+export const problemContentType = 'application/problem+json';
+
+/** The body of an error response. */
+export interface ProblemDetails {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  /** The offending request field as a dotted path (`flags.debits_must_not_exceed_credits`), or a header name. */
+  readonly field?: string;
+}
+
+/**
+ * The base of the errors that carry their own HTTP answer. It extends `LedgerError` so the
+ * errors of the whole code base still share one root and are told apart with `instanceof`.
+ */
+export class ProblemError extends LedgerError {
+  public readonly status: number;
+  public readonly slug: string;
+  public readonly title: string;
+  public readonly field: string | undefined;
+
+  public constructor(
+    problem: { status: number; slug: string; title: string; detail: string; field?: string },
+    options: { cause?: unknown; context?: Record<string, unknown> } = {},
+  ) {
+    super(problem.detail, options);
+    this.name = 'ProblemError';
+    this.status = problem.status;
+    this.slug = problem.slug;
+    this.title = problem.title;
+    this.field = problem.field;
+  }
+
+  /** The body the client receives: only what was written for clients, never a stack or a cause. */
+  public toProblem(): ProblemDetails {
+    return {
+      type: `${problemTypeBase}${this.slug}`,
+      title: this.title,
+      status: this.status,
+      detail: this.message,
+      ...(this.field === undefined ? {} : { field: this.field }),
+    };
+  }
+}
+
+/** A request field (or header, or path or query parameter) has a value the API does not take. */
+export class ValidationProblem extends ProblemError {
+  public constructor(detail: string, field?: string) {
+    super({
+      status: 400,
+      slug: 'validation',
+      title: 'Invalid request',
+      detail,
+      ...(field === undefined ? {} : { field }),
+    });
+    this.name = 'ValidationProblem';
+  }
+}
+
+/** The body is not JSON at all; no field can be named. */
+export class MalformedJsonProblem extends ProblemError {
+  public constructor(detail: string, options: { cause?: unknown } = {}) {
+    super({ status: 400, slug: 'malformed-json', title: 'Malformed JSON', detail }, options);
+    this.name = 'MalformedJsonProblem';
+  }
+}
+
+/** The body is larger than the API reads. */
+export class PayloadTooLargeProblem extends ProblemError {
+  public constructor(bytes: number, bytesMax: number) {
+    super({
+      status: 413,
+      slug: 'payload-too-large',
+      title: 'Payload too large',
+      detail: `the request body is ${bytes} bytes; at most ${bytesMax} are accepted`,
+    });
+    this.name = 'PayloadTooLargeProblem';
+  }
+}
+
+/** The request carries no API key identity (API Gateway, or the local front door, sets one). */
+export class UnauthorizedProblem extends ProblemError {
+  public constructor(detail: string) {
+    super({ status: 401, slug: 'unauthorized', title: 'Unauthorized', detail });
+    this.name = 'UnauthorizedProblem';
+  }
+}
+
+/** The resource the path names does not exist. */
+export class NotFoundProblem extends ProblemError {
+  public constructor(detail: string) {
+    super({ status: 404, slug: 'not-found', title: 'Not found', detail });
+    this.name = 'NotFoundProblem';
+  }
+}
+
+/** Another request with the same idempotency key is being processed right now. */
+export class ConflictProblem extends ProblemError {
+  public constructor(detail: string, options: { cause?: unknown } = {}) {
+    super({ status: 409, slug: 'conflict', title: 'Request in progress', detail }, options);
+    this.name = 'ConflictProblem';
+  }
+}
+
+/** The idempotency key was used before with a different request body. */
+export class IdempotencyKeyReusedProblem extends ProblemError {
+  public constructor(detail: string, options: { cause?: unknown } = {}) {
+    super(
+      {
+        status: 422,
+        slug: 'idempotency-key-reused',
+        title: 'Idempotency key reused',
+        detail,
+        field: 'Idempotency-Key',
+      },
+      options,
+    );
+    this.name = 'IdempotencyKeyReusedProblem';
+  }
+}
+
+/** A dependency (database, queue, table) failed in a way that may pass; the request may be retried. */
+export class ServiceUnavailableProblem extends ProblemError {
+  public constructor(detail: string, options: { cause?: unknown } = {}) {
+    super({ status: 503, slug: 'service-unavailable', title: 'Service unavailable', detail }, options);
+    this.name = 'ServiceUnavailableProblem';
+  }
+}
+
+/** Anything else: a bug. The client learns nothing about it but that it happened. */
+export class InternalProblem extends ProblemError {
+  public constructor(options: { cause?: unknown } = {}) {
+    super(
+      {
+        status: 500,
+        slug: 'internal',
+        title: 'Internal error',
+        detail: 'the request failed; it has been logged',
+      },
+      options,
+    );
+    this.name = 'InternalProblem';
+  }
+}
