@@ -1,8 +1,11 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { topology } from '../infra/topology';
+import { EventBridgePublisher } from '../shared/adapters/aws/eventbridge-publisher';
 import { PostgresLedgerStore } from '../shared/adapters/postgres/ledger-store';
-import { createPool, poolLimitsFromEnv } from '../shared/adapters/postgres/pool';
-import { PostingService } from '../shared/services/posting-service';
+import { type Dependencies, lazyHandler } from '../shared/config';
+import type { Logger } from '../shared/ports/logger';
+import { relayOutbox } from '../shared/services/outbox-relay';
+import { PostingService, recordCountMax } from '../shared/services/posting-service';
 
 /**
  * The transfer consumer: SQS FIFO batches (at most 10 records, any mix of message groups) in,
@@ -31,16 +34,48 @@ export function createTransferConsumer(
   };
 }
 
-const logger = new Logger({ serviceName: 'transfer-consumer' });
-let consume: ((event: SQSEvent) => Promise<SQSBatchResponse>) | undefined;
+/**
+ * Outbox rows the consumer relays after its batch: its own batch's events (one per transfer)
+ * and a few older ones, so events leave within a batch's time rather than the schedule's.
+ */
+const relayRowCountMax = 2 * recordCountMax;
 
-/** The Lambda entry point. The pool is made once per instance, on the first event. */
-export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  if (consume === undefined) {
-    const databaseUrl = process.env.DATABASE_URL;
-    if (databaseUrl === undefined) throw new Error('DATABASE_URL is not set');
-    const store = new PostgresLedgerStore(createPool(databaseUrl, poolLimitsFromEnv()));
-    consume = createTransferConsumer(new PostingService(store, logger));
-  }
-  return consume(event);
-};
+/**
+ * Runs `consume`, then publishes the outbox events it wrote. The relay is best effort: the batch
+ * is committed whatever happens to it, so a relay failure is logged and left to the scheduled
+ * relay, never reported as a batch failure (that would redeliver posted transfers for nothing).
+ */
+export function withOutboxRelay(
+  consume: (event: SQSEvent) => Promise<SQSBatchResponse>,
+  relay: () => Promise<unknown>,
+  logger: Logger,
+): (event: SQSEvent) => Promise<SQSBatchResponse> {
+  return async (event) => {
+    const response = await consume(event);
+    if (response.batchItemFailures.length < event.Records.length) {
+      try {
+        await relay();
+      } catch (error) {
+        logger.warn('outbox relay after the batch failed; the scheduled relay will publish', { error });
+      }
+    }
+    return response;
+  };
+}
+
+/** The consumer with its dependencies: posting to Postgres, then relaying to EventBridge. */
+export function createHandler(dependencies: Dependencies): (event: SQSEvent) => Promise<SQSBatchResponse> {
+  const service = new PostingService(new PostgresLedgerStore(dependencies.pool), dependencies.logger);
+  const publisher = new EventBridgePublisher(dependencies.eventBridge, {
+    eventBusName: dependencies.resources.eventBusName,
+    source: topology.eventBus.source,
+  });
+  return withOutboxRelay(
+    createTransferConsumer(service),
+    () => relayOutbox(dependencies.pool, publisher, { rowCountMax: relayRowCountMax }),
+    dependencies.logger,
+  );
+}
+
+/** The Lambda entry point. Pool and clients are made once per instance, on the first event. */
+export const handler = lazyHandler('transfer-consumer', createHandler);

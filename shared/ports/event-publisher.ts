@@ -1,0 +1,30 @@
+/** The event types the ledger publishes, one per final transfer status. */
+export type LedgerEventType = 'transfer.posted' | 'transfer.rejected';
+
+/**
+ * One event as it leaves the outbox. `eventId` is stable across every publication of the same
+ * event (derived from the transfer and the type), so consumers deduplicate on it.
+ */
+export interface LedgerEvent {
+  readonly eventId: string;
+  readonly type: LedgerEventType;
+  /** The transfer as `ledger.outbox_events` builds it: amounts as decimal strings. */
+  readonly transfer: Readonly<Record<string, unknown>>;
+}
+
+/** What became of one event handed to `publish`. */
+export type PublishOutcome =
+  | { readonly kind: 'published' }
+  | { readonly kind: 'failed'; readonly reason: string };
+
+/** Where the ledger's events go once their transfer is committed (EventBridge on AWS). */
+export interface EventPublisher {
+  /**
+   * Publishes the events and says, for each in the order given, whether the bus accepted it
+   * (`published`) or refused that entry (`failed`, with the bus' reason; it may be tried again
+   * later). Throws `TransientError` when the call itself failed (the bus unreachable, a timeout):
+   * then any of the events may or may not have been published, and the caller treats them all
+   * as not published, so an event is published at least once and sometimes twice.
+   */
+  publish(events: readonly LedgerEvent[]): Promise<PublishOutcome[]>;
+}
