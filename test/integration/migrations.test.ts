@@ -7,7 +7,13 @@ import { useTestDatabase } from '../support/database';
 const database = useTestDatabase();
 
 /** Every migration, in order; a new one is added here with its test.sql. */
-const migrationNames = ['0001_ledger', '0002_posting', '0003_invariants', '0004_account_lock_stripes'];
+const migrationNames = [
+  '0001_ledger',
+  '0002_posting',
+  '0003_invariants',
+  '0004_account_lock_stripes',
+  '0005_event_receipts',
+];
 
 describe('migrations', () => {
   it('are numbered folders, each with the test that asserts what it created', async () => {
