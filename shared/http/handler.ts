@@ -16,6 +16,7 @@ import {
   ProblemError,
   problemContentType,
   ServiceUnavailableProblem,
+  ValidationProblem,
 } from './problem';
 import { problemFromZodError } from './validation';
 
@@ -221,4 +222,22 @@ export function toProblemError(
     });
   }
   return new InternalProblem({ cause: error });
+}
+
+/**
+ * Reads and validates one request header; a missing or bad value is a 400 naming the header as
+ * the client spells it (`Idempotency-Key`).
+ */
+export function requiredHeader<Schema extends z.ZodType>(
+  headers: Readonly<Record<string, string>>,
+  name: string,
+  schema: Schema,
+): z.output<Schema> {
+  const value = headers[name.toLowerCase()];
+  if (value === undefined) throw new ValidationProblem(`the ${name} header is required`, name);
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new ValidationProblem(`${name}: ${result.error.issues[0]?.message ?? 'is invalid'}`, name);
+  }
+  return result.data;
 }

@@ -1,0 +1,28 @@
+import { DynamoTransferRequests } from '../shared/adapters/aws/transfer-requests';
+import { PostgresTransferReader } from '../shared/adapters/postgres/transfers-reader';
+import { transferPathSchema } from '../shared/api/schemas';
+import { transferView } from '../shared/api/views';
+import { type Dependencies, lazyHandler } from '../shared/config';
+import { type ApiHandler, httpHandler } from '../shared/http/handler';
+import { NotFoundProblem } from '../shared/http/problem';
+import { TransferStatusService } from '../shared/services/transfer-status';
+
+/** GET /v1/transfers/{id}: where the transfer is (queued, posted, rejected) and its timeline, or 404. */
+export function createHandler(dependencies: Dependencies): ApiHandler {
+  const transfers = new TransferStatusService(
+    new PostgresTransferReader(dependencies.pool),
+    new DynamoTransferRequests(dependencies.dynamo, dependencies.resources.transferRequestsTable),
+  );
+  return httpHandler({
+    name: 'GET /v1/transfers/{id}',
+    logger: dependencies.logger,
+    path: transferPathSchema,
+    handle: async ({ path }) => {
+      const status = await transfers.find(path.id);
+      if (status === undefined) throw new NotFoundProblem(`transfer ${path.id} does not exist`);
+      return { status: 200, body: transferView(status) };
+    },
+  });
+}
+
+export const handler = lazyHandler('get-transfer', createHandler);

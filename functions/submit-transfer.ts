@@ -1,0 +1,83 @@
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { topology } from '../infra/topology';
+import { SqsTransferQueue } from '../shared/adapters/aws/transfer-queue';
+import { DynamoTransferRequests } from '../shared/adapters/aws/transfer-requests';
+import { idempotencyKeySchema, submitTransferBodySchema } from '../shared/api/schemas';
+import { transferAcceptedView } from '../shared/api/views';
+import { type Dependencies, lazyHandler } from '../shared/config';
+import { type ApiHandler, httpHandler, requiredHeader } from '../shared/http/handler';
+import {
+  ConflictProblem,
+  IdempotencyKeyReusedProblem,
+  type ProblemError,
+  UnauthorizedProblem,
+} from '../shared/http/problem';
+import {
+  IdempotencyKeyReusedError,
+  SubmissionInProgressError,
+  TransferSubmission,
+} from '../shared/services/transfer-submission';
+
+/** The table layout Powertools writes its records in (the topology's idempotency table). */
+const idempotencyTable = topology.tables.idempotency;
+
+/**
+ * POST /v1/transfers: validates the body and the Idempotency-Key header (bad input never reaches
+ * the idempotency store), then submits the transfer and answers 202 with it as queued.
+ */
+export function createHandler(dependencies: Dependencies): ApiHandler {
+  const submission = new TransferSubmission({
+    queue: new SqsTransferQueue(dependencies.sqs, dependencies.resources.transfersQueueUrl),
+    requests: new DynamoTransferRequests(dependencies.dynamo, dependencies.resources.transferRequestsTable),
+    idempotencyStore: new DynamoDBPersistenceLayer({
+      tableName: dependencies.resources.idempotencyTable,
+      keyAttr: idempotencyTable.partitionKey,
+      expiryAttr: idempotencyTable.ttlAttribute,
+      awsSdkV3Client: dependencies.dynamo,
+    }),
+    inProgressMsMax: topology.functions.submitTransfer.timeoutS * 1000,
+    logger: dependencies.logger,
+  });
+  return httpHandler({
+    name: 'POST /v1/transfers',
+    logger: dependencies.logger,
+    body: submitTransferBodySchema,
+    handle: async ({ body, headers, apiKeyId }) => {
+      const idempotencyKey = requiredHeader(headers, 'Idempotency-Key', idempotencyKeySchema);
+      // API Gateway (and the local front door) always set it on a route that needs a key.
+      if (apiKeyId === undefined) throw new UnauthorizedProblem('the request carries no API key identity');
+      const transfer = await submission.submit(
+        { apiKeyId, idempotencyKey },
+        {
+          debitAccountId: body.debit_account_id,
+          creditAccountId: body.credit_account_id,
+          amount: body.amount,
+          currency: body.currency,
+          metadata: body.metadata ?? {},
+        },
+      );
+      return {
+        status: 202,
+        body: transferAcceptedView(transfer),
+        headers: { location: `/v1/transfers/${transfer.id}` },
+      };
+    },
+    mapError,
+  });
+}
+
+function mapError(error: unknown): ProblemError | undefined {
+  if (error instanceof SubmissionInProgressError) {
+    return new ConflictProblem('a request with this Idempotency-Key is in progress; retry later', {
+      cause: error,
+    });
+  }
+  if (error instanceof IdempotencyKeyReusedError) {
+    return new IdempotencyKeyReusedProblem('this Idempotency-Key was used with a different request body', {
+      cause: error,
+    });
+  }
+  return undefined;
+}
+
+export const handler = lazyHandler('submit-transfer', createHandler);
