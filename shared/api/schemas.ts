@@ -25,6 +25,12 @@ export const idempotencyKeyCharsMax = 255;
 /** The `code` column is a 16-bit unsigned integer, as in TigerBeetle. */
 export const accountCodeMax = 65_535;
 
+/**
+ * The named schemas of the contract; the OpenAPI document lists them under components.schemas and
+ * refers to them by name. A registry of its own, so no other zod schema in the process leaks in.
+ */
+export const apiSchemas = z.registry<{ id: string }>();
+
 const uuidPattern = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 
 // ---------------------------------------------------------------------------------------------
@@ -151,7 +157,7 @@ export const createAccountBodySchema = z
       .meta({ description: 'A number the client chooses to classify the account (0 to 65535).' }),
     metadata: metadataSchema.optional(),
   })
-  .meta({ id: 'CreateAccountRequest' });
+  .register(apiSchemas, { id: 'CreateAccountRequest' });
 
 export type CreateAccountBody = z.output<typeof createAccountBodySchema>;
 
@@ -176,7 +182,7 @@ export const accountResponseSchema = z
       .string()
       .meta({ description: 'Grows by one with every change of the account, as a decimal string.' }),
   })
-  .meta({ id: 'Account' });
+  .register(apiSchemas, { id: 'Account' });
 
 export type AccountResponse = z.output<typeof accountResponseSchema>;
 
@@ -231,14 +237,14 @@ export const entryResponseSchema = z
     credits_posted_after: amountOutSchema,
     created_at: timestampSchema,
   })
-  .meta({ id: 'Entry' });
+  .register(apiSchemas, { id: 'Entry' });
 
 export const entryPageResponseSchema = z
   .object({
     items: z.array(entryResponseSchema),
     next_cursor: z.string().nullable(),
   })
-  .meta({ id: 'EntryPage' });
+  .register(apiSchemas, { id: 'EntryPage' });
 
 export type EntryPageResponse = z.output<typeof entryPageResponseSchema>;
 
@@ -253,7 +259,7 @@ export const submitTransferBodySchema = z
     currency: currencySchema,
     metadata: metadataSchema.optional(),
   })
-  .meta({ id: 'SubmitTransferRequest' });
+  .register(apiSchemas, { id: 'SubmitTransferRequest' });
 
 export type SubmitTransferBody = z.output<typeof submitTransferBodySchema>;
 
@@ -270,7 +276,7 @@ export const transferAcceptedResponseSchema = z
     metadata: metadataOutSchema,
     accepted_at: timestampSchema,
   })
-  .meta({ id: 'TransferAccepted' });
+  .register(apiSchemas, { id: 'TransferAccepted' });
 
 export type TransferAcceptedResponse = z.output<typeof transferAcceptedResponseSchema>;
 
@@ -291,7 +297,7 @@ export const transferResponseSchema = z
     processed_at: timestampSchema.nullable(),
     timeline: z.array(z.object({ step: z.enum(timelineSteps), at: timestampSchema })),
   })
-  .meta({ id: 'Transfer' });
+  .register(apiSchemas, { id: 'Transfer' });
 
 export type TransferResponse = z.output<typeof transferResponseSchema>;
 
@@ -309,6 +315,8 @@ export const problemResponseSchema = z
       .optional()
       .meta({ description: 'The offending field as a dotted path, or a header name.' }),
   })
-  .meta({ id: 'Problem' });
+  .register(apiSchemas, { id: 'Problem' });
 
-export const healthResponseSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+export const healthResponseSchema = z
+  .object({ status: z.literal('ok') })
+  .register(apiSchemas, { id: 'Health' });
