@@ -7,7 +7,7 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { z } from 'zod';
-import { isTransient } from '../errors';
+import { isTransient, TransientError } from '../errors';
 import type { Logger } from '../ports/logger';
 import {
   InternalProblem,
@@ -25,6 +25,14 @@ import { problemFromZodError } from './validation';
  * transfer must fit one message, and nothing else the API takes needs more).
  */
 export const requestBodyBytesMax = 262_144;
+
+/** The invocation ran out of time before the handler answered; the work may or may not be done. */
+export class HandlerTimeoutError extends TransientError {
+  public constructor() {
+    super('the handler did not answer before the invocation timed out');
+    this.name = 'HandlerTimeoutError';
+  }
+}
 
 /** What a handler receives: validated, typed input and the caller's identity. */
 export interface HttpRequest<Body, Path, Query> {
@@ -76,7 +84,13 @@ export function httpHandler<
   QuerySchema extends z.ZodType = z.ZodUndefined,
 >(options: RouteOptions<BodySchema, PathSchema, QuerySchema>): ApiHandler {
   const { logger } = options;
-  const core = middy<ParsingEvent, APIGatewayProxyResult>()
+  const core = middy<ParsingEvent, APIGatewayProxyResult>({
+    // Just before Lambda would kill the invocation, middy gives up on the handler; answering 503
+    // (may be retried) beats Lambda's bare timeout, which API Gateway turns into a 502.
+    timeoutEarlyResponse: () => {
+      throw new HandlerTimeoutError();
+    },
+  })
     .use(problemResponses(options))
     .use(bodySizeLimit())
     .use(jsonBody(options.body !== undefined))
