@@ -219,8 +219,11 @@ export class TransferSubmission {
     if (!parsed.ok)
       throw new Error(`assertion failed: a validated request makes a transfer: ${parsed.reason}`);
     const transfer = parsed.value;
+    // Stamped before the send: the consumer may post the transfer before the send even returns,
+    // and the timeline must not show it posted before it was queued.
+    const queuedAt = this.now().toISOString();
     await this.options.queue.send(transfer);
-    await this.options.requests.recordQueued(transfer, this.now().toISOString());
+    await this.options.requests.recordQueued(transfer, queuedAt);
     this.options.logger.info('transfer queued', { transferId: transfer.id, apiKeyId: key.apiKeyId });
     return JSON.stringify(toTransferMessage(transfer));
   }
