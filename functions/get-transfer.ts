@@ -12,6 +12,7 @@ export function createHandler(dependencies: Dependencies): ApiHandler {
   const transfers = new TransferStatusService(
     new PostgresTransferReader(dependencies.pool),
     new DynamoTransferRequests(dependencies.dynamo, dependencies.resources.transferRequestsTable),
+    dependencies.logger,
   );
   return httpHandler({
     name: 'GET /v1/transfers/{id}',

@@ -125,7 +125,7 @@ function parsePart<Schema extends z.ZodType>(
   prefix: readonly string[],
 ): z.output<Schema> {
   if (schema === undefined) return undefined as z.output<Schema>;
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(value, { reportInput: true });
   if (!result.success) throw problemFromZodError(result.error, prefix);
   return result.data;
 }

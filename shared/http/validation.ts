@@ -18,5 +18,9 @@ export function problemFromZodError(error: z.ZodError, prefix: readonly string[]
   }
   if (path.length === 0) return new ValidationProblem(`the request body is invalid: ${issue.message}`);
   const field = path.join('.');
+  // The input is in the issue only when the parse was asked to report it (the HTTP wrapper does).
+  if (issue.code === 'invalid_type' && 'input' in issue && issue.input === undefined) {
+    return new ValidationProblem(`${field} is required`, field);
+  }
   return new ValidationProblem(`${field}: ${issue.message}`, field);
 }

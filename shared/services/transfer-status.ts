@@ -9,6 +9,7 @@ import type { TimelineStep } from '../api/schemas';
 import type { TransferId } from '../domain/ids';
 import type { RejectionReason } from '../domain/results';
 import type { TransferCommand } from '../domain/transfer';
+import type { Logger } from '../ports/logger';
 
 /** A transfer as the ledger recorded it. */
 export interface RecordedTransfer {
@@ -56,14 +57,32 @@ export class TransferStatusService {
   public constructor(
     private readonly ledger: TransferLedgerReader,
     private readonly queued: QueuedTransferReader,
+    private readonly logger: Logger,
   ) {}
 
   /**
    * Reads both records at once (the queue record gives the timeline its `queued` step even after
    * posting); the ledger's answer wins. Undefined when neither knows the id.
+   *
+   * A transfer the ledger holds is answered even when the queue record cannot be read (its
+   * timeline then lacks the `queued` step); otherwise a failed read throws, as the answer would
+   * be a guess.
    */
   public async find(id: TransferId): Promise<TransferStatus | undefined> {
-    const [recorded, queued] = await Promise.all([this.ledger.findTransfer(id), this.queued.findQueued(id)]);
+    const [ledgerRead, queueRead] = await Promise.allSettled([
+      this.ledger.findTransfer(id),
+      this.queued.findQueued(id),
+    ]);
+    if (ledgerRead.status === 'rejected') throw ledgerRead.reason;
+    const recorded = ledgerRead.value;
+    if (queueRead.status === 'rejected') {
+      if (recorded === undefined) throw queueRead.reason;
+      this.logger.warn('queued transfer record unreadable; answering from the ledger alone', {
+        transferId: id,
+        error: queueRead.reason,
+      });
+    }
+    const queued = queueRead.status === 'fulfilled' ? queueRead.value : undefined;
     if (recorded !== undefined) {
       const timeline: { step: TimelineStep; at: string }[] = [
         { step: 'accepted', at: recorded.transfer.acceptedAt },

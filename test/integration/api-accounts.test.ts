@@ -153,6 +153,12 @@ describe('POST /v1/accounts', () => {
     });
   }
 
+  it('says a missing field is required', async () => {
+    const response = await postAccount({ code: 1 });
+
+    expect(response.body).toMatchObject({ field: 'currency', detail: 'currency is required' });
+  });
+
   it('refuses a body that is not a JSON object with 400 and no field', async () => {
     const response = await postAccount([{ currency: 'USD' }]);
 

@@ -629,6 +629,38 @@ describe('GET /v1/transfers/{id}', () => {
     ]);
   });
 
+  it('answers a posted transfer from the ledger when DynamoDB is unreachable, and 503 for a queued one', async () => {
+    const { debit, credit } = await accounts();
+    const handler = createSubmitTransfer(dependencies(countingClients()));
+    const posted = await submit(handler, transferBody(debit, credit), { 'Idempotency-Key': newKey() });
+    const [message] = await drainGroup(aws.clients.sqs, debit);
+    if (message === undefined) throw new Error('test: the transfer was not queued');
+    await new PostgresLedgerStore(database.pool).postBatch([message.transfer], []);
+    const queued = await submit(handler, transferBody(credit, debit), { 'Idempotency-Key': newKey() });
+    await drainGroup(aws.clients.sqs, credit);
+    const working = awsClients(localAwsSettings(aws.endpoint));
+    const cutOff = createGetTransfer(
+      dependencies({ ...working, dynamo: awsClients(localAwsSettings(closedEndpoint)).dynamo }),
+    );
+    const read = async (id: unknown) =>
+      parseResponse(
+        await cutOff(
+          apiEvent({ method: 'GET', resource: '/v1/transfers/{id}', pathParameters: { id: String(id) } }),
+        ),
+      );
+
+    const fromLedger = await read(posted.body.id);
+    const unknowable = await read(queued.body.id);
+
+    expect(fromLedger.status).toBe(200);
+    expect(fromLedger.body.status).toBe('posted');
+    expect((fromLedger.body.timeline as { step: string }[]).map((step) => step.step)).toEqual([
+      'accepted',
+      'posted',
+    ]);
+    expect(unknowable.status).toBe(503);
+  });
+
   it('answers 404 for a transfer nobody submitted', async () => {
     const response = await getTransfer('0192f6a4-1d2e-7c3b-8a9f-0123456789ab');
 
