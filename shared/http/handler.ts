@@ -96,9 +96,9 @@ export function httpHandler<
     .use(jsonBody(options.body !== undefined))
     .handler(async (event) => {
       const request = {
-        body: parsePart(options.body, event.parsedBody, []),
-        path: parsePart(options.path, event.pathParameters ?? {}, []),
-        query: parsePart(options.query, event.queryStringParameters ?? {}, []),
+        body: parsePart(options.body, event.parsedBody),
+        path: parsePart(options.path, event.pathParameters ?? {}),
+        query: parsePart(options.query, event.queryStringParameters ?? {}),
         headers: lowerCaseHeaders(event.headers),
         apiKeyId: event.requestContext?.identity?.apiKeyId ?? undefined,
         requestId: event.requestContext?.requestId,
@@ -119,14 +119,10 @@ export function httpHandler<
   };
 }
 
-function parsePart<Schema extends z.ZodType>(
-  schema: Schema | undefined,
-  value: unknown,
-  prefix: readonly string[],
-): z.output<Schema> {
+function parsePart<Schema extends z.ZodType>(schema: Schema | undefined, value: unknown): z.output<Schema> {
   if (schema === undefined) return undefined as z.output<Schema>;
   const result = schema.safeParse(value, { reportInput: true });
-  if (!result.success) throw problemFromZodError(result.error, prefix);
+  if (!result.success) throw problemFromZodError(result.error);
   return result.data;
 }
 

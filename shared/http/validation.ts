@@ -3,14 +3,14 @@ import { ValidationProblem } from './problem';
 
 /**
  * The first issue of a failed zod parse as a 400 problem naming the field: a dotted path from
- * the root of what was parsed (`flags.debits_must_not_exceed_credits`), with `prefix` in front
- * when the root is not the body itself. An unknown key is named by its own path, so the client
- * learns which key to drop.
+ * the root of what was parsed (`flags.debits_must_not_exceed_credits`; a path or query
+ * parameter's name). An unknown key is named by its own path, so the client learns which key
+ * to drop.
  */
-export function problemFromZodError(error: z.ZodError, prefix: readonly string[] = []): ValidationProblem {
+export function problemFromZodError(error: z.ZodError): ValidationProblem {
   const issue = error.issues[0];
   if (issue === undefined) return new ValidationProblem('the request is invalid');
-  const path = [...prefix, ...issue.path.map(String)];
+  const path = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0] ?? '';
     const field = [...path, key].join('.');
