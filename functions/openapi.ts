@@ -1,9 +1,10 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { openApiDocument } from '../shared/api/openapi';
-import { type Dependencies, lazyHandler } from '../shared/config';
+import type { Dependencies } from '../shared/config';
 import { type ApiHandler, httpHandler } from '../shared/http/handler';
 
 /** GET /openapi.json: the OpenAPI 3.1 document, made once per instance (it never changes). */
-export function createHandler(dependencies: Dependencies): ApiHandler {
+export function createHandler(dependencies: Pick<Dependencies, 'logger'>): ApiHandler {
   const document = openApiDocument();
   return httpHandler({
     name: 'GET /openapi.json',
@@ -16,4 +17,5 @@ export function createHandler(dependencies: Dependencies): ApiHandler {
   });
 }
 
-export const handler = lazyHandler('openapi', createHandler);
+/** The Lambda entry point. It needs no database, queue or table, so it reads none from the environment. */
+export const handler = createHandler({ logger: new Logger({ serviceName: 'openapi' }) });

@@ -259,6 +259,11 @@ export const submitTransferBodySchema = z
     currency: currencySchema,
     metadata: metadataSchema.optional(),
   })
+  // The engine would reject it as accounts_must_be_different; a client is better told at once.
+  .refine((body) => body.debit_account_id !== body.credit_account_id, {
+    message: 'must differ from debit_account_id',
+    path: ['credit_account_id'],
+  })
   .register(apiSchemas, { id: 'SubmitTransferRequest' });
 
 export type SubmitTransferBody = z.output<typeof submitTransferBodySchema>;

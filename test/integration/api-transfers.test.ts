@@ -227,6 +227,11 @@ describe('POST /v1/transfers', () => {
       field: 'credit_account_id',
     },
     {
+      name: 'the debit account as credit account',
+      body: transferBody(debitId, creditId, { credit_account_id: debitId }),
+      field: 'credit_account_id',
+    },
+    {
       name: 'a missing amount',
       body: transferBody(debitId, creditId, { amount: undefined }),
       field: 'amount',

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { createHandler } from '../../functions/openapi';
 import { topology } from '../../infra/topology';
-import { createPool } from '../../shared/adapters/postgres/pool';
 import { openApiDocument } from '../../shared/api/openapi';
 import {
   createAccountBodySchema,
@@ -10,7 +9,6 @@ import {
   idempotencyKeySchema,
   submitTransferBodySchema,
 } from '../../shared/api/schemas';
-import { awsClients } from '../../shared/config';
 import { apiEvent, silentLogger } from '../support/api';
 
 type Json = { [key: string]: unknown };
@@ -171,17 +169,6 @@ describe('the OpenAPI document', () => {
 
   it('is served by GET /openapi.json without a key', async () => {
     const handler = createHandler({
-      pool: createPool('postgres://unused@127.0.0.1:9/unused'),
-      ...awsClients({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }),
-      resources: {
-        transfersQueueUrl: '',
-        transfersDeadLetterQueueUrl: '',
-        transferEventsQueueUrl: '',
-        transferEventsDeadLetterQueueUrl: '',
-        idempotencyTable: '',
-        transferRequestsTable: '',
-        eventBusName: '',
-      },
       logger: silentLogger,
     });
 
