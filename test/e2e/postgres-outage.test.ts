@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { LocalRuntime } from '../../infra/local/runtime';
+import { uniqueNamePrefix } from '../support/aws';
+import { checkInvariants, useTestDatabase } from '../support/database';
+import { client, startTestRuntime, waitFor } from '../support/runtime';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { completeTrail, openAccount, submitTransfer, totalsOf, waitForCompleteTrail } from './ledger';
+
+const database = useTestDatabase();
+/** How long Postgres is unreachable: longer than the visibility timeout, so batches retry. */
+const outageMs = 5_000;
+let runtime: LocalRuntime | undefined;
+let proxy: TcpProxy | undefined;
+
+afterAll(async () => {
+  await runtime?.stop();
+  await proxy?.close();
+});
+
+type ConsumerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+describe('Postgres unreachable for a while', () => {
+  it('fails the batches, which come back and post once Postgres is back: nothing lost, nothing twice', async () => {
+    const target = new URL(database.url);
+    proxy = await startTcpProxy(target.hostname, Number.parseInt(target.port, 10));
+    const proxied = new URL(database.url);
+    proxied.port = String(proxy.port);
+    let failedRecordCount = 0;
+    runtime = await startTestRuntime({
+      databaseUrl: proxied.toString(),
+      namePrefix: uniqueNamePrefix(),
+      wrapHandler: (key, handler) => {
+        if (key !== 'transferConsumer') return handler;
+        const consume = handler as ConsumerHandler;
+        return async (event: SQSEvent, context: Context) => {
+          const response = await consume(event, context);
+          failedRecordCount += response.batchItemFailures.length;
+          return response;
+        };
+      },
+    });
+    const api = client(runtime);
+    const [debit, credit] = [await openAccount(api), await openAccount(api)];
+
+    await proxy.cut();
+    // Submitting needs only SQS and DynamoDB, so the API keeps accepting transfers.
+    const transferIds: string[] = [];
+    for (let index = 0; index < 6; index += 1) {
+      transferIds.push(await submitTransfer(api, { debit, credit, amount: '25' }, `pg-down-${randomUUID()}`));
+    }
+    await waitFor('a batch to fail on the missing database', async () =>
+      failedRecordCount > 0 ? true : undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, outageMs));
+    await proxy.restore();
+    const trail = await waitForCompleteTrail(database.pool, transferIds);
+
+    expect(failedRecordCount).toBeGreaterThan(0);
+    expect(trail).toEqual(completeTrail(6));
+    expect(await totalsOf(database.pool, credit)).toEqual({ debits: '0', credits: '150' });
+    expect(await checkInvariants(database.pool)).toEqual([]);
+  });
+});
