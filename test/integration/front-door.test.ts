@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FrontDoor, type FrontDoorRoute, startFrontDoor } from '../../infra/local/front-door';
+import { topology } from '../../infra/topology';
+
+const apiKey = 'front-door-test-key';
+const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+const events: APIGatewayProxyEvent[] = [];
+let frontDoor: FrontDoor;
+
+const echo = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+  events.push(event);
+  return {
+    statusCode: 200,
+    headers: { 'content-type': 'application/json', 'x-echo': 'yes' },
+    multiValueHeaders: { 'set-cookie': ['a=1', 'b=2'] },
+    body: JSON.stringify({ path: event.path }),
+  };
+};
+
+function route(key: keyof typeof topology.functions, handler: FrontDoorRoute['handler']): FrontDoorRoute {
+  const spec = topology.functions[key];
+  if (spec.trigger.kind !== 'http') throw new Error(`test: ${key} is not an HTTP function`);
+  return { functionName: spec.entry, spec, route: spec.trigger.route, handler };
+}
+
+beforeAll(async () => {
+  frontDoor = await startFrontDoor({
+    port: 0,
+    apiKey,
+    logger,
+    routes: [
+      route('getAccount', echo),
+      route('listAccountEntries', echo),
+      route('createAccount', { missing: 'functions/create-account.ts does not exist' }),
+      route('getTransfer', async () => {
+        throw new Error('test: the handler failed');
+      }),
+      route('openapi', echo),
+    ],
+  });
+});
+
+afterAll(async () => {
+  await frontDoor.stop();
+});
+
+describe('the local front door', () => {
+  it('answers /health with 503 until it is ready, then 200', async () => {
+    const before = await fetch(`${frontDoor.url}/health`);
+    frontDoor.setReady(true);
+    const after = await fetch(`${frontDoor.url}/health`);
+
+    expect(before.status).toBe(503);
+    expect(after.status).toBe(200);
+    expect(await after.json()).toEqual({ status: 'ok' });
+  });
+
+  it('builds the API Gateway proxy event: path parameters, query, headers as sent, the API key id', async () => {
+    events.length = 0;
+
+    const response = await fetch(`${frontDoor.url}/v1/accounts/abc%20d/entries?limit=5&cursor=x&limit=6`, {
+      headers: { 'X-Api-Key': apiKey, 'X-Trace': 'one' },
+    });
+
+    const event = events[0];
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-echo')).toBe('yes');
+    expect(response.headers.get('set-cookie')).toBe('a=1, b=2');
+    expect(event).toMatchObject({
+      resource: '/v1/accounts/{id}/entries',
+      path: '/v1/accounts/abc%20d/entries',
+      httpMethod: 'GET',
+      pathParameters: { id: 'abc d' },
+      queryStringParameters: { limit: '6', cursor: 'x' },
+      multiValueQueryStringParameters: { limit: ['5', '6'], cursor: ['x'] },
+      body: null,
+      isBase64Encoded: false,
+      requestContext: {
+        resourcePath: '/v1/accounts/{id}/entries',
+        identity: { apiKeyId: createHash('sha256').update(apiKey).digest('hex').slice(0, 16) },
+      },
+    });
+    expect(event?.headers['X-Trace']).toBe('one');
+  });
+
+  it('needs no key on a route that does not require one, and passes no key id there', async () => {
+    events.length = 0;
+
+    const response = await fetch(`${frontDoor.url}/openapi.json`);
+
+    expect(response.status).toBe(200);
+    expect(events[0]?.requestContext.identity.apiKeyId).toBeNull();
+    expect(events[0]?.pathParameters).toBeNull();
+  });
+
+  it.each([
+    ['no key', {}, 401],
+    ['a wrong key', { 'x-api-key': 'nope' }, 401],
+  ])('answers 401 problem+json with %s, before any handler', async (_case, headers, status) => {
+    events.length = 0;
+
+    const response = await fetch(`${frontDoor.url}/v1/accounts/123`, { headers });
+
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(await response.json()).toEqual({
+      type: 'https://ledgerx.dev/problems/unauthorized',
+      title: 'Unauthorized',
+      status,
+      detail: expect.any(String),
+    });
+    expect(events).toEqual([]);
+  });
+
+  it('answers 413 to a body over 256 KiB without calling the handler, whether declared or streamed', async () => {
+    const declared = await fetch(`${frontDoor.url}/v1/accounts`, {
+      method: 'POST',
+      headers: { 'x-api-key': apiKey },
+      body: 'x'.repeat(262_145),
+    });
+    const streamed = await fetch(`${frontDoor.url}/v1/accounts`, {
+      method: 'POST',
+      headers: { 'x-api-key': apiKey },
+      body: new ReadableStream({
+        start(controller) {
+          for (let chunk = 0; chunk < 5; chunk += 1) controller.enqueue(new Uint8Array(60_000));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+
+    expect(declared.status).toBe(413);
+    expect(streamed.status).toBe(413);
+    expect((await streamed.json()) as unknown).toMatchObject({ status: 413 });
+  });
+
+  it('answers 501 for a route whose handler file is missing, 502 for a handler that throws', async () => {
+    const missing = await fetch(`${frontDoor.url}/v1/accounts`, {
+      method: 'POST',
+      headers: { 'x-api-key': apiKey },
+      body: '{}',
+    });
+    const failing = await fetch(`${frontDoor.url}/v1/transfers/1`, { headers: { 'x-api-key': apiKey } });
+
+    expect(missing.status).toBe(501);
+    expect(await missing.json()).toMatchObject({
+      status: 501,
+      detail: expect.stringMatching(/create-account/),
+    });
+    expect(failing.status).toBe(502);
+    expect(failing.headers.get('content-type')).toBe('application/problem+json');
+  });
+
+  it('answers 404 for an unknown path and 405 with Allow for a known path and another method', async () => {
+    const unknown = await fetch(`${frontDoor.url}/v1/nothing`, { headers: { 'x-api-key': apiKey } });
+    const wrongMethod = await fetch(`${frontDoor.url}/v1/accounts/1`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': apiKey },
+    });
+
+    expect(unknown.status).toBe(404);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('GET');
+  });
+});
