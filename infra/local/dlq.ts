@@ -66,6 +66,16 @@ async function queueUrl(sqs: SQSClient, target: Target, key: QueueKey): Promise<
   return QueueUrl;
 }
 
+/** Whether the error (or its cause) is a refused or unreachable connection. */
+function unreachable(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
+    if ('code' in current && (current.code === 'ECONNREFUSED' || current.code === 'EHOSTUNREACH'))
+      return true;
+    current = current.cause;
+  }
+  return false;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...flags] = argv;
   const queueFlag = flags.indexOf('--queue');
@@ -132,6 +142,9 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
+    if (unreachable(error)) {
+      console.error("the AWS endpoint does not answer: is 'npm start' (or LocalStack) running?");
+    }
     process.exit(1);
   },
 );

@@ -6,6 +6,7 @@
  */
 import {
   CreateTableCommand,
+  DeleteTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
@@ -15,15 +16,20 @@ import {
 import {
   CreateArchiveCommand,
   CreateEventBusCommand,
+  DeleteArchiveCommand,
+  DeleteEventBusCommand,
+  DeleteRuleCommand,
   DescribeArchiveCommand,
   DescribeEventBusCommand,
   type EventBridgeClient,
   ResourceNotFoundException as EventsResourceNotFoundException,
   PutRuleCommand,
   PutTargetsCommand,
+  RemoveTargetsCommand,
 } from '@aws-sdk/client-eventbridge';
 import {
   CreateQueueCommand,
+  DeleteQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   type QueueAttributeName,
@@ -165,6 +171,53 @@ export async function provision(
     queueUrls: queueUrls as Record<QueueKey, string>,
     queueArns: queueArns as Record<QueueKey, string>,
   };
+}
+
+/**
+ * Deletes what `provision` made under a name prefix (tests on a long-lived endpoint such as
+ * LocalStack clean up after themselves). What is already gone is skipped.
+ */
+export async function deprovision(clients: AwsClients, namePrefix: string): Promise<void> {
+  const eventBusName = `${namePrefix}${topology.eventBus.name}`;
+  const ignoreMissing = (error: unknown): void => {
+    if (
+      !(
+        error instanceof EventsResourceNotFoundException ||
+        error instanceof DynamoResourceNotFoundException ||
+        error instanceof QueueDoesNotExist
+      )
+    ) {
+      throw error;
+    }
+  };
+  for (const rule of Object.values(topology.rules)) {
+    const name = `${namePrefix}${rule.name}`;
+    await clients.eventBridge
+      .send(new RemoveTargetsCommand({ Rule: name, EventBusName: eventBusName, Ids: [rule.targetQueue] }))
+      .catch(ignoreMissing);
+    await clients.eventBridge
+      .send(new DeleteRuleCommand({ Name: name, EventBusName: eventBusName }))
+      .catch(ignoreMissing);
+  }
+  await clients.eventBridge
+    .send(new DeleteArchiveCommand({ ArchiveName: `${namePrefix}${topology.eventBus.name}-archive` }))
+    .catch(ignoreMissing);
+  await clients.eventBridge.send(new DeleteEventBusCommand({ Name: eventBusName })).catch(ignoreMissing);
+  for (const table of Object.values(topology.tables)) {
+    await clients.dynamo
+      .send(new DeleteTableCommand({ TableName: `${namePrefix}${table.name}` }))
+      .catch(ignoreMissing);
+  }
+  for (const queue of Object.values(topology.queues)) {
+    try {
+      const { QueueUrl } = await clients.sqs.send(
+        new GetQueueUrlCommand({ QueueName: `${namePrefix}${queue.name}` }),
+      );
+      if (QueueUrl !== undefined) await clients.sqs.send(new DeleteQueueCommand({ QueueUrl }));
+    } catch (error) {
+      ignoreMissing(error);
+    }
+  }
 }
 
 /** The attributes a queue is made with, and set again on every run (all but FifoQueue may change). */

@@ -1,8 +1,18 @@
-import { DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { DescribeRuleCommand, ListTargetsByRuleCommand, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DescribeTableCommand, DescribeTimeToLiveCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeRuleCommand,
+  ListEventBusesCommand,
+  ListTargetsByRuleCommand,
+  PutEventsCommand,
+} from '@aws-sdk/client-eventbridge';
+import {
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ListQueuesCommand,
+  ReceiveMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { provision } from '../../infra/local/provision';
+import { deprovision, provision } from '../../infra/local/provision';
 import { type QueueKey, topology } from '../../infra/topology';
 import { useTestAws } from '../support/aws';
 
@@ -179,5 +189,24 @@ describe('provisioning the topology', () => {
 
     expect(Attributes?.VisibilityTimeout).toBe('2');
     expect(JSON.parse(Attributes?.RedrivePolicy ?? '{}')).toMatchObject({ maxReceiveCount: 2 });
+  });
+
+  it('deletes a provisioned copy again, and skips what is already gone', async () => {
+    const namePrefix = `${aws.namePrefix}d`;
+    await provision(aws.clients, { namePrefix });
+
+    await deprovision(aws.clients, namePrefix);
+    await deprovision(aws.clients, namePrefix);
+    const { QueueUrls = [] } = await aws.clients.sqs.send(
+      new ListQueuesCommand({ QueueNamePrefix: namePrefix }),
+    );
+    const { TableNames = [] } = await aws.clients.dynamo.send(new ListTablesCommand({}));
+    const { EventBuses = [] } = await aws.clients.eventBridge.send(
+      new ListEventBusesCommand({ NamePrefix: namePrefix }),
+    );
+
+    expect(QueueUrls).toEqual([]);
+    expect(TableNames.filter((name) => name.startsWith(namePrefix))).toEqual([]);
+    expect(EventBuses).toEqual([]);
   });
 });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { localAwsSettings } from '../../infra/local/aws';
 import {
   type AwsClients,
+  deprovision,
   type ProvisionedResources,
   type ProvisionOptions,
   provision,
@@ -25,7 +25,7 @@ export function uniqueNamePrefix(): string {
 
 /**
  * Provisions the topology under a unique name prefix for the calling test file (in beforeAll)
- * and deletes its queues at the end, so moto stays small and files never see each other's
+ * and deletes it all at the end, so the endpoint stays small and files never see each other's
  * messages. Pass options for short visibility timeouts or receive counts.
  */
 export function useTestAws(options: Omit<ProvisionOptions, 'namePrefix'> = {}): TestAws {
@@ -39,10 +39,8 @@ export function useTestAws(options: Omit<ProvisionOptions, 'namePrefix'> = {}): 
   });
 
   afterAll(async () => {
-    if (resources === undefined) return;
-    for (const queueUrl of Object.values(resources.queueUrls)) {
-      await clients.sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
-    }
+    // Copies the test itself made under longer prefixes (`<prefix>o`) stay; moto forgets them.
+    if (resources !== undefined) await deprovision(clients, namePrefix);
   });
 
   return {
