@@ -132,8 +132,10 @@ async function start(
   const awsStarting = startAwsEndpoint({
     env: options.awsEndpoint === undefined ? process.env : { AWS_ENDPOINT_URL: options.awsEndpoint },
   });
-  // Postgres may fail first; the endpoint is then stopped by the cleanups below, not left unhandled.
+  // Postgres may fail first: the endpoint is stopped by this cleanup then, and a failed start of
+  // the endpoint is not left unhandled meanwhile.
   awsStarting.catch(() => undefined);
+  cleanups.push(async () => (await awsStarting).stop());
 
   let postgres: PostgresServer | undefined;
   let databaseUrl = options.databaseUrl;
@@ -163,7 +165,6 @@ async function start(
   }
 
   const aws: AwsEndpoint = await awsStarting;
-  cleanups.push(() => aws.stop());
   const settings = localAwsSettings(aws.endpoint);
   const clients = awsClients(settings);
   const resources = await provision(clients, {
