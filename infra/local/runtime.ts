@@ -26,8 +26,12 @@ import { type SqsHandler, type SqsPoller, startSqsPoller } from './sqs-poller';
 
 /** The embedded server's port when LEDGER_DB_PORT does not name one. */
 export const defaultEmbeddedPort = 54320;
-/** Where `npm start` writes the endpoint and resources, for `npm run dlq` and other tools. */
-export const runtimeFilePath = path.join(projectRoot, '.data', 'runtime.json');
+/**
+ * Where `npm start` writes the endpoint and resources, for `npm run dlq` and other tools
+ * (LEDGER_RUNTIME_FILE moves it, so a test's runtime does not overwrite yours).
+ */
+export const runtimeFilePath =
+  process.env.LEDGER_RUNTIME_FILE ?? path.join(projectRoot, '.data', 'runtime.json');
 
 /** Connections the runtime's one pool may hold: every poller's batches plus HTTP requests. */
 const connectionCountMax = 20;

