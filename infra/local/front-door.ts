@@ -8,13 +8,12 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { requestBodyBytesMax } from '../../shared/http/handler';
 import { problemContentType, problemTypeBase } from '../../shared/http/problem';
 import type { Logger } from '../../shared/ports/logger';
 import type { FunctionSpec, HttpMethod, RouteSpec } from '../topology';
 import { InvocationTimeoutError, lambdaContext, withTimeout } from './lambda-context';
 
-/** The largest body the front door passes on (API Gateway's own limit is higher; ours is SQS's). */
-export const requestBodyBytesMax = 262_144;
 /** Characters of the API key id: the first 16 hex digits of its SHA-256. */
 const apiKeyIdHexLength = 16;
 /** How long `stop` waits for open requests before it closes their connections. */
