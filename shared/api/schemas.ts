@@ -36,31 +36,28 @@ const uuidPattern = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 // ---------------------------------------------------------------------------------------------
 // Values
 
-export const accountIdSchema = z
-  .string()
-  .regex(new RegExp(uuidPattern), 'must be a lower-case UUID')
-  .transform((value, context) => {
-    const id = parseAccountId(value);
-    if (id === undefined) {
-      context.issues.push({ code: 'custom', message: 'must not be the nil UUID', input: value });
-      return z.NEVER;
-    }
-    return id;
-  })
-  .meta({ description: 'An account id: a lower-case UUID.', format: 'uuid' });
+/** A lower-case, non-nil UUID, parsed into its branded id type. */
+function idSchema<Id extends string>(parse: (value: string) => Id | undefined, description: string) {
+  return z
+    .string()
+    .regex(new RegExp(uuidPattern), 'must be a lower-case UUID')
+    .transform((value, context) => {
+      const id = parse(value);
+      if (id === undefined) {
+        context.issues.push({ code: 'custom', message: 'must not be the nil UUID', input: value });
+        return z.NEVER;
+      }
+      return id;
+    })
+    .meta({ description, format: 'uuid' });
+}
 
-export const transferIdSchema = z
-  .string()
-  .regex(new RegExp(uuidPattern), 'must be a lower-case UUID')
-  .transform((value, context) => {
-    const id = parseTransferId(value);
-    if (id === undefined) {
-      context.issues.push({ code: 'custom', message: 'must not be the nil UUID', input: value });
-      return z.NEVER;
-    }
-    return id;
-  })
-  .meta({ description: 'A transfer id: a lower-case UUID (version 7, time-ordered).', format: 'uuid' });
+export const accountIdSchema = idSchema(parseAccountId, 'An account id: a lower-case UUID.');
+
+export const transferIdSchema = idSchema(
+  parseTransferId,
+  'A transfer id: a lower-case UUID (version 7, time-ordered).',
+);
 
 export const currencySchema = z
   .string()

@@ -4,7 +4,7 @@
  * is actually sent.
  */
 import { formatMinorUnits } from '../domain/money';
-import type { TransferCommand } from '../domain/transfer';
+import { type TransferCommand, toTransferMessage } from '../domain/transfer';
 import type { Account, EntryPage } from '../services/accounts';
 import type { TransferStatus } from '../services/transfer-status';
 import {
@@ -51,16 +51,8 @@ export function entryPageView(page: EntryPage): EntryPageResponse {
 }
 
 export function transferAcceptedView(transfer: TransferCommand): TransferAcceptedResponse {
-  return {
-    id: transfer.id,
-    status: 'queued',
-    debit_account_id: transfer.debitAccountId,
-    credit_account_id: transfer.creditAccountId,
-    amount: formatMinorUnits(transfer.amount),
-    currency: transfer.currency,
-    metadata: transfer.metadata,
-    accepted_at: transfer.acceptedAt,
-  };
+  const { id, ...fields } = toTransferMessage(transfer);
+  return { id, status: 'queued', ...fields };
 }
 
 export function transferView(status: TransferStatus): TransferResponse {

@@ -1,7 +1,6 @@
 import pg from 'pg';
-import { formatMinorUnits } from '../../domain/money';
 import { parseTransferResult, type TransferResult } from '../../domain/results';
-import type { TransferCommand } from '../../domain/transfer';
+import { type TransferCommand, toTransferMessage } from '../../domain/transfer';
 import { SerializationRetriesExhaustedError } from '../../errors';
 import type { LedgerStore, PoisonRecord, PostBatchOutcome } from '../../ports/ledger-store';
 import { classifyDatabaseError, isRetryable, isTakenIdBet } from './errors';
@@ -62,7 +61,7 @@ export class PostgresLedgerStore implements LedgerStore {
       throw new RangeError(`a batch holds at most ${postBatchSizeMax} transfers, got ${transfers.length}`);
     }
     if (transfers.length === 0 && poison.length === 0) return { results: [], attemptCount: 0 };
-    const payload = JSON.stringify(transfers.map(toRow));
+    const payload = JSON.stringify(transfers.map(toTransferMessage));
     let lastError: unknown;
     // Bet that the batch's ids are new (see migration 0002); a lost bet costs one more attempt.
     let idsAreNew = true;
@@ -192,16 +191,4 @@ function readResults(reply: pg.QueryResult | undefined, transferCount: number): 
     if (result === undefined) throw new Error(`post_transfers returned an unknown result ${row.result}`);
     return result;
   });
-}
-
-function toRow(transfer: TransferCommand): Record<string, unknown> {
-  return {
-    id: transfer.id,
-    debit_account_id: transfer.debitAccountId,
-    credit_account_id: transfer.creditAccountId,
-    amount: formatMinorUnits(transfer.amount),
-    currency: transfer.currency,
-    metadata: transfer.metadata,
-    accepted_at: transfer.acceptedAt,
-  };
 }
