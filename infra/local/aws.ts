@@ -166,6 +166,3 @@ export function localAwsSettings(endpoint: string, env: NodeJS.ProcessEnv = proc
       : { accessKeyId: 'test', secretAccessKey: 'test' },
   };
 }
-
-/** The name the shared design gives `localAwsSettings`. */
-export const awsClientConfig = localAwsSettings;
