@@ -70,6 +70,11 @@ export interface FunctionSpec {
   readonly access: readonly Access[];
   readonly timeoutS: number;
   readonly memoryMiB: number;
+  /**
+   * Directories (relative to the project root) the function reads at run time, shipped beside
+   * its bundle by the stack and read from the project root by the local runtime.
+   */
+  readonly bundledAssets?: readonly string[];
 }
 
 export type QueueKey = 'transfers' | 'transfersDeadLetter' | 'transferEvents' | 'transferEventsDeadLetter';

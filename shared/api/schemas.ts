@@ -282,7 +282,22 @@ export const transferAcceptedResponseSchema = z
 
 export type TransferAcceptedResponse = z.output<typeof transferAcceptedResponseSchema>;
 
-export const timelineSteps = ['accepted', 'queued', 'posted', 'rejected', 'event_published'] as const;
+/**
+ * The steps of a transfer's journey, in the order they happen. A step appears once it has been
+ * recorded: the API records the first four, the consumer the next four, the fraud scorer the last.
+ */
+export const timelineSteps = [
+  'accepted',
+  'idempotency_checked',
+  'velocity_checked',
+  'queued',
+  'picked_up',
+  'posted',
+  'rejected',
+  'outbox_written',
+  'event_published',
+  'fraud_scored',
+] as const;
 export type TimelineStep = (typeof timelineSteps)[number];
 
 export const transferResponseSchema = z
