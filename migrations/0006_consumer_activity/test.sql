@@ -13,6 +13,12 @@ begin
   assert has_table_privilege('ledgerx_app', 'ledger.consumer_batches', 'insert'), 'the app may record batches';
   assert not has_table_privilege('ledgerx_app', 'ledger.consumer_batches', 'update'), 'batches are not rewritten';
   assert to_regprocedure('ledger.post_transfers(jsonb, boolean)') is null, 'the old form is gone';
+  assert (select array_agg(a.attname::text order by k.n)
+            from pg_constraint c
+           cross join unnest(c.conkey) with ordinality as k(attnum, n)
+            join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
+           where c.conname = 'outbox_pkey' and c.conrelid = 'ledger.outbox'::regclass)
+         = array['transfer_id', 'event_type'], 'the outbox is keyed by transfer and event type';
   assert has_function_privilege('ledgerx_app', 'ledger.post_transfers(jsonb, boolean, timestamptz)', 'execute'),
     'the app may post';
 

@@ -1,6 +1,6 @@
 -- What the consumer did, for the operator's view of the pipeline: when each transfer was picked
 -- up (the receive time of the batch that decided it), and one row per committed batch with its
--- size, outcome counts and how long it took in the database.
+-- size, outcome counts and how long it took in the database; and the outbox keyed by transfer.
 --
 -- ledger.post_transfers gains the batch's receive time and records both in the transaction that
 -- posts the batch, so the figures never disagree with the ledger. The function is otherwise the
@@ -21,8 +21,16 @@ create table ledger.consumer_batches (
   constraint consumer_batches_counts_fit check (posted_count + rejected_count <= transfer_count)
 );
 
--- The dashboard reads the latest batches by time.
-create index consumer_batches_by_finish on ledger.consumer_batches (finished_at);
+-- No index beyond the key: the latest batches are the highest ids, and one more index insert per
+-- batch would be paid on the posting path.
+
+-- A transfer's events are found by the transfer: GET /v1/transfers/{id} shows when its event was
+-- written and published, and the operator's view reads that for every transfer it follows. Until
+-- now only the row id was indexed, so that read scanned the outbox. The key becomes (transfer_id,
+-- event_type), which also says a transfer has at most one event of each type; the identity id
+-- stays unique by how it is made and keeps the relay's order, through outbox_unpublished.
+alter table ledger.outbox drop constraint outbox_pkey;
+alter table ledger.outbox add constraint outbox_pkey primary key (transfer_id, event_type);
 
 grant select, insert on ledger.consumer_batches to ledgerx_app;
 

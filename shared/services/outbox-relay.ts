@@ -64,11 +64,12 @@ export async function relayOutbox(
   let broken = false;
   try {
     await client.query('begin isolation level read committed');
-    // `of o` locks only the outbox rows; the transfers the view joins are immutable.
+    // `of o` locks only the outbox rows; the transfers the view joins are immutable. The view is
+    // joined on the outbox key, so each event is one index lookup.
     const { rows } = await client.query<OutboxRow>(
       `select o.id, e.event_id, e.event_type, e.payload
          from ledger.outbox o
-         join ledger.outbox_events e on e.id = o.id
+         join ledger.outbox_events e on e.transfer_id = o.transfer_id and e.event_type = o.event_type
         where o.published_at is null
         order by o.id
         limit $1
@@ -90,9 +91,11 @@ export async function relayOutbox(
       .filter((_, index) => outcomes[index]?.kind === 'published')
       .map((row) => row.id);
     if (publishedIds.length > 0) {
-      await client.query('update ledger.outbox set published_at = now() where id = any($1::bigint[])', [
-        publishedIds,
-      ]);
+      // The rows are locked and unpublished; saying so lets the update find them by the partial index.
+      await client.query(
+        'update ledger.outbox set published_at = now() where id = any($1::bigint[]) and published_at is null',
+        [publishedIds],
+      );
     }
     await client.query('commit');
     return {

@@ -170,9 +170,10 @@ class RetryCountingLedgerStore implements LedgerStore {
   public async postBatch(
     transfers: readonly TransferCommand[],
     poison: readonly PoisonRecord[],
+    receivedAt?: Date,
   ): Promise<PostBatchOutcome> {
     try {
-      const outcome = await this.store.postBatch(transfers, poison);
+      const outcome = await this.store.postBatch(transfers, poison, receivedAt);
       this.retryCount += Math.max(0, outcome.attemptCount - 1);
       return outcome;
     } catch (error) {

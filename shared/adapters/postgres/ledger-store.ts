@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { AccountId } from '../../domain/ids';
 import { parseTransferResult, type TransferResult } from '../../domain/results';
 import { type TransferCommand, toTransferMessage } from '../../domain/transfer';
 import { SerializationRetriesExhaustedError } from '../../errors';
@@ -25,9 +26,28 @@ export const postBatchSizeMax = 1000;
 /** The most characters of a poison record's body that are kept (the column's bound). */
 const poisonBodyCharsMax = 262_144;
 
+/**
+ * Which accounts' lock stripes a batch takes (see `postOnce`). Stripes only spare a batch the
+ * 40001 it would meet on an account another batch is changing; correctness never depends on
+ * them. So a batch takes them for the accounts that are likely contended: an account it touches
+ * more than once (a hot account fills batches), an account of a batch that recently failed with
+ * 40001 or 40P01, and every account on a retry. Other accounts cost no lock.
+ */
+export interface ContentionPolicy {
+  /** How long an account of a failed batch is still treated as contended. */
+  readonly rememberMs: number;
+  /** The most accounts remembered; the oldest are forgotten first. */
+  readonly accountCountMax: number;
+}
+
+export const defaultContentionPolicy: ContentionPolicy = { rememberMs: 10_000, accountCountMax: 4096 };
+
 /** Options a test may set: the retry policy, and hooks that make jitter and waiting observable. */
 export interface PostgresLedgerStoreOptions {
   readonly retryPolicy?: RetryPolicy;
+  readonly contentionPolicy?: ContentionPolicy;
+  /** Milliseconds on a monotonic clock, for the contention memory. */
+  readonly nowMs?: () => number;
   readonly random?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -43,6 +63,7 @@ export class PostgresLedgerStore implements LedgerStore {
   private readonly retryPolicy: RetryPolicy;
   private readonly random: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly contended: ContendedAccounts;
 
   public constructor(
     private readonly pool: pg.Pool,
@@ -51,6 +72,10 @@ export class PostgresLedgerStore implements LedgerStore {
     this.retryPolicy = options.retryPolicy ?? defaultRetryPolicy;
     this.random = options.random ?? Math.random;
     this.sleep = options.sleep ?? sleepMs;
+    this.contended = new ContendedAccounts(
+      options.contentionPolicy ?? defaultContentionPolicy,
+      options.nowMs ?? (() => performance.now()),
+    );
   }
 
   public async postBatch(
@@ -68,10 +93,12 @@ export class PostgresLedgerStore implements LedgerStore {
     // Bet that the batch's ids are new (see migration 0002); a lost bet costs one more attempt.
     let idsAreNew = true;
     let backoff = false;
+    let stripeAll = false;
     for (let attempt = 0; attempt <= this.retryPolicy.retryCountMax; attempt += 1) {
       if (backoff) await this.sleep(this.backoffMs(attempt));
       try {
-        const results = await this.postOnce(transfers, payload, receivedAtSql, poison, idsAreNew);
+        const stripes = lockStripes(stripeAll ? accountsOf(transfers) : this.contended.filter(transfers));
+        const results = await this.postOnce(transfers, payload, receivedAtSql, stripes, poison, idsAreNew);
         return { results, attemptCount: attempt + 1 };
       } catch (error) {
         backoff = !(idsAreNew && isTakenIdBet(error));
@@ -82,6 +109,9 @@ export class PostgresLedgerStore implements LedgerStore {
         }
         if (!isRetryable(error))
           throw classifyDatabaseError(error, { transferCount: transfers.length, attempt });
+        // Contended: this batch's accounts wait in line from now on, this retry included.
+        this.contended.remember(transfers);
+        stripeAll = true;
         lastError = error;
       }
     }
@@ -100,7 +130,7 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   /**
-   * One attempt, in one round trip: begin, lock the stripes of every touched account (LOCK TABLE
+   * One attempt, in one round trip: begin, lock the given stripes of touched accounts (LOCK TABLE
    * takes no snapshot, so the transaction's snapshot is taken after the batch before it on the
    * same accounts committed, and its row locks then never fail with 40001), post, commit.
    * SHARE UPDATE EXCLUSIVE is the weakest mode that conflicts with itself, and unlike EXCLUSIVE
@@ -111,11 +141,11 @@ export class PostgresLedgerStore implements LedgerStore {
     transfers: readonly TransferCommand[],
     payload: string,
     receivedAtSql: string,
+    stripes: readonly string[],
     poison: readonly PoisonRecord[],
     idsAreNew: boolean,
   ): Promise<TransferResult[]> {
     const statements = ['begin isolation level serializable'];
-    const stripes = lockStripes(transfers);
     if (stripes.length > 0)
       statements.push(`lock table ${stripes.join(', ')} in share update exclusive mode`);
     if (transfers.length > 0) {
@@ -151,14 +181,58 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 }
 
-/** The lock stripes of the accounts a batch touches, in stripe order (see migration 0004). */
-export function lockStripes(transfers: readonly TransferCommand[]): string[] {
+/** The lock stripes of the given accounts, each once, in stripe order (see migration 0004). */
+export function lockStripes(accountIds: Iterable<AccountId>): string[] {
   const stripes = new Set<string>();
-  for (const transfer of transfers) {
-    stripes.add(transfer.debitAccountId.slice(-3));
-    stripes.add(transfer.creditAccountId.slice(-3));
-  }
+  for (const id of accountIds) stripes.add(id.slice(-3));
   return [...stripes].sort().map((stripe) => `ledger_lock.stripe_${stripe}`);
+}
+
+/** Every account a batch touches. */
+function accountsOf(transfers: readonly TransferCommand[]): AccountId[] {
+  return transfers.flatMap((transfer) => [transfer.debitAccountId, transfer.creditAccountId]);
+}
+
+/**
+ * Accounts that recently took part in a batch that failed with 40001 or 40P01, each remembered
+ * for a while and at most `accountCountMax` of them (a Map keeps insertion order, so the first
+ * key is the oldest).
+ */
+export class ContendedAccounts {
+  private readonly untilMs = new Map<AccountId, number>();
+
+  public constructor(
+    private readonly policy: ContentionPolicy,
+    private readonly nowMs: () => number,
+  ) {}
+
+  public remember(transfers: readonly TransferCommand[]): void {
+    const untilMs = this.nowMs() + this.policy.rememberMs;
+    for (const id of accountsOf(transfers)) {
+      this.untilMs.delete(id);
+      this.untilMs.set(id, untilMs);
+    }
+    for (const oldest of this.untilMs.keys()) {
+      if (this.untilMs.size <= this.policy.accountCountMax) break;
+      this.untilMs.delete(oldest);
+    }
+  }
+
+  /** The batch's accounts to take stripes for: those it touches twice or more, and remembered ones. */
+  public filter(transfers: readonly TransferCommand[]): AccountId[] {
+    const nowMs = this.nowMs();
+    const seen = new Set<AccountId>();
+    const contended = new Set<AccountId>();
+    for (const id of accountsOf(transfers)) {
+      if (seen.has(id)) contended.add(id);
+      seen.add(id);
+      const untilMs = this.untilMs.get(id);
+      if (untilMs === undefined) continue;
+      if (untilMs > nowMs) contended.add(id);
+      else this.untilMs.delete(id);
+    }
+    return [...contended];
+  }
 }
 
 function isServerError(error: unknown): boolean {

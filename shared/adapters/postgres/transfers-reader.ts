@@ -30,16 +30,16 @@ export class PostgresTransferReader implements TransferLedgerReader {
   public async findTransfer(id: TransferId): Promise<RecordedTransfer | undefined> {
     let rows: TransferRow[];
     try {
-      // A transfer has one outbox row (its posted or rejected event), so the join adds no rows.
+      // A transfer has one posted-or-rejected event (the outbox key says so), so the join adds no
+      // rows; later events about it (a fraud flag) are not its outcome's.
       const result = await this.pool.query<TransferRow>(
         `select t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.status, t.reason,
                 t.metadata, t.accepted_at, t.processed_at, t.picked_up_at,
                 o.created_at as outbox_created_at, o.published_at
            from ledger.transfers t
-           left join ledger.outbox o on o.transfer_id = t.id
-          where t.id = $1
-          order by o.id
-          limit 1`,
+           left join ledger.outbox o
+             on o.transfer_id = t.id and o.event_type in ('transfer.posted', 'transfer.rejected')
+          where t.id = $1`,
         [id],
       );
       rows = result.rows;
