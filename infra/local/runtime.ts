@@ -15,6 +15,7 @@ import pg from 'pg';
 import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { createPool, type PoolLimits } from '../../shared/adapters/postgres/pool';
 import { awsClients, type Dependencies, resourcesToEnv } from '../../shared/config';
+import { type VelocityLimits, velocityLimitsFromEnv } from '../../shared/domain/velocity';
 import type { Logger } from '../../shared/ports/logger';
 import { type FunctionKey, type FunctionSpec, type QueueKey, topology } from '../topology';
 import { type AwsEndpoint, localAwsSettings, startAwsEndpoint } from './aws';
@@ -79,6 +80,8 @@ export interface LocalRuntimeOptions {
    */
   readonly wrapHandler?: (key: FunctionKey, handler: unknown) => unknown;
   readonly logger?: Logger;
+  /** The default velocity limits; otherwise LEDGER_VELOCITY_* of this process's environment. */
+  readonly velocity?: VelocityLimits;
 }
 
 /** A running local LedgerX. */
@@ -133,6 +136,8 @@ async function start(
   cleanups: (() => Promise<void>)[],
   cleanUp: () => Promise<void>,
 ): Promise<LocalRuntime> {
+  // Read first, so a bad LEDGER_VELOCITY_* stops the start before anything runs.
+  const velocity = options.velocity ?? velocityLimitsFromEnv(process.env);
   const awsStarting = startAwsEndpoint({
     env: options.awsEndpoint === undefined ? process.env : { AWS_ENDPOINT_URL: options.awsEndpoint },
   });
@@ -196,7 +201,7 @@ async function start(
   };
   const pool = createPool(databaseUrl, poolLimits);
   cleanups.push(() => pool.end());
-  const dependencies: Dependencies = { pool, ...clients, resources, logger };
+  const dependencies: Dependencies = { pool, ...clients, resources, logger, velocity };
 
   const built = await buildHandlers(dependencies, logger, options.wrapHandler);
 

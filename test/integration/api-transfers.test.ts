@@ -586,6 +586,8 @@ describe('GET /v1/transfers/{id}', () => {
       processed_at: null,
       timeline: [
         { step: 'accepted', at: accepted.body.accepted_at },
+        { step: 'idempotency_checked', at: accepted.body.accepted_at },
+        { step: 'velocity_checked', at: expect.stringMatching(/Z$/) },
         { step: 'queued', at: expect.stringMatching(/Z$/) },
       ],
     });
@@ -599,14 +601,24 @@ describe('GET /v1/transfers/{id}', () => {
 
     expect(posted).toMatchObject({ id, status: 'posted', reason: null, amount: '1050' });
     expect(posted.processed_at).toMatch(/Z$/);
-    expect(posted.timeline.map((step) => step.step)).toEqual(['accepted', 'queued', 'posted']);
-    expect(posted.timeline[2]?.at).toBe(posted.processed_at);
+    expect(posted.timeline.map((step) => step.step)).toEqual([
+      'accepted',
+      'idempotency_checked',
+      'velocity_checked',
+      'queued',
+      'posted',
+    ]);
+    expect(posted.timeline[4]?.at).toBe(posted.processed_at);
+    const times = posted.timeline.map((step) => step.at);
+    expect(times).toEqual([...times].sort());
 
     await database.pool.query('update ledger.outbox set published_at = now() where transfer_id = $1', [id]);
     const published = transferResponseSchema.parse((await getTransfer(id)).body);
 
     expect(published.timeline.map((step) => step.step)).toEqual([
       'accepted',
+      'idempotency_checked',
+      'velocity_checked',
       'queued',
       'posted',
       'event_published',
@@ -629,6 +641,8 @@ describe('GET /v1/transfers/{id}', () => {
     expect(response.body).toMatchObject({ status: 'rejected', reason: 'credit_account_not_found' });
     expect((response.body.timeline as { step: string }[]).map((step) => step.step)).toEqual([
       'accepted',
+      'idempotency_checked',
+      'velocity_checked',
       'queued',
       'rejected',
     ]);

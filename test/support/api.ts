@@ -111,6 +111,7 @@ const noResources: Resources = {
   idempotencyTable: 'unused',
   transferRequestsTable: 'unused',
   eventBusName: 'unused',
+  velocityTable: 'unused',
 };
 
 /**
