@@ -146,7 +146,9 @@ function parseEntries(value: unknown, key: string): VelocityEntry[] {
     if (match === null || match[1] === undefined || match[3] === undefined || amount === undefined) {
       throw new Error(`assertion failed: ${key} entry ${String(text)} is whole`);
     }
-    return { atMs: Number.parseInt(match[1], 10), amount, transferId: match[3] };
+    // The time is milliseconds since the epoch (15 digits at most), exact in a double.
+    const atMs = Number.parseInt(match[1], 10);
+    return { atMs, amount, transferId: match[3] };
   });
 }
 
