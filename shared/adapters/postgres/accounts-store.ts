@@ -143,6 +143,29 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   /**
+   * A page of the accounts that have, or had, velocity limits of their own, in id order after
+   * `afterId`: what a copy of the limits is rebuilt from.
+   */
+  public async listVelocityLimits(
+    afterId: AccountId | undefined,
+    limit: number,
+  ): Promise<{ id: AccountId; velocity: VelocityOverrides; velocityVersion: bigint }[]> {
+    const rows = await this.query<AccountRow>(
+      'listVelocityLimits',
+      `select ${accountColumns} from ledger.accounts
+        where (velocity_version > 0 or velocity_window_s is not null
+               or velocity_max_transfers is not null or velocity_max_amount is not null)
+          and ($1::uuid is null or id > $1::uuid)
+        order by id
+        limit $2`,
+      [afterId ?? null, limit],
+    );
+    return rows
+      .map(toAccount)
+      .map(({ id, velocity, velocityVersion }) => ({ id, velocity, velocityVersion }));
+  }
+
+  /**
    * Runs `work` in a transaction; any error rolls it back. Errors of the database are classified;
    * LedgerX's own (a copy that could not be written) are thrown as they are.
    */
