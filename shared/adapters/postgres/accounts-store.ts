@@ -54,7 +54,14 @@ export class PostgresAccountStore implements AccountStore {
 
   public async createAccount(opening: AccountOpening, beforeCommit?: BeforeCommit): Promise<Account> {
     const { velocity } = opening;
-    const rows = await this.transaction('createAccount', async (client) => {
+    // Without work before the commit, one statement is its own transaction: one round trip.
+    const run =
+      beforeCommit === undefined
+        ? <Result>(work: (client: pg.Pool | pg.PoolClient) => Promise<Result>) =>
+            this.withPool('createAccount', work)
+        : <Result>(work: (client: pg.Pool | pg.PoolClient) => Promise<Result>) =>
+            this.transaction('createAccount', work);
+    const row = await run(async (client) => {
       const result = await client.query<AccountRow>(
         `insert into ledger.accounts
            (id, currency, code, debits_must_not_exceed_credits, credits_must_not_exceed_debits, metadata,
@@ -73,13 +80,12 @@ export class PostgresAccountStore implements AccountStore {
           velocity.amountMax?.toString() ?? null,
         ],
       );
-      const row = result.rows[0];
-      if (row === undefined) throw new Error('assertion failed: insert … returning gives the row');
-      await beforeCommit?.(toAccount(row));
-      return row;
+      const inserted = result.rows[0];
+      if (inserted === undefined) throw new Error('assertion failed: insert … returning gives the row');
+      await beforeCommit?.(toAccount(inserted));
+      return inserted;
     });
-    if (rows === undefined) throw new Error('assertion failed: insert … returning gives the row');
-    return toAccount(rows);
+    return toAccount(row);
   }
 
   public async setVelocity(
@@ -163,6 +169,18 @@ export class PostgresAccountStore implements AccountStore {
     return rows
       .map(toAccount)
       .map(({ id, velocity, velocityVersion }) => ({ id, velocity, velocityVersion }));
+  }
+
+  /** Runs `work` on the pool (each statement its own transaction); errors are classified. */
+  private async withPool<Result>(
+    operation: string,
+    work: (client: pg.Pool) => Promise<Result>,
+  ): Promise<Result> {
+    try {
+      return await work(this.pool);
+    } catch (error) {
+      throw classifyDatabaseError(error, { operation });
+    }
   }
 
   /**
