@@ -2,21 +2,26 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import { topology } from '../infra/topology';
 import { SqsTransferQueue } from '../shared/adapters/aws/transfer-queue';
 import { DynamoTransferRequests } from '../shared/adapters/aws/transfer-requests';
+import { DynamoVelocityStore } from '../shared/adapters/aws/velocity-store';
 import { idempotencyKeySchema, submitTransferBodySchema } from '../shared/api/schemas';
 import { transferAcceptedView } from '../shared/api/views';
 import { type Dependencies, lazyHandler } from '../shared/config';
+import { formatMinorUnits } from '../shared/domain/money';
+import { velocityLimitsFromEnv } from '../shared/domain/velocity';
 import { type ApiHandler, httpHandler, requiredHeader } from '../shared/http/handler';
 import {
   ConflictProblem,
   IdempotencyKeyReusedProblem,
   type ProblemError,
   UnauthorizedProblem,
+  VelocityExceededProblem,
 } from '../shared/http/problem';
 import {
   IdempotencyKeyReusedError,
   SubmissionInProgressError,
   TransferSubmission,
 } from '../shared/services/transfer-submission';
+import { VelocityExceededError, VelocityService } from '../shared/services/velocity';
 
 /** The table layout Powertools writes its records in (the topology's idempotency table). */
 const idempotencyTable = topology.tables.idempotency;
@@ -29,6 +34,11 @@ export function createHandler(dependencies: Dependencies): ApiHandler {
   const submission = new TransferSubmission({
     queue: new SqsTransferQueue(dependencies.sqs, dependencies.resources.transfersQueueUrl),
     requests: new DynamoTransferRequests(dependencies.dynamo, dependencies.resources.transferRequestsTable),
+    velocity: new VelocityService({
+      store: new DynamoVelocityStore(dependencies.dynamo, dependencies.resources.velocityTable),
+      defaults: dependencies.velocity ?? velocityLimitsFromEnv(),
+      logger: dependencies.logger,
+    }),
     idempotencyStore: new DynamoDBPersistenceLayer({
       tableName: dependencies.resources.idempotencyTable,
       keyAttr: idempotencyTable.partitionKey,
@@ -76,6 +86,22 @@ function mapError(error: unknown): ProblemError | undefined {
     return new IdempotencyKeyReusedProblem('this Idempotency-Key was used with a different request body', {
       cause: error,
     });
+  }
+  if (error instanceof VelocityExceededError) {
+    const { limits } = error;
+    const limit =
+      error.limit === 'amount'
+        ? `at most ${formatMinorUnits(limits.amountMax ?? 0n)} minor units`
+        : `at most ${limits.transferCountMax} transfers`;
+    const when =
+      error.retryAfterS === undefined
+        ? 'this amount alone is over the limit'
+        : `retry after ${error.retryAfterS} s with the same Idempotency-Key`;
+    return new VelocityExceededProblem(
+      `the debit account may send ${limit} within ${limits.windowS} s; ${when}`,
+      error.retryAfterS,
+      { cause: error },
+    );
   }
   return undefined;
 }

@@ -32,7 +32,7 @@ export interface RuleSpec {
   readonly targetQueue: QueueKey;
 }
 
-export type HttpMethod = 'GET' | 'POST';
+export type HttpMethod = 'GET' | 'POST' | 'PUT';
 
 /** An API route: a method and a path template with `{name}` parameters. */
 export interface RouteSpec {
@@ -110,11 +110,13 @@ const queues: Readonly<Record<QueueKey, QueueSpec>> = {
   },
 };
 
-export type TableKey = 'idempotency' | 'transferRequests';
+export type TableKey = 'idempotency' | 'transferRequests' | 'velocity';
 
 const tables: Readonly<Record<TableKey, TableSpec>> = {
   idempotency: { name: 'ledgerx-idempotency', partitionKey: 'id', ttlAttribute: 'expiration' },
   transferRequests: { name: 'ledgerx-transfer-requests', partitionKey: 'id', ttlAttribute: 'expires_at' },
+  // Velocity windows per debit account (expire after their window) and the accounts' limits.
+  velocity: { name: 'ledgerx-velocity', partitionKey: 'pk', ttlAttribute: 'expires_at' },
 };
 
 /** The event bus the outbox relay publishes to, and the source its events carry. */
@@ -137,7 +139,8 @@ export type FunctionKey =
   | 'openapi'
   | 'transferConsumer'
   | 'outboxRelay'
-  | 'transferEvents';
+  | 'transferEvents'
+  | 'setAccountVelocity';
 
 const api = (method: HttpMethod, path: string, apiKeyRequired = true): Trigger => ({
   kind: 'http',
@@ -152,7 +155,7 @@ const functions: Readonly<Record<FunctionKey, FunctionSpec>> = {
   createAccount: {
     entry: 'create-account',
     trigger: api('POST', '/v1/accounts'),
-    access: [{ kind: 'database' }],
+    access: [{ kind: 'database' }, { kind: 'table-read-write', table: 'velocity' }],
     timeoutS: 10,
     memoryMiB: 512,
   },
@@ -177,6 +180,7 @@ const functions: Readonly<Record<FunctionKey, FunctionSpec>> = {
       { kind: 'queue-send', queue: 'transfers' },
       { kind: 'table-read-write', table: 'idempotency' },
       { kind: 'table-read-write', table: 'transferRequests' },
+      { kind: 'table-read-write', table: 'velocity' },
     ],
     timeoutS: 10,
     memoryMiB: 512,
@@ -214,6 +218,13 @@ const functions: Readonly<Record<FunctionKey, FunctionSpec>> = {
     trigger: { kind: 'sqs', queue: 'transferEvents', batchSizeMax: 10, concurrencyMax: 2 },
     access: [{ kind: 'database' }],
     timeoutS: 30,
+    memoryMiB: 512,
+  },
+  setAccountVelocity: {
+    entry: 'set-account-velocity',
+    trigger: api('PUT', '/v1/accounts/{id}/velocity'),
+    access: [{ kind: 'database' }, { kind: 'table-read-write', table: 'velocity' }],
+    timeoutS: 10,
     memoryMiB: 512,
   },
 };

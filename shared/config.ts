@@ -10,6 +10,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
 import { createPool, poolLimitsFromEnv } from './adapters/postgres/pool';
+import { type VelocityLimits, velocityLimitsFromEnv } from './domain/velocity';
 import type { Logger } from './ports/logger';
 
 /** The physical names and addresses of the AWS resources the functions use. */
@@ -21,6 +22,7 @@ export interface Resources {
   readonly idempotencyTable: string;
   readonly transferRequestsTable: string;
   readonly eventBusName: string;
+  readonly velocityTable: string;
 }
 
 /** Everything a handler may use. A function takes only what it needs from it. */
@@ -31,6 +33,11 @@ export interface Dependencies {
   readonly eventBridge: EventBridgeClient;
   readonly resources: Resources;
   readonly logger: Logger;
+  /**
+   * The deployment's default velocity limits (LEDGER_VELOCITY_*); read from the environment by
+   * the functions that need them when not given.
+   */
+  readonly velocity?: VelocityLimits;
 }
 
 /** SDK client settings: the endpoint (LocalStack, moto) when there is one, bounded retries. */
@@ -75,6 +82,7 @@ export function resourcesFromEnv(env: NodeJS.ProcessEnv = process.env): Resource
     idempotencyTable: required(env, 'LEDGER_IDEMPOTENCY_TABLE'),
     transferRequestsTable: required(env, 'LEDGER_TRANSFER_REQUESTS_TABLE'),
     eventBusName: required(env, 'LEDGER_EVENT_BUS_NAME'),
+    velocityTable: required(env, 'LEDGER_VELOCITY_TABLE'),
   };
 }
 
@@ -88,6 +96,7 @@ export function resourcesToEnv(resources: Resources): Record<string, string> {
     LEDGER_IDEMPOTENCY_TABLE: resources.idempotencyTable,
     LEDGER_TRANSFER_REQUESTS_TABLE: resources.transferRequestsTable,
     LEDGER_EVENT_BUS_NAME: resources.eventBusName,
+    LEDGER_VELOCITY_TABLE: resources.velocityTable,
   };
 }
 
@@ -101,6 +110,7 @@ export function dependenciesFromEnv(serviceName: string, env: NodeJS.ProcessEnv 
     }),
     resources: resourcesFromEnv(env),
     logger: new PowertoolsLogger({ serviceName }),
+    velocity: velocityLimitsFromEnv(env),
   };
 }
 

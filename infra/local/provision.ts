@@ -165,6 +165,7 @@ export async function provision(
     transferEventsDeadLetterQueueUrl: required(queueUrls.transferEventsDeadLetter, 'transfer events DLQ'),
     idempotencyTable: required(tableNames.idempotency, 'idempotency table'),
     transferRequestsTable: required(tableNames.transferRequests, 'transfer requests table'),
+    velocityTable: required(tableNames.velocity, 'velocity table'),
     eventBusName,
     eventBusArn,
     ruleArns,

@@ -10,11 +10,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
+import { DynamoVelocityStore } from '../../shared/adapters/aws/velocity-store';
+import { PostgresAccountStore } from '../../shared/adapters/postgres/accounts-store';
 import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { createPool, type PoolLimits } from '../../shared/adapters/postgres/pool';
 import { awsClients, type Dependencies, resourcesToEnv } from '../../shared/config';
+import type { AccountId } from '../../shared/domain/ids';
+import { type VelocityLimits, velocityLimitsFromEnv } from '../../shared/domain/velocity';
 import type { Logger } from '../../shared/ports/logger';
 import { type FunctionKey, type FunctionSpec, type QueueKey, topology } from '../topology';
 import { type AwsEndpoint, localAwsSettings, startAwsEndpoint } from './aws';
@@ -79,6 +84,8 @@ export interface LocalRuntimeOptions {
    */
   readonly wrapHandler?: (key: FunctionKey, handler: unknown) => unknown;
   readonly logger?: Logger;
+  /** The default velocity limits; otherwise LEDGER_VELOCITY_* of this process's environment. */
+  readonly velocity?: VelocityLimits;
 }
 
 /** A running local LedgerX. */
@@ -133,6 +140,8 @@ async function start(
   cleanups: (() => Promise<void>)[],
   cleanUp: () => Promise<void>,
 ): Promise<LocalRuntime> {
+  // Read first, so a bad LEDGER_VELOCITY_* stops the start before anything runs.
+  const velocity = options.velocity ?? velocityLimitsFromEnv(process.env);
   const awsStarting = startAwsEndpoint({
     env: options.awsEndpoint === undefined ? process.env : { AWS_ENDPOINT_URL: options.awsEndpoint },
   });
@@ -196,7 +205,9 @@ async function start(
   };
   const pool = createPool(databaseUrl, poolLimits);
   cleanups.push(() => pool.end());
-  const dependencies: Dependencies = { pool, ...clients, resources, logger };
+  const dependencies: Dependencies = { pool, ...clients, resources, logger, velocity };
+  const copied = await copyVelocityLimits(pool, clients.dynamo, resources.velocityTable);
+  if (copied > 0) logger.info("copied accounts' velocity limits to the velocity table", { accounts: copied });
 
   const built = await buildHandlers(dependencies, logger, options.wrapHandler);
 
@@ -297,6 +308,31 @@ async function start(
       return stopping;
     },
   };
+}
+
+/** Accounts read per page while copying velocity limits. */
+const velocityCopyPageSizeMax = 500;
+
+/**
+ * Copies every account's own velocity limits from Postgres to the velocity table, where the
+ * submission path reads them. On AWS the table keeps them; moto (and LocalStack without
+ * persistence) forget them with the process, while Postgres keeps the accounts, so without this
+ * a restarted runtime would apply the defaults to an account with stricter limits of its own.
+ * Versions make it safe to run at every start: an older copy never replaces a newer one.
+ */
+async function copyVelocityLimits(pool: pg.Pool, dynamo: DynamoDBClient, tableName: string): Promise<number> {
+  const accounts = new PostgresAccountStore(pool);
+  const copy = new DynamoVelocityStore(dynamo, tableName);
+  let count = 0;
+  let afterId: AccountId | undefined;
+  for (;;) {
+    const page = await accounts.listVelocityLimits(afterId, velocityCopyPageSizeMax);
+    for (const account of page)
+      await copy.putOverrides(account.id, account.velocity, account.velocityVersion);
+    count += page.length;
+    if (page.length < velocityCopyPageSizeMax) return count;
+    afterId = page.at(-1)?.id;
+  }
 }
 
 type BuiltHandler = { readonly handler: unknown } | { readonly missing: string };

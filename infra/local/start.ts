@@ -108,6 +108,13 @@ async function run(): Promise<void> {
   console.info(`  AWS endpoint:   ${runtime.awsEndpoint}`);
   console.info(`  DATABASE_URL:   ${runtime.databaseUrl}`);
   console.info(`  runtime file:   ${runtimeFilePath}`);
+  const velocity = runtime.dependencies.velocity;
+  if (velocity !== undefined) {
+    const amount = velocity.amountMax === undefined ? 'no amount limit' : `${velocity.amountMax} minor units`;
+    console.info(
+      `  velocity:       ${velocity.transferCountMax} transfers and ${amount} per ${velocity.windowS} s per debit account (LEDGER_VELOCITY_*)`,
+    );
+  }
   console.info(`  try:  curl -s ${runtime.url}/health`);
   console.info(
     `        curl -s -H 'x-api-key: ${runtime.apiKey}' -d '{"currency":"USD"}' ${runtime.url}/v1/accounts`,

@@ -119,7 +119,7 @@ const operations: Readonly<Record<string, OperationSpec>> = {
       description:
         'The transfer is queued for posting. A repeat of the same request under the same key answers the same.',
     },
-    problems: [400, 401, 409, 413, 422, 503],
+    problems: [400, 401, 409, 413, 422, 429, 503],
   },
   'get-transfer': {
     operationId: 'getTransfer',
@@ -127,6 +127,14 @@ const operations: Readonly<Record<string, OperationSpec>> = {
     parameters: parametersOf('path', transferPathSchema),
     success: { status: 200, schema: 'Transfer', description: 'The transfer and the steps it went through.' },
     problems: [400, 401, 404, 503],
+  },
+  'set-account-velocity': {
+    operationId: 'setAccountVelocity',
+    summary: "Replace an account's own velocity limits (left out or null: the default)",
+    requestBody: 'VelocityLimits',
+    parameters: parametersOf('path', accountPathSchema),
+    success: { status: 200, schema: 'Account', description: 'The account with its new limits.' },
+    problems: [400, 401, 404, 413, 503],
   },
   openapi: {
     operationId: 'getOpenApiDocument',
@@ -144,6 +152,10 @@ const problemDescriptions: Readonly<Record<number, string>> = {
   409: 'A request with the same Idempotency-Key is in progress; retry later.',
   413: `The body is larger than ${requestBodyBytesMax} bytes.`,
   422: 'The Idempotency-Key was used before with a different body.',
+  429:
+    "velocity_exceeded: the transfer would pass the debit account's velocity limit; nothing was queued " +
+    'and the Idempotency-Key is free. Retry-After (seconds) says when the window admits it; without ' +
+    'it, the amount alone is over the limit.',
   500: 'An unexpected failure; it has been logged.',
   503: 'A dependency is unavailable; the request may be retried (with the same Idempotency-Key).',
 };
@@ -151,6 +163,16 @@ const problemDescriptions: Readonly<Record<number, string>> = {
 function problemResponse(status: number): JsonObject {
   return {
     description: problemDescriptions[status] ?? 'A problem.',
+    ...(status === 429
+      ? {
+          headers: {
+            'Retry-After': {
+              description: 'Whole seconds until the velocity window admits the transfer.',
+              schema: { type: 'integer', minimum: 1 },
+            },
+          },
+        }
+      : {}),
     content: { [problemContentType]: { schema: componentRef('Problem') } },
   };
 }

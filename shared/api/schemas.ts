@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { parseAccountId, parseTransferId } from '../domain/ids';
 import { metadataBytesMax, metadataDepthMax, parseMetadata } from '../domain/metadata';
 import { amountMax, parseCurrency, parseMinorUnits } from '../domain/money';
+import { velocityTransferCountMaxBound, velocityWindowSMax } from '../domain/velocity';
 
 /** The most entries one page holds, and how many a page holds when the client does not say. */
 export const entryPageSizeMax = 200;
@@ -142,6 +143,37 @@ const accountFlagsSchema = z
     }
   });
 
+/**
+ * An account's own velocity limits. A field left out or null takes the deployment's default
+ * (LEDGER_VELOCITY_WINDOW_S, LEDGER_VELOCITY_MAX_TRANSFERS, LEDGER_VELOCITY_MAX_AMOUNT).
+ */
+export const velocityLimitsSchema = z
+  .strictObject({
+    window_s: z
+      .int()
+      .min(1)
+      .max(velocityWindowSMax)
+      .nullable()
+      .optional()
+      .meta({ description: `The sliding window in seconds (1 to ${velocityWindowSMax}).` }),
+    max_transfers: z
+      .int()
+      .min(1)
+      .max(velocityTransferCountMaxBound)
+      .nullable()
+      .optional()
+      .meta({
+        description: `Transfers the account may send within the window (1 to ${velocityTransferCountMaxBound}).`,
+      }),
+    max_amount: amountSchema
+      .nullable()
+      .optional()
+      .meta({ description: 'Minor units the account may send within the window, as a decimal string.' }),
+  })
+  .register(apiSchemas, { id: 'VelocityLimits' });
+
+export type VelocityLimitsBody = z.output<typeof velocityLimitsSchema>;
+
 export const createAccountBodySchema = z
   .strictObject({
     currency: currencySchema,
@@ -153,6 +185,7 @@ export const createAccountBodySchema = z
       .optional()
       .meta({ description: 'A number the client chooses to classify the account (0 to 65535).' }),
     metadata: metadataSchema.optional(),
+    velocity: velocityLimitsSchema.optional(),
   })
   .register(apiSchemas, { id: 'CreateAccountRequest' });
 
@@ -178,6 +211,13 @@ export const accountResponseSchema = z
     version: z
       .string()
       .meta({ description: 'Grows by one with every change of the account, as a decimal string.' }),
+    velocity: z
+      .object({
+        window_s: z.int().nullable(),
+        max_transfers: z.int().nullable(),
+        max_amount: amountOutSchema.nullable(),
+      })
+      .meta({ description: "The account's own velocity limits; null takes the deployment's default." }),
   })
   .register(apiSchemas, { id: 'Account' });
 

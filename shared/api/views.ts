@@ -5,6 +5,7 @@
  */
 import { formatMinorUnits } from '../domain/money';
 import { type TransferCommand, toTransferMessage } from '../domain/transfer';
+import type { VelocityOverrides } from '../domain/velocity';
 import type { Account, EntryPage } from '../services/accounts';
 import type { TransferStatus } from '../services/transfer-status';
 import {
@@ -13,6 +14,7 @@ import {
   encodeEntryCursor,
   type TransferAcceptedResponse,
   type TransferResponse,
+  type VelocityLimitsBody,
 } from './schemas';
 
 export function accountView(account: Account): AccountResponse {
@@ -31,6 +33,11 @@ export function accountView(account: Account): AccountResponse {
     metadata: account.metadata,
     created_at: account.createdAt,
     version: account.version.toString(),
+    velocity: {
+      window_s: account.velocity.windowS,
+      max_transfers: account.velocity.transferCountMax,
+      max_amount: account.velocity.amountMax === null ? null : formatMinorUnits(account.velocity.amountMax),
+    },
   };
 }
 
@@ -69,5 +76,14 @@ export function transferView(status: TransferStatus): TransferResponse {
     accepted_at: transfer.acceptedAt,
     processed_at: status.processedAt,
     timeline: status.timeline.map((step) => ({ step: step.step, at: step.at })),
+  };
+}
+
+/** An account's velocity limits as a request gives them: a field left out takes the default. */
+export function velocityOverridesFrom(body: VelocityLimitsBody | undefined): VelocityOverrides {
+  return {
+    windowS: body?.window_s ?? null,
+    transferCountMax: body?.max_transfers ?? null,
+    amountMax: body?.max_amount ?? null,
   };
 }

@@ -212,7 +212,12 @@ function problemResponses<B extends z.ZodType, P extends z.ZodType, Q extends z.
           field: problem.field,
         });
       }
-      request.response = jsonResponse(problem.status, problem.toProblem(), {}, problemContentType);
+      request.response = jsonResponse(
+        problem.status,
+        problem.toProblem(),
+        problem.headers,
+        problemContentType,
+      );
     },
   };
 }

@@ -29,9 +29,18 @@ export class ProblemError extends LedgerError {
   public readonly slug: string;
   public readonly title: string;
   public readonly field: string | undefined;
+  /** Response headers the problem needs (`Retry-After`). */
+  public readonly headers: Readonly<Record<string, string>>;
 
   public constructor(
-    problem: { status: number; slug: string; title: string; detail: string; field?: string },
+    problem: {
+      status: number;
+      slug: string;
+      title: string;
+      detail: string;
+      field?: string;
+      headers?: Readonly<Record<string, string>>;
+    },
     options: { cause?: unknown; context?: Record<string, unknown> } = {},
   ) {
     super(problem.detail, options);
@@ -40,6 +49,7 @@ export class ProblemError extends LedgerError {
     this.slug = problem.slug;
     this.title = problem.title;
     this.field = problem.field;
+    this.headers = problem.headers ?? {};
   }
 
   /** The body the client receives: only what was written for clients, never a stack or a cause. */
@@ -127,6 +137,27 @@ export class IdempotencyKeyReusedProblem extends ProblemError {
       options,
     );
     this.name = 'IdempotencyKeyReusedProblem';
+  }
+}
+
+/**
+ * The transfer would pass its debit account's velocity limit. `retryAfterS` (whole seconds until
+ * the window admits it) becomes the Retry-After header; without it the transfer never fits.
+ */
+export class VelocityExceededProblem extends ProblemError {
+  public constructor(detail: string, retryAfterS: number | undefined, options: { cause?: unknown } = {}) {
+    super(
+      {
+        status: 429,
+        slug: 'velocity_exceeded',
+        title: 'Velocity limit exceeded (velocity_exceeded)',
+        detail,
+        field: 'debit_account_id',
+        ...(retryAfterS === undefined ? {} : { headers: { 'retry-after': String(retryAfterS) } }),
+      },
+      options,
+    );
+    this.name = 'VelocityExceededProblem';
   }
 }
 

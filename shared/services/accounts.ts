@@ -6,6 +6,7 @@
 import type { AccountId, TransferId } from '../domain/ids';
 import type { Metadata } from '../domain/metadata';
 import type { CurrencyCode } from '../domain/money';
+import type { VelocityOverrides } from '../domain/velocity';
 
 /** What a client gives to open an account. */
 export interface AccountOpening {
@@ -14,6 +15,8 @@ export interface AccountOpening {
   readonly debitsMustNotExceedCredits: boolean;
   readonly creditsMustNotExceedDebits: boolean;
   readonly metadata: Metadata;
+  /** The account's own velocity limits; null fields take the defaults. */
+  readonly velocity: VelocityOverrides;
 }
 
 /** An account with its totals, amounts in minor units. */
@@ -25,6 +28,8 @@ export interface Account extends AccountOpening {
   readonly creditsPending: bigint;
   readonly createdAt: string;
   readonly version: bigint;
+  /** Grows by one with every change of the velocity limits. */
+  readonly velocityVersion: bigint;
 }
 
 /** One leg of a posted transfer, with the account's posted totals just after it. */
@@ -46,10 +51,17 @@ export interface EntryPage {
   readonly nextBeforeId: bigint | undefined;
 }
 
+/** Work that must succeed before a change of an account commits, or the change is undone. */
+export type BeforeCommit = (account: Account) => Promise<void>;
+
 /**
  * The accounts' store.
  *
- * - `createAccount` inserts a new account with zero totals and returns it as stored.
+ * - `createAccount` inserts a new account with zero totals and returns it as stored; `beforeCommit`
+ *   runs inside the transaction, and the account is not created if it throws.
+ * - `setVelocity` replaces the account's velocity limits (and grows `velocityVersion`) and returns
+ *   the account, or undefined when no account has that id; `beforeCommit` runs while the change
+ *   holds the account's row, so such work for one account happens in the order of the changes.
  * - `findAccount` returns the account, or undefined when no account has that id.
  * - `listEntries` returns up to `limit` entries of the account older than `beforeId` (all when
  *   undefined), newest first, and whether older ones remain; undefined when the account does not
@@ -59,7 +71,12 @@ export interface EntryPage {
  * `PermanentError` when the database refused the work.
  */
 export interface AccountStore {
-  createAccount(opening: AccountOpening): Promise<Account>;
+  createAccount(opening: AccountOpening, beforeCommit?: BeforeCommit): Promise<Account>;
+  setVelocity(
+    id: AccountId,
+    velocity: VelocityOverrides,
+    beforeCommit: BeforeCommit,
+  ): Promise<Account | undefined>;
   findAccount(id: AccountId): Promise<Account | undefined>;
   listEntries(
     accountId: AccountId,
@@ -73,14 +90,51 @@ export interface EntryPaging {
   readonly pageSizeMax: number;
 }
 
+/**
+ * Where the submission path reads an account's velocity limits: a copy kept beside the windows,
+ * so submitting needs no Postgres. `putOverrides` stores the copy unless a newer version is there;
+ * throws `TransientError` when the copy's store is unavailable.
+ */
+export interface VelocityLimitCopy {
+  putOverrides(accountId: AccountId, overrides: VelocityOverrides, version: bigint): Promise<void>;
+}
+
 export class AccountService {
   public constructor(
     private readonly store: AccountStore,
     private readonly paging: EntryPaging,
+    /** Needed to open accounts with limits of their own and to change them. */
+    private readonly velocityCopy?: VelocityLimitCopy,
   ) {}
 
+  /**
+   * Opens an account. Its own velocity limits, if any, are copied for the submission path inside
+   * the opening transaction: if the copy cannot be written, the account is not opened (the
+   * request may be retried), so no account ever has limits its copy lacks.
+   */
   public openAccount(opening: AccountOpening): Promise<Account> {
-    return this.store.createAccount(opening);
+    const { velocity } = opening;
+    if (velocity.windowS === null && velocity.transferCountMax === null && velocity.amountMax === null) {
+      // No copy: an account without one takes the defaults, which is what it has.
+      return this.store.createAccount(opening);
+    }
+    return this.store.createAccount(opening, (account) => this.copy(account));
+  }
+
+  /**
+   * Replaces an account's velocity limits (null fields: the defaults); undefined when it does not
+   * exist. The copy is written while the change holds the account's row, before it commits: a
+   * failed copy undoes the change, and concurrent changes reach the copy in their commit order.
+   */
+  public setVelocity(id: AccountId, velocity: VelocityOverrides): Promise<Account | undefined> {
+    return this.store.setVelocity(id, velocity, (account) => this.copy(account));
+  }
+
+  private copy(account: Account): Promise<void> {
+    if (this.velocityCopy === undefined) {
+      throw new Error('assertion failed: the service that changes velocity limits has their copy');
+    }
+    return this.velocityCopy.putOverrides(account.id, account.velocity, account.velocityVersion);
   }
 
   public findAccount(id: AccountId): Promise<Account | undefined> {

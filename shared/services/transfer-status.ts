@@ -29,6 +29,9 @@ export interface RecordedTransfer {
 export interface QueuedTransfer {
   readonly transfer: TransferCommand;
   readonly queuedAt: string;
+  /** When the idempotency check let the request through and the velocity window admitted it. */
+  readonly idempotencyCheckedAt?: string;
+  readonly velocityCheckedAt?: string;
 }
 
 /**
@@ -91,7 +94,7 @@ export class TransferStatusService {
       const timeline: { step: TimelineStep; at: string }[] = [
         { step: 'accepted', at: recorded.transfer.acceptedAt },
       ];
-      if (queued !== undefined) timeline.push({ step: 'queued', at: queued.queuedAt });
+      if (queued !== undefined) timeline.push(...apiSteps(queued));
       if (recorded.pickedUpAt !== null) timeline.push({ step: 'picked_up', at: recorded.pickedUpAt });
       timeline.push({ step: recorded.status, at: recorded.processedAt });
       if (recorded.outboxWrittenAt !== null) {
@@ -114,12 +117,22 @@ export class TransferStatusService {
         status: 'queued',
         reason: null,
         processedAt: null,
-        timeline: [
-          { step: 'accepted', at: queued.transfer.acceptedAt },
-          { step: 'queued', at: queued.queuedAt },
-        ],
+        timeline: [{ step: 'accepted', at: queued.transfer.acceptedAt }, ...apiSteps(queued)],
       };
     }
     return undefined;
   }
+}
+
+/** The steps the API recorded, in the order of `timelineSteps`. */
+function apiSteps(queued: QueuedTransfer): { step: TimelineStep; at: string }[] {
+  const steps: { step: TimelineStep; at: string }[] = [];
+  if (queued.idempotencyCheckedAt !== undefined) {
+    steps.push({ step: 'idempotency_checked', at: queued.idempotencyCheckedAt });
+  }
+  if (queued.velocityCheckedAt !== undefined) {
+    steps.push({ step: 'velocity_checked', at: queued.velocityCheckedAt });
+  }
+  steps.push({ step: 'queued', at: queued.queuedAt });
+  return steps;
 }

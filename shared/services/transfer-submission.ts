@@ -13,6 +13,11 @@
  * answer was lost): it is reserved under the key in the transfer-requests store before anything
  * is sent, and a retry reuses it. The queue deduplicates a resend within its window and the
  * ledger's unique transfer id answers `exists` after it, so a transfer is never posted twice.
+ *
+ * The velocity check runs inside the idempotent function, after the reservation: a replay of an
+ * accepted request is answered from the idempotency record and never counted again, a retry
+ * under the same key counts its (reserved) transfer id at most once, and a refusal throws, which
+ * releases the key so the same request may be tried again once the window admits it.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -75,18 +80,42 @@ export interface TransferQueue {
   send(transfer: TransferCommand): Promise<void>;
 }
 
+/** When the submission's steps happened, for the transfer's timeline (ISO 8601 times). */
+export interface SubmissionSteps {
+  /** The idempotent function started: Powertools let the request through. */
+  readonly idempotencyCheckedAt: string;
+  /** The debit account's velocity window admitted the transfer. */
+  readonly velocityCheckedAt: string;
+  /** Just before the transfer was sent to the queue. */
+  readonly queuedAt: string;
+}
+
+/**
+ * The debit account's velocity limit. `admit` counts the transfer in its window (once per
+ * transfer id) and returns when; it throws `VelocityExceededError` when the transfer does not
+ * fit, and `TransientError` when the window could not be read or written.
+ */
+export interface VelocityCheck {
+  admit(transfer: {
+    readonly transferId: string;
+    readonly debitAccountId: AccountId;
+    readonly amount: bigint;
+  }): Promise<Date>;
+}
+
 /**
  * The API's record of requests (kept for a bounded time).
  *
  * - `reserve` stores the candidate reservation under the key unless one is already there, and
  *   returns the stored one: the candidate, or the reservation of an earlier attempt.
- * - `recordQueued` records that the transfer was sent to the queue (a repeat changes nothing).
+ * - `recordQueued` records that the transfer was sent to the queue, with the times of its steps
+ *   (a repeat changes nothing).
  *
  * Both throw `TransientError` when the store is unavailable; nothing is then known to be written.
  */
 export interface TransferRequestStore {
   reserve(key: RequestKey, candidate: Reservation): Promise<Reservation>;
-  recordQueued(transfer: TransferCommand, queuedAt: string): Promise<void>;
+  recordQueued(transfer: TransferCommand, steps: SubmissionSteps): Promise<void>;
 }
 
 /** Another request with the same key is being processed; the client should retry later. */
@@ -130,6 +159,7 @@ interface SubmissionPayload {
 export interface TransferSubmissionOptions {
   readonly queue: TransferQueue;
   readonly requests: TransferRequestStore;
+  readonly velocity: VelocityCheck;
   /** Where Powertools keeps its idempotency records (DynamoDB in production and tests). */
   readonly idempotencyStore: BasePersistenceLayer;
   /**
@@ -200,11 +230,14 @@ export class TransferSubmission {
    * JSON number metadata may carry).
    */
   private async submitInner(payload: SubmissionPayload): Promise<string> {
+    // Powertools runs this body only once it has taken the key. The first attempt is accepted at
+    // the same instant, so the timeline's times never go backwards.
+    const idempotencyCheckedAt = this.now().toISOString();
     const key = { apiKeyId: payload.apiKeyId, idempotencyKey: payload.idempotencyKey };
     const requestHash = hashBody(payload.body);
     const reservation = await this.options.requests.reserve(key, {
       transferId: newTransferId(),
-      acceptedAt: this.now().toISOString(),
+      acceptedAt: idempotencyCheckedAt,
       requestHash,
     });
     // An earlier attempt under this key failed after reserving, and its key was released; it may
@@ -219,11 +252,20 @@ export class TransferSubmission {
     if (!parsed.ok)
       throw new Error(`assertion failed: a validated request makes a transfer: ${parsed.reason}`);
     const transfer = parsed.value;
+    const velocityChecked = await this.options.velocity.admit({
+      transferId: transfer.id,
+      debitAccountId: transfer.debitAccountId,
+      amount: transfer.amount,
+    });
     // Stamped before the send: the consumer may post the transfer before the send even returns,
     // and the timeline must not show it posted before it was queued.
     const queuedAt = this.now().toISOString();
     await this.options.queue.send(transfer);
-    await this.options.requests.recordQueued(transfer, queuedAt);
+    await this.options.requests.recordQueued(transfer, {
+      idempotencyCheckedAt,
+      velocityCheckedAt: velocityChecked.toISOString(),
+      queuedAt,
+    });
     this.options.logger.info('transfer queued', { transferId: transfer.id, apiKeyId: key.apiKeyId });
     return JSON.stringify(toTransferMessage(transfer));
   }

@@ -74,6 +74,7 @@ describe('POST /v1/accounts', () => {
       metadata: { owner: 'alice', tags: ['a', 'b'] },
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       version: '0',
+      velocity: { window_s: null, max_transfers: null, max_amount: null },
     });
     expect(response.headers.location).toBe(`/v1/accounts/${String(response.body.id)}`);
   });

@@ -586,6 +586,8 @@ describe('GET /v1/transfers/{id}', () => {
       processed_at: null,
       timeline: [
         { step: 'accepted', at: accepted.body.accepted_at },
+        { step: 'idempotency_checked', at: accepted.body.accepted_at },
+        { step: 'velocity_checked', at: expect.stringMatching(/Z$/) },
         { step: 'queued', at: expect.stringMatching(/Z$/) },
       ],
     });
@@ -606,21 +608,27 @@ describe('GET /v1/transfers/{id}', () => {
     expect(posted.processed_at).toMatch(/Z$/);
     expect(posted.timeline.map((step) => step.step)).toEqual([
       'accepted',
+      'idempotency_checked',
+      'velocity_checked',
       'queued',
       'picked_up',
       'posted',
       'outbox_written',
     ]);
-    expect(posted.timeline[2]?.at).toBe(receivedAt.toISOString());
-    expect(posted.timeline[3]?.at).toBe(posted.processed_at);
+    expect(posted.timeline[4]?.at).toBe(receivedAt.toISOString());
+    expect(posted.timeline[5]?.at).toBe(posted.processed_at);
     // The outbox row is written in the transaction that records the transfer.
-    expect(posted.timeline[4]?.at).toBe(posted.processed_at);
+    expect(posted.timeline[6]?.at).toBe(posted.processed_at);
+    const times = posted.timeline.map((step) => step.at);
+    expect(times).toEqual([...times].sort());
 
     await database.pool.query('update ledger.outbox set published_at = now() where transfer_id = $1', [id]);
     const published = transferResponseSchema.parse((await getTransfer(id)).body);
 
     expect(published.timeline.map((step) => step.step)).toEqual([
       'accepted',
+      'idempotency_checked',
+      'velocity_checked',
       'queued',
       'picked_up',
       'posted',
@@ -645,6 +653,8 @@ describe('GET /v1/transfers/{id}', () => {
     expect(response.body).toMatchObject({ status: 'rejected', reason: 'credit_account_not_found' });
     expect((response.body.timeline as { step: string }[]).map((step) => step.step)).toEqual([
       'accepted',
+      'idempotency_checked',
+      'velocity_checked',
       'queued',
       'picked_up',
       'rejected',

@@ -14,6 +14,7 @@ const migrationNames = [
   '0004_account_lock_stripes',
   '0005_event_receipts',
   '0006_consumer_activity',
+  '0007_velocity_limits',
 ];
 
 describe('migrations', () => {

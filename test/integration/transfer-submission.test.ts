@@ -4,13 +4,16 @@ import { describe, expect, it } from 'vitest';
 import { topology } from '../../infra/topology';
 import { SqsTransferQueue } from '../../shared/adapters/aws/transfer-queue';
 import { DynamoTransferRequests } from '../../shared/adapters/aws/transfer-requests';
+import { DynamoVelocityStore } from '../../shared/adapters/aws/velocity-store';
 import { newAccountId } from '../../shared/domain/ids';
 import type { TransferCommand } from '../../shared/domain/transfer';
+import type { VelocityLimits } from '../../shared/domain/velocity';
 import {
   SubmissionInProgressError,
   type TransferQueue,
   TransferSubmission,
 } from '../../shared/services/transfer-submission';
+import { VelocityService } from '../../shared/services/velocity';
 import { silentLogger } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { usd } from '../support/factories';
@@ -34,10 +37,19 @@ function stallingQueue(real: TransferQueue): TransferQueue & { release(): void }
   };
 }
 
-function submission(queue: TransferQueue, inProgressMsMax: number): TransferSubmission {
+function submission(
+  queue: TransferQueue,
+  inProgressMsMax: number,
+  velocity: VelocityLimits = { windowS: 60, transferCountMax: 100, amountMax: undefined },
+): TransferSubmission {
   return new TransferSubmission({
     queue,
     requests: new DynamoTransferRequests(aws.clients.dynamo, aws.resources.transferRequestsTable),
+    velocity: new VelocityService({
+      store: new DynamoVelocityStore(aws.clients.dynamo, aws.resources.velocityTable),
+      defaults: velocity,
+      logger: silentLogger,
+    }),
     idempotencyStore: new DynamoDBPersistenceLayer({
       tableName: aws.resources.idempotencyTable,
       keyAttr: topology.tables.idempotency.partitionKey,

@@ -11,7 +11,7 @@ import { awsClients, type Dependencies, type Resources } from '../../shared/conf
 export const testApiKeyId = 'a1b2c3d4e5f60718';
 
 export interface ApiRequest {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'PUT';
   /** The resource template, `/v1/accounts/{id}`. */
   readonly resource: string;
   readonly pathParameters?: Record<string, string>;
@@ -111,6 +111,7 @@ const noResources: Resources = {
   idempotencyTable: 'unused',
   transferRequestsTable: 'unused',
   eventBusName: 'unused',
+  velocityTable: 'unused',
 };
 
 /**

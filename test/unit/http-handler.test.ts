@@ -2,7 +2,7 @@ import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { httpHandler, requestBodyBytesMax } from '../../shared/http/handler';
-import { NotFoundProblem } from '../../shared/http/problem';
+import { NotFoundProblem, VelocityExceededProblem } from '../../shared/http/problem';
 import type { Logger } from '../../shared/ports/logger';
 import { apiEvent } from '../support/api';
 
@@ -89,6 +89,29 @@ describe('the HTTP wrapper', () => {
     expect(response.statusCode).toBe(404);
     expect(response.headers?.['content-type']).toBe('application/problem+json');
     expect(logger.lines.filter((line) => line.level === 'error')).toEqual([]);
+  });
+
+  it('answers velocity_exceeded as 429 with Retry-After in whole seconds, and without it when it never fits', async () => {
+    const event = apiEvent({ method: 'POST', resource: '/echo', body: { name: 'ada' } });
+    const later = echoHandler(recordingLogger(), async () => {
+      throw new VelocityExceededProblem('at most 5 transfers within 60 s', 41);
+    });
+    const never = echoHandler(recordingLogger(), async () => {
+      throw new VelocityExceededProblem('at most 500 minor units within 60 s', undefined);
+    });
+
+    const retryLater = await later(event);
+    const retryNever = await never(event);
+
+    expect(retryLater.statusCode).toBe(429);
+    expect(retryLater.headers).toEqual({ 'content-type': 'application/problem+json', 'retry-after': '41' });
+    expect(JSON.parse(retryLater.body)).toMatchObject({
+      type: 'https://ledgerx.dev/problems/velocity_exceeded',
+      status: 429,
+      field: 'debit_account_id',
+    });
+    expect(retryNever.statusCode).toBe(429);
+    expect(retryNever.headers?.['retry-after']).toBeUndefined();
   });
 
   it('answers a bug with a bare 500 and logs the error itself, stack included', async () => {

@@ -127,7 +127,11 @@ describe('the OpenAPI document', () => {
   });
 
   for (const [name, schema, valid] of [
-    ['CreateAccountRequest', createAccountBodySchema, { currency: 'USD', flags: {}, code: 1, metadata: {} }],
+    [
+      'CreateAccountRequest',
+      createAccountBodySchema,
+      { currency: 'USD', flags: {}, code: 1, metadata: {}, velocity: {} },
+    ],
     [
       'SubmitTransferRequest',
       submitTransferBodySchema,

@@ -9,7 +9,12 @@ import {
 } from '../../domain/transfer';
 import { TransientError } from '../../errors';
 import type { QueuedTransfer, QueuedTransferReader } from '../../services/transfer-status';
-import type { RequestKey, Reservation, TransferRequestStore } from '../../services/transfer-submission';
+import type {
+  RequestKey,
+  Reservation,
+  SubmissionSteps,
+  TransferRequestStore,
+} from '../../services/transfer-submission';
 
 /**
  * How long request items are kept: a week. Longer than the idempotency window (a day), so a
@@ -32,7 +37,8 @@ export class TransferRequestStoreUnavailableError extends TransientError {
  * - `key#<apiKeyId>#<idempotencyKey>`: `{transfer_id, accepted_at, request_hash}`, the transfer
  *   id reserved for a request key, written once (a conditional put);
  * - `transfer#<id>`: the transfer as queued, `{debit_account_id, credit_account_id, amount,
- *   currency, metadata (JSON text), accepted_at, queued_at}`, read by GET /v1/transfers/{id}
+ *   currency, metadata (JSON text), accepted_at, idempotency_checked_at, velocity_checked_at,
+ *   queued_at}`, read by GET /v1/transfers/{id}
  *   until the ledger has it. Metadata is kept as JSON text because DynamoDB numbers cannot
  *   hold every JSON number.
  */
@@ -82,7 +88,7 @@ export class DynamoTransferRequests implements TransferRequestStore, QueuedTrans
     return { transferId, acceptedAt, requestHash };
   }
 
-  public async recordQueued(transfer: TransferCommand, queuedAt: string): Promise<void> {
+  public async recordQueued(transfer: TransferCommand, steps: SubmissionSteps): Promise<void> {
     const message = toTransferMessage(transfer);
     try {
       await this.documents.send(
@@ -96,7 +102,9 @@ export class DynamoTransferRequests implements TransferRequestStore, QueuedTrans
             currency: message.currency,
             metadata: JSON.stringify(message.metadata),
             accepted_at: message.accepted_at,
-            queued_at: queuedAt,
+            idempotency_checked_at: steps.idempotencyCheckedAt,
+            velocity_checked_at: steps.velocityCheckedAt,
+            queued_at: steps.queuedAt,
             expires_at: Math.floor(this.now().getTime() / 1000) + transferRequestRetentionS,
           },
           // The first record wins, so a retried submission keeps the time it was first queued.
@@ -131,7 +139,15 @@ export class DynamoTransferRequests implements TransferRequestStore, QueuedTrans
     if (!parsed.ok || queuedAt === undefined) {
       throw new Error(`assertion failed: the queued transfer ${id} is whole`);
     }
-    return { transfer: parsed.value, queuedAt };
+    // Records written before these steps were recorded have neither.
+    const idempotencyCheckedAt = parseTimestamp(item.idempotency_checked_at);
+    const velocityCheckedAt = parseTimestamp(item.velocity_checked_at);
+    return {
+      transfer: parsed.value,
+      queuedAt,
+      ...(idempotencyCheckedAt === undefined ? {} : { idempotencyCheckedAt }),
+      ...(velocityCheckedAt === undefined ? {} : { velocityCheckedAt }),
+    };
   }
 
   private async get(id: string): Promise<Record<string, unknown> | undefined> {

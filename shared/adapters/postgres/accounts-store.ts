@@ -8,12 +8,14 @@ import {
 } from '../../domain/ids';
 import type { Metadata } from '../../domain/metadata';
 import { type CurrencyCode, parseCurrency } from '../../domain/money';
-import type { Account, AccountOpening, AccountStore, Entry } from '../../services/accounts';
+import type { VelocityOverrides } from '../../domain/velocity';
+import type { Account, AccountOpening, AccountStore, BeforeCommit, Entry } from '../../services/accounts';
 import { classifyDatabaseError } from './errors';
 import { int8, timestamp } from './rows';
 
 const accountColumns = `id, currency, code, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
-  debits_posted, credits_posted, debits_pending, credits_pending, metadata, created_at, version`;
+  debits_posted, credits_posted, debits_pending, credits_pending, metadata, created_at, version,
+  velocity_window_s, velocity_max_transfers, velocity_max_amount, velocity_version`;
 
 interface AccountRow {
   readonly id: string;
@@ -28,6 +30,10 @@ interface AccountRow {
   readonly metadata: Metadata;
   readonly created_at: Date;
   readonly version: string;
+  readonly velocity_window_s: number | null;
+  readonly velocity_max_transfers: number | null;
+  readonly velocity_max_amount: string | null;
+  readonly velocity_version: string;
 }
 
 interface EntryRow {
@@ -46,25 +52,61 @@ interface EntryRow {
 export class PostgresAccountStore implements AccountStore {
   public constructor(private readonly pool: pg.Pool) {}
 
-  public async createAccount(opening: AccountOpening): Promise<Account> {
-    const rows = await this.query<AccountRow>(
-      'createAccount',
-      `insert into ledger.accounts
-         (id, currency, code, debits_must_not_exceed_credits, credits_must_not_exceed_debits, metadata)
-       values ($1, $2, $3, $4, $5, $6)
-       returning ${accountColumns}`,
-      [
-        newAccountId(),
-        opening.currency,
-        opening.code,
-        opening.debitsMustNotExceedCredits,
-        opening.creditsMustNotExceedDebits,
-        JSON.stringify(opening.metadata),
-      ],
-    );
-    const row = rows[0];
-    if (row === undefined) throw new Error('assertion failed: insert … returning gives the row');
+  public async createAccount(opening: AccountOpening, beforeCommit?: BeforeCommit): Promise<Account> {
+    const { velocity } = opening;
+    // Without work before the commit, one statement is its own transaction: one round trip.
+    const run =
+      beforeCommit === undefined
+        ? <Result>(work: (client: pg.Pool | pg.PoolClient) => Promise<Result>) =>
+            this.withPool('createAccount', work)
+        : <Result>(work: (client: pg.Pool | pg.PoolClient) => Promise<Result>) =>
+            this.transaction('createAccount', work);
+    const row = await run(async (client) => {
+      const result = await client.query<AccountRow>(
+        `insert into ledger.accounts
+           (id, currency, code, debits_must_not_exceed_credits, credits_must_not_exceed_debits, metadata,
+            velocity_window_s, velocity_max_transfers, velocity_max_amount)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         returning ${accountColumns}`,
+        [
+          newAccountId(),
+          opening.currency,
+          opening.code,
+          opening.debitsMustNotExceedCredits,
+          opening.creditsMustNotExceedDebits,
+          JSON.stringify(opening.metadata),
+          velocity.windowS,
+          velocity.transferCountMax,
+          velocity.amountMax?.toString() ?? null,
+        ],
+      );
+      const inserted = result.rows[0];
+      if (inserted === undefined) throw new Error('assertion failed: insert … returning gives the row');
+      await beforeCommit?.(toAccount(inserted));
+      return inserted;
+    });
     return toAccount(row);
+  }
+
+  public async setVelocity(
+    id: AccountId,
+    velocity: VelocityOverrides,
+    beforeCommit: BeforeCommit,
+  ): Promise<Account | undefined> {
+    const row = await this.transaction('setVelocity', async (client) => {
+      const result = await client.query<AccountRow>(
+        `update ledger.accounts
+            set velocity_window_s = $2, velocity_max_transfers = $3, velocity_max_amount = $4,
+                velocity_version = velocity_version + 1
+          where id = $1
+          returning ${accountColumns}`,
+        [id, velocity.windowS, velocity.transferCountMax, velocity.amountMax?.toString() ?? null],
+      );
+      const updated = result.rows[0];
+      if (updated !== undefined) await beforeCommit(toAccount(updated));
+      return updated;
+    });
+    return row === undefined ? undefined : toAccount(row);
   }
 
   public async findAccount(id: AccountId): Promise<Account | undefined> {
@@ -106,6 +148,72 @@ export class PostgresAccountStore implements AccountStore {
     return { entries: entries.slice(0, page.limit), hasMore: entries.length > page.limit };
   }
 
+  /**
+   * A page of the accounts that have, or had, velocity limits of their own, in id order after
+   * `afterId`: what a copy of the limits is rebuilt from.
+   */
+  public async listVelocityLimits(
+    afterId: AccountId | undefined,
+    limit: number,
+  ): Promise<{ id: AccountId; velocity: VelocityOverrides; velocityVersion: bigint }[]> {
+    const rows = await this.query<AccountRow>(
+      'listVelocityLimits',
+      `select ${accountColumns} from ledger.accounts
+        where (velocity_version > 0 or velocity_window_s is not null
+               or velocity_max_transfers is not null or velocity_max_amount is not null)
+          and ($1::uuid is null or id > $1::uuid)
+        order by id
+        limit $2`,
+      [afterId ?? null, limit],
+    );
+    return rows
+      .map(toAccount)
+      .map(({ id, velocity, velocityVersion }) => ({ id, velocity, velocityVersion }));
+  }
+
+  /** Runs `work` on the pool (each statement its own transaction); errors are classified. */
+  private async withPool<Result>(
+    operation: string,
+    work: (client: pg.Pool) => Promise<Result>,
+  ): Promise<Result> {
+    try {
+      return await work(this.pool);
+    } catch (error) {
+      throw classifyDatabaseError(error, { operation });
+    }
+  }
+
+  /**
+   * Runs `work` in a transaction; any error rolls it back. Errors of the database are classified;
+   * LedgerX's own (a copy that could not be written) are thrown as they are.
+   */
+  private async transaction<Result>(
+    operation: string,
+    work: (client: pg.PoolClient) => Promise<Result>,
+  ): Promise<Result> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw classifyDatabaseError(error, { operation });
+    }
+    let broken = false;
+    try {
+      await client.query('begin');
+      const result = await work(client);
+      await client.query('commit');
+      return result;
+    } catch (error) {
+      await client.query('rollback').catch(() => {
+        broken = true;
+      });
+      // LedgerX's own errors (the copy's TransientError) come back from this as they are.
+      throw classifyDatabaseError(error, { operation });
+    } finally {
+      client.release(broken);
+    }
+  }
+
   private async query<Row extends pg.QueryResultRow>(
     operation: string,
     text: string,
@@ -134,6 +242,13 @@ function toAccount(row: AccountRow): Account {
     metadata: row.metadata,
     createdAt: timestamp(row.created_at, 'created_at'),
     version: int8(row.version, 'version'),
+    velocity: {
+      windowS: row.velocity_window_s,
+      transferCountMax: row.velocity_max_transfers,
+      amountMax:
+        row.velocity_max_amount === null ? null : int8(row.velocity_max_amount, 'velocity_max_amount'),
+    },
+    velocityVersion: int8(row.velocity_version, 'velocity_version'),
   };
 }
 
