@@ -12,6 +12,7 @@ import {
   accountPathSchema,
   apiSchemas,
   entriesQuerySchema,
+  flagsQuerySchema,
   idempotencyKeySchema,
   transferPathSchema,
 } from './schemas';
@@ -123,10 +124,21 @@ const operations: Readonly<Record<string, OperationSpec>> = {
   },
   'get-transfer': {
     operationId: 'getTransfer',
-    summary: 'Read a transfer: queued, posted or rejected, with its timeline',
+    summary: 'Read a transfer: queued, posted or rejected, with its timeline and fraud verdict',
     parameters: parametersOf('path', transferPathSchema),
     success: { status: 200, schema: 'Transfer', description: 'The transfer and the steps it went through.' },
     problems: [400, 401, 404, 503],
+  },
+  'list-fraud-flags': {
+    operationId: 'listFraudFlags',
+    summary: 'List flagged transfers, newest flag first',
+    parameters: parametersOf('query', flagsQuerySchema),
+    success: {
+      status: 200,
+      schema: 'FraudFlagPage',
+      description: 'A page of flagged transfers and the cursor to the next.',
+    },
+    problems: [400, 401, 503],
   },
   openapi: {
     operationId: 'getOpenApiDocument',
