@@ -588,6 +588,7 @@ describe('GET /v1/transfers/{id}', () => {
         { step: 'accepted', at: accepted.body.accepted_at },
         { step: 'queued', at: expect.stringMatching(/Z$/) },
       ],
+      fraud: { status: 'pending', score: null, reasons: [] },
     });
 
     const [message] = await drainGroup(aws.clients.sqs, debit);
