@@ -96,12 +96,12 @@ export async function evaluateFraud(
 /** The result as a Markdown table, as the README shows it. */
 export function formatEvaluation(result: EvaluationResult): string {
   const row = (name: string, kind: KindResult): string =>
-    `| ${name.padEnd(26)} | ${String(kind.injected).padStart(8)} | ${String(kind.caught).padStart(6)} | ${kind.precision.toFixed(3).padStart(9)} | ${kind.recall.toFixed(3).padStart(6)} |`;
+    `| ${name.padEnd(27)} | ${String(kind.injected).padStart(8)} | ${String(kind.caught).padStart(6)} | ${kind.precision.toFixed(3).padStart(9)} | ${kind.recall.toFixed(3).padStart(6)} |`;
   return [
     `seed ${result.seed}: ${result.transferCount} transfers, ${result.evaluatedNormalCount} normal ones evaluated, ${result.falseFlagCount} of them flagged`,
     '',
-    `| ${'kind'.padEnd(26)} | injected | caught | precision | recall |`,
-    `| ${'-'.repeat(26)} | -------: | -----: | --------: | -----: |`,
+    `| ${'kind'.padEnd(27)} | injected | caught | precision | recall |`,
+    `| ${'-'.repeat(27)} | -------: | -----: | --------: | -----: |`,
     ...anomalyKinds.map((kind) => row(`\`${kind}\``, result.kinds[kind])),
     row('overall', result.overall),
   ].join('\n');
