@@ -1,4 +1,5 @@
 import { DynamoTransferRequests } from '../shared/adapters/aws/transfer-requests';
+import { PostgresFraudStore } from '../shared/adapters/postgres/fraud-store';
 import { PostgresTransferReader } from '../shared/adapters/postgres/transfers-reader';
 import { transferPathSchema } from '../shared/api/schemas';
 import { transferView } from '../shared/api/views';
@@ -7,12 +8,13 @@ import { type ApiHandler, httpHandler } from '../shared/http/handler';
 import { NotFoundProblem } from '../shared/http/problem';
 import { TransferStatusService } from '../shared/services/transfer-status';
 
-/** GET /v1/transfers/{id}: where the transfer is (queued, posted, rejected) and its timeline, or 404. */
+/** GET /v1/transfers/{id}: where the transfer is (queued, posted, rejected), its timeline and fraud verdict, or 404. */
 export function createHandler(dependencies: Dependencies): ApiHandler {
   const transfers = new TransferStatusService(
     new PostgresTransferReader(dependencies.pool),
     new DynamoTransferRequests(dependencies.dynamo, dependencies.resources.transferRequestsTable),
     dependencies.logger,
+    new PostgresFraudStore(dependencies.pool),
   );
   return httpHandler({
     name: 'GET /v1/transfers/{id}',

@@ -77,7 +77,15 @@ export interface FunctionSpec {
   readonly bundledAssets?: readonly string[];
 }
 
-export type QueueKey = 'transfers' | 'transfersDeadLetter' | 'transferEvents' | 'transferEventsDeadLetter';
+export type QueueKey =
+  | 'transfers'
+  | 'transfersDeadLetter'
+  | 'transferEvents'
+  | 'transferEventsDeadLetter'
+  | 'fraudScorer'
+  | 'fraudScorerDeadLetter'
+  | 'fraudPatterns'
+  | 'fraudPatternsDeadLetter';
 
 const queues: Readonly<Record<QueueKey, QueueSpec>> = {
   transfers: {
@@ -108,6 +116,35 @@ const queues: Readonly<Record<QueueKey, QueueSpec>> = {
     visibilityTimeoutS: 60,
     retentionPeriodS: 14 * 24 * 3600,
   },
+  // Fraud checks read posted transfers from queues of their own, so a slow or failing check never
+  // holds up the other consumers of the bus. Standard queues: order does not matter to them (each
+  // event carries its posting time) and duplicates are refused by event id.
+  fraudScorer: {
+    name: 'ledgerx-fraud-scorer',
+    fifo: false,
+    visibilityTimeoutS: 60,
+    retentionPeriodS: 4 * 24 * 3600,
+    deadLetter: { queue: 'fraudScorerDeadLetter', maxReceiveCount: 5 },
+  },
+  fraudScorerDeadLetter: {
+    name: 'ledgerx-fraud-scorer-dlq',
+    fifo: false,
+    visibilityTimeoutS: 60,
+    retentionPeriodS: 14 * 24 * 3600,
+  },
+  fraudPatterns: {
+    name: 'ledgerx-fraud-patterns',
+    fifo: false,
+    visibilityTimeoutS: 60,
+    retentionPeriodS: 4 * 24 * 3600,
+    deadLetter: { queue: 'fraudPatternsDeadLetter', maxReceiveCount: 5 },
+  },
+  fraudPatternsDeadLetter: {
+    name: 'ledgerx-fraud-patterns-dlq',
+    fifo: false,
+    visibilityTimeoutS: 60,
+    retentionPeriodS: 14 * 24 * 3600,
+  },
 };
 
 export type TableKey = 'idempotency' | 'transferRequests' | 'velocity';
@@ -128,6 +165,16 @@ const rules: Readonly<Record<string, RuleSpec>> = {
     pattern: { source: ['ledgerx.ledger'], 'detail-type': ['transfer.posted', 'transfer.rejected'] },
     targetQueue: 'transferEvents',
   },
+  fraudScorer: {
+    name: 'ledgerx-fraud-scorer',
+    pattern: { source: ['ledgerx.ledger'], 'detail-type': ['transfer.posted'] },
+    targetQueue: 'fraudScorer',
+  },
+  fraudPatterns: {
+    name: 'ledgerx-fraud-patterns',
+    pattern: { source: ['ledgerx.ledger'], 'detail-type': ['transfer.posted'] },
+    targetQueue: 'fraudPatterns',
+  },
 };
 
 export type FunctionKey =
@@ -140,7 +187,10 @@ export type FunctionKey =
   | 'transferConsumer'
   | 'outboxRelay'
   | 'transferEvents'
-  | 'setAccountVelocity';
+  | 'setAccountVelocity'
+  | 'fraudScorer'
+  | 'fraudPatterns'
+  | 'listFraudFlags';
 
 const api = (method: HttpMethod, path: string, apiKeyRequired = true): Trigger => ({
   kind: 'http',
@@ -224,6 +274,27 @@ const functions: Readonly<Record<FunctionKey, FunctionSpec>> = {
     entry: 'set-account-velocity',
     trigger: api('PUT', '/v1/accounts/{id}/velocity'),
     access: [{ kind: 'database' }, { kind: 'table-read-write', table: 'velocity' }],
+    timeoutS: 10,
+    memoryMiB: 512,
+  },
+  fraudScorer: {
+    entry: 'fraud-scorer',
+    trigger: { kind: 'sqs', queue: 'fraudScorer', batchSizeMax: 10, concurrencyMax: 2 },
+    access: [{ kind: 'database' }, { kind: 'bus-put', bus: 'events' }],
+    timeoutS: 30,
+    memoryMiB: 512,
+  },
+  fraudPatterns: {
+    entry: 'fraud-patterns',
+    trigger: { kind: 'sqs', queue: 'fraudPatterns', batchSizeMax: 10, concurrencyMax: 2 },
+    access: [{ kind: 'database' }, { kind: 'bus-put', bus: 'events' }],
+    timeoutS: 30,
+    memoryMiB: 512,
+  },
+  listFraudFlags: {
+    entry: 'list-fraud-flags',
+    trigger: api('GET', '/v1/fraud/flags'),
+    access: [{ kind: 'database' }],
     timeoutS: 10,
     memoryMiB: 512,
   },

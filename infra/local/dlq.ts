@@ -17,7 +17,8 @@ const usage = `usage: npm run dlq -- <list|redrive> [--queue transfers|events] [
 
   list      show the dead letters (they stay in the dead-letter queue)
   redrive   move them back to the queue they came from, with a new deduplication id
-  --queue   transfers (default): the transfers DLQ; events: the transfer events DLQ
+  --queue   transfers (default): the transfers DLQ; events: the transfer events DLQ;
+            fraud-scorer, fraud-patterns: the fraud listeners' DLQs
   --json    list as JSON
 
 The endpoint is AWS_ENDPOINT_URL, or the one 'npm start' wrote to .data/runtime.json.`;
@@ -25,7 +26,12 @@ The endpoint is AWS_ENDPOINT_URL, or the one 'npm start' wrote to .data/runtime.
 /** Characters of a body shown per message in a listing. */
 const bodyPreviewCharsMax = 160;
 
-const sourceQueues: Readonly<Record<string, QueueKey>> = { transfers: 'transfers', events: 'transferEvents' };
+const sourceQueues: Readonly<Record<string, QueueKey>> = {
+  transfers: 'transfers',
+  events: 'transferEvents',
+  'fraud-scorer': 'fraudScorer',
+  'fraud-patterns': 'fraudPatterns',
+};
 
 interface Target {
   readonly endpoint: string;

@@ -76,6 +76,10 @@ const queueOrder: readonly QueueKey[] = [
   'transferEventsDeadLetter',
   'transfers',
   'transferEvents',
+  'fraudScorerDeadLetter',
+  'fraudPatternsDeadLetter',
+  'fraudScorer',
+  'fraudPatterns',
 ];
 
 /**

@@ -221,7 +221,12 @@ async function start(
     cleanups.push(() =>
       drainQueues(
         clients.sqs,
-        [resources.transfersQueueUrl, resources.transferEventsQueueUrl],
+        [
+          resources.transfersQueueUrl,
+          resources.transferEventsQueueUrl,
+          resources.queueUrls.fraudScorer,
+          resources.queueUrls.fraudPatterns,
+        ],
         drainTimeoutMs,
         logger,
       ),

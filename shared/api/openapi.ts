@@ -12,6 +12,7 @@ import {
   accountPathSchema,
   apiSchemas,
   entriesQuerySchema,
+  flagsQuerySchema,
   idempotencyKeySchema,
   transferPathSchema,
 } from './schemas';
@@ -123,7 +124,7 @@ const operations: Readonly<Record<string, OperationSpec>> = {
   },
   'get-transfer': {
     operationId: 'getTransfer',
-    summary: 'Read a transfer: queued, posted or rejected, with its timeline',
+    summary: 'Read a transfer: queued, posted or rejected, with its timeline and fraud verdict',
     parameters: parametersOf('path', transferPathSchema),
     success: { status: 200, schema: 'Transfer', description: 'The transfer and the steps it went through.' },
     problems: [400, 401, 404, 503],
@@ -135,6 +136,17 @@ const operations: Readonly<Record<string, OperationSpec>> = {
     parameters: parametersOf('path', accountPathSchema),
     success: { status: 200, schema: 'Account', description: 'The account with its new limits.' },
     problems: [400, 401, 404, 413, 503],
+  },
+  'list-fraud-flags': {
+    operationId: 'listFraudFlags',
+    summary: 'List flagged transfers, newest flag first',
+    parameters: parametersOf('query', flagsQuerySchema),
+    success: {
+      status: 200,
+      schema: 'FraudFlagPage',
+      description: 'A page of flagged transfers and the cursor to the next.',
+    },
+    problems: [400, 401, 503],
   },
   openapi: {
     operationId: 'getOpenApiDocument',

@@ -8,6 +8,7 @@
  * `parseMinorUnits`: a JSON number would lose precision above 2^53 before anything could check it.
  */
 import { z } from 'zod';
+import { fraudReasons } from '../domain/fraud';
 import { parseAccountId, parseTransferId } from '../domain/ids';
 import { metadataBytesMax, metadataDepthMax, parseMetadata } from '../domain/metadata';
 import { amountMax, parseCurrency, parseMinorUnits } from '../domain/money';
@@ -340,6 +341,27 @@ export const timelineSteps = [
 ] as const;
 export type TimelineStep = (typeof timelineSteps)[number];
 
+/** The fraud score's range: 0 (nothing unusual) to 1, rounded to three decimals. */
+const fraudScoreSchema = z.number().min(0).max(1).nullable().meta({
+  description:
+    'The anomaly score, 0 (as usual) to 1 (nothing like the account), three decimals; null until the scorer has run (and for rejected transfers, which are not scored).',
+});
+
+const fraudReasonsSchema = z
+  .array(z.enum(fraudReasons))
+  .meta({ description: 'Why the transfer looks unusual, from the scorer and the pattern listener.' });
+
+const fraudSchema = z
+  .object({
+    status: z.enum(['pending', 'clear', 'flagged']).meta({
+      description:
+        'pending until the scorer has run; flagged when the score reached the threshold or a pattern (fan-out, structuring) was found; clear otherwise.',
+    }),
+    score: fraudScoreSchema,
+    reasons: fraudReasonsSchema,
+  })
+  .register(apiSchemas, { id: 'FraudVerdict' });
+
 export const transferResponseSchema = z
   .object({
     id: uuidOutSchema,
@@ -353,10 +375,66 @@ export const transferResponseSchema = z
     accepted_at: timestampSchema,
     processed_at: timestampSchema.nullable(),
     timeline: z.array(z.object({ step: z.enum(timelineSteps), at: timestampSchema })),
+    fraud: fraudSchema,
   })
   .register(apiSchemas, { id: 'Transfer' });
 
 export type TransferResponse = z.output<typeof transferResponseSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Fraud flags
+
+/** The most flags one page holds, and how many a page holds when the client does not say. */
+export const flagPageSizeMax = 200;
+export const flagPageSizeDefault = 50;
+
+/** The paging bounds the flags service applies. */
+export const flagPaging = { pageSizeDefault: flagPageSizeDefault, pageSizeMax: flagPageSizeMax } as const;
+
+export const flagsQuerySchema = z.object({
+  limit: z
+    .string()
+    .regex(/^[1-9][0-9]{0,3}$/, `must be a whole number from 1 to ${flagPageSizeMax}`)
+    .transform((value) => Number.parseInt(value, 10))
+    .pipe(z.int().min(1).max(flagPageSizeMax, `must be at most ${flagPageSizeMax}`))
+    .optional()
+    .meta({ description: `Flags per page: 1 to ${flagPageSizeMax}, ${flagPageSizeDefault} by default.` }),
+  cursor: z
+    .string()
+    .transform((value, context) => {
+      // The same opaque form as the entries' cursor: the base64url of a decimal id.
+      const flagId = decodeEntryCursor(value);
+      if (flagId === undefined) {
+        context.issues.push({ code: 'custom', message: 'is not a cursor this API made', input: value });
+        return z.NEVER;
+      }
+      return flagId;
+    })
+    .optional()
+    .meta({ description: 'The `next_cursor` of the previous page; omit it for the newest flags.' }),
+});
+
+export const fraudFlagResponseSchema = z
+  .object({
+    transfer_id: uuidOutSchema,
+    debit_account_id: uuidOutSchema,
+    credit_account_id: uuidOutSchema,
+    amount: amountOutSchema,
+    currency: z.string(),
+    score: fraudScoreSchema,
+    reasons: fraudReasonsSchema,
+    flagged_at: timestampSchema,
+  })
+  .register(apiSchemas, { id: 'FraudFlag' });
+
+export const fraudFlagPageResponseSchema = z
+  .object({
+    items: z.array(fraudFlagResponseSchema),
+    next_cursor: z.string().nullable(),
+  })
+  .register(apiSchemas, { id: 'FraudFlagPage' });
+
+export type FraudFlagPageResponse = z.output<typeof fraudFlagPageResponseSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Others

@@ -7,11 +7,13 @@ import { formatMinorUnits } from '../domain/money';
 import { type TransferCommand, toTransferMessage } from '../domain/transfer';
 import type { VelocityOverrides } from '../domain/velocity';
 import type { Account, EntryPage } from '../services/accounts';
+import type { FraudFlag } from '../services/fraud';
 import type { TransferStatus } from '../services/transfer-status';
 import {
   type AccountResponse,
   type EntryPageResponse,
   encodeEntryCursor,
+  type FraudFlagPageResponse,
   type TransferAcceptedResponse,
   type TransferResponse,
   type VelocityLimitsBody,
@@ -76,6 +78,26 @@ export function transferView(status: TransferStatus): TransferResponse {
     accepted_at: transfer.acceptedAt,
     processed_at: status.processedAt,
     timeline: status.timeline.map((step) => ({ step: step.step, at: step.at })),
+    fraud: { status: status.fraud.status, score: status.fraud.score, reasons: [...status.fraud.reasons] },
+  };
+}
+
+export function fraudFlagPageView(page: {
+  readonly flags: readonly FraudFlag[];
+  readonly nextBeforeFlagId: bigint | undefined;
+}): FraudFlagPageResponse {
+  return {
+    items: page.flags.map((flag) => ({
+      transfer_id: flag.transferId,
+      debit_account_id: flag.debitAccountId,
+      credit_account_id: flag.creditAccountId,
+      amount: formatMinorUnits(flag.amount),
+      currency: flag.currency,
+      score: flag.score,
+      reasons: [...flag.reasons],
+      flagged_at: flag.flaggedAt,
+    })),
+    next_cursor: page.nextBeforeFlagId === undefined ? null : encodeEntryCursor(page.nextBeforeFlagId),
   };
 }
 

@@ -1,5 +1,8 @@
-/** The event types the ledger publishes, one per final transfer status. */
-export type LedgerEventType = 'transfer.posted' | 'transfer.rejected';
+/**
+ * The event types the ledger publishes: one per final transfer status, and `transfer.flagged`
+ * when the fraud checks flag a posted transfer.
+ */
+export type LedgerEventType = 'transfer.posted' | 'transfer.rejected' | 'transfer.flagged';
 
 /**
  * One event as it leaves the outbox. `eventId` is stable across every publication of the same

@@ -10,6 +10,7 @@ import type { TransferId } from '../domain/ids';
 import type { RejectionReason } from '../domain/results';
 import type { TransferCommand } from '../domain/transfer';
 import type { Logger } from '../ports/logger';
+import { type FraudVerdict, type FraudVerdictReader, pendingVerdict } from './fraud';
 
 /** A transfer as the ledger recorded it. */
 export interface RecordedTransfer {
@@ -58,13 +59,19 @@ export interface TransferStatus {
   readonly processedAt: string | null;
   /** The steps the transfer went through, in the order they happen. */
   readonly timeline: readonly { readonly step: TimelineStep; readonly at: string }[];
+  /** The fraud checks' verdict: pending until scored; a rejected transfer moved nothing and is clear. */
+  readonly fraud: FraudVerdict;
 }
+
+/** A rejected transfer is never scored (the fraud listeners read posted transfers only). */
+const rejectedVerdict: FraudVerdict = { status: 'clear', score: null, reasons: [], scoredAt: null };
 
 export class TransferStatusService {
   public constructor(
     private readonly ledger: TransferLedgerReader,
     private readonly queued: QueuedTransferReader,
     private readonly logger: Logger,
+    private readonly fraud: Pick<FraudVerdictReader, 'findVerdict'>,
   ) {}
 
   /**
@@ -76,11 +83,14 @@ export class TransferStatusService {
    * be a guess.
    */
   public async find(id: TransferId): Promise<TransferStatus | undefined> {
-    const [ledgerRead, queueRead] = await Promise.allSettled([
+    const [ledgerRead, queueRead, fraudRead] = await Promise.allSettled([
       this.ledger.findTransfer(id),
       this.queued.findQueued(id),
+      this.fraud.findVerdict(id),
     ]);
     if (ledgerRead.status === 'rejected') throw ledgerRead.reason;
+    if (fraudRead.status === 'rejected') throw fraudRead.reason;
+    const verdict = fraudRead.value ?? pendingVerdict;
     const recorded = ledgerRead.value;
     if (queueRead.status === 'rejected') {
       if (recorded === undefined) throw queueRead.reason;
@@ -103,12 +113,14 @@ export class TransferStatusService {
       if (recorded.eventPublishedAt !== null) {
         timeline.push({ step: 'event_published', at: recorded.eventPublishedAt });
       }
+      if (verdict.scoredAt !== null) timeline.push({ step: 'fraud_scored', at: verdict.scoredAt });
       return {
         transfer: recorded.transfer,
         status: recorded.status,
         reason: recorded.reason,
         processedAt: recorded.processedAt,
         timeline,
+        fraud: recorded.status === 'rejected' ? rejectedVerdict : verdict,
       };
     }
     if (queued !== undefined) {
@@ -118,6 +130,7 @@ export class TransferStatusService {
         reason: null,
         processedAt: null,
         timeline: [{ step: 'accepted', at: queued.transfer.acceptedAt }, ...apiSteps(queued)],
+        fraud: pendingVerdict,
       };
     }
     return undefined;

@@ -45,9 +45,11 @@ export async function trailOf(pool: pg.Pool, transferIds: readonly string[]): Pr
   const { rows } = await pool.query<TransferTrail>(
     `select (select count(*)::int from ledger.transfers where id = any($1::uuid[])) as "transferRows",
             (select count(*)::int from ledger.entries where transfer_id = any($1::uuid[])) as "entryRows",
-            (select count(*)::int from ledger.outbox where transfer_id = any($1::uuid[])) as "outboxRows",
             (select count(*)::int from ledger.outbox
-              where transfer_id = any($1::uuid[]) and published_at is not null) as "publishedRows",
+              where transfer_id = any($1::uuid[]) and event_type <> 'transfer.flagged') as "outboxRows",
+            (select count(*)::int from ledger.outbox
+              where transfer_id = any($1::uuid[]) and event_type <> 'transfer.flagged'
+                and published_at is not null) as "publishedRows",
             (select count(*)::int from ledger.event_receipts r
                join ledger.outbox_events e on e.event_id = r.event_id
               where e.transfer_id = any($1::uuid[])) as "receiptRows"`,

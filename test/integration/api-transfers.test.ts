@@ -590,6 +590,7 @@ describe('GET /v1/transfers/{id}', () => {
         { step: 'velocity_checked', at: expect.stringMatching(/Z$/) },
         { step: 'queued', at: expect.stringMatching(/Z$/) },
       ],
+      fraud: { status: 'pending', score: null, reasons: [] },
     });
 
     const [message] = await drainGroup(aws.clients.sqs, debit);

@@ -15,6 +15,7 @@ const migrationNames = [
   '0005_event_receipts',
   '0006_consumer_activity',
   '0007_velocity_limits',
+  '0008_fraud',
 ];
 
 describe('migrations', () => {
