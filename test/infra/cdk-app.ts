@@ -28,7 +28,11 @@ export function synthesize(
     appProps: {
       // The CloudFormation schema check takes most of a synth; the real `cdk synth` test runs it.
       builtinCloudFormationValidation: false,
-      context: { ...context, 'aws:cdk:bundling-stacks': [], '@aws-cdk/core:defaultCrossStackReferences': 'strong' },
+      context: {
+        ...context,
+        'aws:cdk:bundling-stacks': [],
+        '@aws-cdk/core:defaultCrossStackReferences': 'strong',
+      },
     },
     nag: false,
     env,
@@ -59,9 +63,7 @@ export function functionStatements(app: SynthesizedApp, key: FunctionKey): Polic
   const roleId = app.stateless.getLogicalId(fn.role?.node.defaultChild as CfnFunction);
   const policies = app.statelessTemplate.findResources('AWS::IAM::Policy');
   return Object.values(policies)
-    .filter((policy) =>
-      (policy.Properties.Roles as { Ref: string }[]).some((role) => role.Ref === roleId),
-    )
+    .filter((policy) => (policy.Properties.Roles as { Ref: string }[]).some((role) => role.Ref === roleId))
     .flatMap((policy) => policy.Properties.PolicyDocument.Statement as PolicyStatement[]);
 }
 

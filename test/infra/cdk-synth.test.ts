@@ -38,7 +38,9 @@ describe('cdk synth (the pinned CLI, offline, with bundling and cdk-nag)', () =>
     );
     expect(`${stdout}\n${stderr}`).not.toMatch(/AwsSolutions-\S+/);
 
-    const report = JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as ValidationReport;
+    const report = JSON.parse(
+      readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'),
+    ) as ValidationReport;
     const errors = report.pluginReports.flatMap((plugin) =>
       (plugin.violations ?? []).filter((violation) => violation.severity === 'error'),
     );

@@ -30,7 +30,9 @@ describe('stateful stack: queues', () => {
       DeduplicationScope: 'messageGroup',
       FifoThroughputLimit: 'perMessageGroupId',
       RedrivePolicy: {
-        deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(stateful, stateful.queues.transfersDeadLetter), 'Arn'] },
+        deadLetterTargetArn: {
+          'Fn::GetAtt': [logicalId(stateful, stateful.queues.transfersDeadLetter), 'Arn'],
+        },
         maxReceiveCount: 5,
       },
     });
@@ -116,7 +118,9 @@ describe('stateful stack: event bus', () => {
         EventPattern: Match.objectLike({ source: spec.pattern.source }),
         Targets: [
           Match.objectLike({
-            Arn: { 'Fn::GetAtt': [logicalId(stateful, stateful.queues[spec.targetQueue as QueueKey]), 'Arn'] },
+            Arn: {
+              'Fn::GetAtt': [logicalId(stateful, stateful.queues[spec.targetQueue as QueueKey]), 'Arn'],
+            },
           }),
         ],
       });
@@ -134,10 +138,12 @@ describe('stateful stack: network', () => {
 
   it('reaches SQS, EventBridge and Secrets Manager through interface endpoints and DynamoDB through a gateway', () => {
     const { statefulTemplate } = dev();
-    const endpoints = Object.values(statefulTemplate.findResources('AWS::EC2::VPCEndpoint')).map((endpoint) => ({
-      type: endpoint.Properties.VpcEndpointType,
-      service: JSON.stringify(endpoint.Properties.ServiceName),
-    }));
+    const endpoints = Object.values(statefulTemplate.findResources('AWS::EC2::VPCEndpoint')).map(
+      (endpoint) => ({
+        type: endpoint.Properties.VpcEndpointType,
+        service: JSON.stringify(endpoint.Properties.ServiceName),
+      }),
+    );
     const serviceOf = (type: string, name: string) =>
       endpoints.some((endpoint) => endpoint.type === type && endpoint.service.includes(name));
     expect(serviceOf('Interface', '.sqs')).toBe(true);
@@ -211,7 +217,10 @@ describe('stateful stack: keys, alarms', () => {
         Threshold: 0,
         ComparisonOperator: 'GreaterThanThreshold',
         Dimensions: [
-          { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stateful, stateful.queues[key]), 'QueueName'] } },
+          {
+            Name: 'QueueName',
+            Value: { 'Fn::GetAtt': [logicalId(stateful, stateful.queues[key]), 'QueueName'] },
+          },
         ],
         AlarmActions: [{ Ref: Match.anyValue() }],
       });

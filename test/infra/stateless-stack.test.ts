@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { clientThrottle, metricsNamespace, oldestMessageAgeSMax } from '../../infra/cdk/stateless-stack';
 import { type FunctionKey, type FunctionSpec, topology } from '../../infra/topology';
 import { type Resources, resourcesToEnv } from '../../shared/config';
-import { actionsOf, functionStatements, importedIds, logicalId, type SynthesizedApp, synthesize } from './cdk-app';
+import {
+  actionsOf,
+  functionStatements,
+  importedIds,
+  logicalId,
+  type SynthesizedApp,
+  synthesize,
+} from './cdk-app';
 
 const dev = () => synthesize();
 const functionEntries = Object.entries(topology.functions) as [FunctionKey, FunctionSpec][];
@@ -16,7 +23,10 @@ function functionProperties(app: SynthesizedApp, key: FunctionKey): Record<strin
 }
 
 /** Whether a statement names the stateful resource (imported by the logical id in its export). */
-function names(app: SynthesizedApp, resource: { node: { defaultChild?: unknown } }): (ids: string[]) => boolean {
+function names(
+  app: SynthesizedApp,
+  resource: { node: { defaultChild?: unknown } },
+): (ids: string[]) => boolean {
   const id = logicalId(app.stateful, resource);
   return (ids) => ids.some((imported) => imported.includes(id));
 }
@@ -114,9 +124,9 @@ describe('stateless stack: least privilege', () => {
     expect(actions).not.toContain('sqs:SendMessage');
     expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
     const receive = statements.filter((statement) => actionsOf(statement).includes('sqs:ReceiveMessage'));
-    expect(receive.every((statement) => names(app, app.stateful.queues.transfers)(importedIds(statement)))).toBe(
-      true,
-    );
+    expect(
+      receive.every((statement) => names(app, app.stateful.queues.transfers)(importedIds(statement))),
+    ).toBe(true);
     const put = statements.filter((statement) => actionsOf(statement).includes('events:PutEvents'));
     expect(put.every((statement) => names(app, app.stateful.bus)(importedIds(statement)))).toBe(true);
   });
@@ -216,7 +226,9 @@ describe('stateless stack: alarms', () => {
       app.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: 'Errors',
         Namespace: 'AWS/Lambda',
-        Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(app.stateless, app.stateless.functions[key]) } }],
+        Dimensions: [
+          { Name: 'FunctionName', Value: { Ref: logicalId(app.stateless, app.stateless.functions[key]) } },
+        ],
       });
       app.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: `dev-ledgerx-${spec.trigger.queue}-behind`,
