@@ -84,9 +84,10 @@ export class StatelessStack extends Stack {
       description: 'LedgerX HTTP API (v1)',
       endpointTypes: [apigateway.EndpointType.REGIONAL],
       apiKeySourceType: apigateway.ApiKeySourceType.HEADER,
-      // The account-level role that lets API Gateway write execution logs.
+      // The account-level role that lets API Gateway write execution logs. It is one setting per
+      // account and region, shared by every stage there, so deleting one stage must not remove it.
       cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       deployOptions: {
         stageName: settings.stage,
         accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
