@@ -52,7 +52,12 @@ export type Trigger =
       /** Invocations at once for this queue. */
       readonly concurrencyMax: number;
     }
-  | { readonly kind: 'schedule'; readonly rateS: number };
+  | { readonly kind: 'schedule'; readonly rateS: number }
+  /**
+   * Runs once on every deploy, after the stateful resources exist (a CloudFormation custom
+   * resource). The local runtime does the same work itself at start, so it skips these.
+   */
+  | { readonly kind: 'deploy' };
 
 /** What a function touches, so each gets only the permissions it needs. */
 export type Access =
@@ -184,6 +189,7 @@ export type FunctionKey =
   | 'submitTransfer'
   | 'getTransfer'
   | 'openapi'
+  | 'migrateDatabase'
   | 'transferConsumer'
   | 'outboxRelay'
   | 'transferEvents'
@@ -248,6 +254,15 @@ const functions: Readonly<Record<FunctionKey, FunctionSpec>> = {
     access: [],
     timeoutS: 5,
     memoryMiB: 256,
+  },
+  migrateDatabase: {
+    entry: 'migrate-database',
+    trigger: { kind: 'deploy' },
+    access: [{ kind: 'database' }],
+    // Migrations may rewrite large tables; the custom resource waits up to an hour anyway.
+    timeoutS: 900,
+    memoryMiB: 512,
+    bundledAssets: ['migrations'],
   },
   transferConsumer: {
     entry: 'transfer-consumer',

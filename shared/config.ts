@@ -7,9 +7,11 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
-import { createPool, poolLimitsFromEnv } from './adapters/postgres/pool';
+import { type SecretReader, secretPassword, secretsManagerReader } from './adapters/aws/database-secret';
+import { createPool, type DatabaseTarget, poolLimitsFromEnv } from './adapters/postgres/pool';
 import { type VelocityLimits, velocityLimitsFromEnv } from './domain/velocity';
 import type { Logger } from './ports/logger';
 
@@ -100,14 +102,43 @@ export function resourcesToEnv(resources: Resources): Record<string, string> {
   };
 }
 
+/**
+ * Where the database is: `DATABASE_URL` when set (local, LocalStack), otherwise RDS Proxy named
+ * by `LEDGER_DATABASE_HOST`, `_PORT`, `_NAME`, `_USER`, with the password read from the secret
+ * `LEDGER_DATABASE_SECRET_ARN` when a connection opens (the stack deploys it so).
+ */
+export function databaseTargetFromEnv(
+  env: NodeJS.ProcessEnv,
+  readSecret: () => SecretReader,
+): DatabaseTarget {
+  const url = env.DATABASE_URL;
+  if (url !== undefined && url !== '') return url;
+  const secretArn = env.LEDGER_DATABASE_SECRET_ARN;
+  if (secretArn === undefined || secretArn === '') {
+    throw new Error('DATABASE_URL is not set, nor LEDGER_DATABASE_SECRET_ARN');
+  }
+  const port = required(env, 'LEDGER_DATABASE_PORT');
+  if (!/^[1-9]\d{0,4}$/.test(port)) throw new Error(`LEDGER_DATABASE_PORT is not a port: ${port}`);
+  return {
+    host: required(env, 'LEDGER_DATABASE_HOST'),
+    port: Number.parseInt(port, 10),
+    database: required(env, 'LEDGER_DATABASE_NAME'),
+    user: required(env, 'LEDGER_DATABASE_USER'),
+    password: secretPassword(readSecret(), secretArn),
+    tls: true,
+  };
+}
+
 /** Builds the dependencies of a Lambda instance from its environment. */
 export function dependenciesFromEnv(serviceName: string, env: NodeJS.ProcessEnv = process.env): Dependencies {
+  const region = env.AWS_REGION ?? 'us-east-1';
+  const endpoint = env.AWS_ENDPOINT_URL === undefined ? {} : { endpoint: env.AWS_ENDPOINT_URL };
+  // The Secrets Manager client is made only for a function that reads its password from a secret.
+  const readSecret = (): SecretReader =>
+    secretsManagerReader(new SecretsManagerClient({ region, maxAttempts: awsAttemptCountMax, ...endpoint }));
   return {
-    pool: createPool(required(env, 'DATABASE_URL'), poolLimitsFromEnv(env)),
-    ...awsClients({
-      region: env.AWS_REGION ?? 'us-east-1',
-      ...(env.AWS_ENDPOINT_URL === undefined ? {} : { endpoint: env.AWS_ENDPOINT_URL }),
-    }),
+    pool: createPool(databaseTargetFromEnv(env, readSecret), poolLimitsFromEnv(env)),
+    ...awsClients({ region, ...endpoint }),
     resources: resourcesFromEnv(env),
     logger: new PowertoolsLogger({ serviceName }),
     velocity: velocityLimitsFromEnv(env),

@@ -20,12 +20,38 @@ export const defaultPoolLimits: PoolLimits = {
 };
 
 /**
+ * A server reached with a password read when a connection opens (RDS Proxy with credentials in
+ * Secrets Manager): the password is never in the environment, and a rotated one is picked up.
+ */
+export interface PasswordTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: () => Promise<string>;
+  /** RDS Proxy requires TLS; its certificates are publicly trusted, so Node's CAs verify them. */
+  readonly tls: boolean;
+}
+
+/** Where a pool connects: a connection string (local, LocalStack) or a password target (AWS). */
+export type DatabaseTarget = string | PasswordTarget;
+
+/**
  * Creates a small pool suited to Lambda and RDS Proxy: created once outside the handler, a
  * connection or two, client-side timeouts, and no session state that would pin a proxied session.
  */
-export function createPool(connectionString: string, limits: PoolLimits = defaultPoolLimits): pg.Pool {
+export function createPool(target: DatabaseTarget, limits: PoolLimits = defaultPoolLimits): pg.Pool {
   const pool = new pg.Pool({
-    connectionString,
+    ...(typeof target === 'string'
+      ? { connectionString: target }
+      : {
+          host: target.host,
+          port: target.port,
+          database: target.database,
+          user: target.user,
+          password: target.password,
+          ssl: target.tls,
+        }),
     max: limits.connectionCountMax,
     connectionTimeoutMillis: limits.connectTimeoutMs,
     query_timeout: limits.queryTimeoutMs,

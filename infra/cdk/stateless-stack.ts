@@ -1,0 +1,411 @@
+/**
+ * The stateless stack: one Lambda per function of the topology, behind its trigger (an API route,
+ * a queue, a schedule, or a deploy), with exactly the access it declares. Nothing here holds data,
+ * so it can be destroyed and redeployed at will. Generic over `topology.functions`: a function
+ * added there appears here without a change.
+ */
+import path from 'node:path';
+import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambdaEventSources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as lambdaNodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as customResources from 'aws-cdk-lib/custom-resources';
+import type { Construct } from 'constructs';
+import { type FunctionKey, type FunctionSpec, type HttpMethod, type Trigger, topology } from '../topology';
+import { grantAccess, needsDatabase } from './access';
+import { assetDirectories, assetsFingerprint, bundlingOptions, projectRoot } from './bundling';
+import { acknowledge } from './nag';
+import { resourcesEnvironment } from './resources';
+import { type DeploymentSettings, physicalName } from './settings';
+import type { StatefulStack } from './stateful-stack';
+
+export interface StatelessStackProps extends StackProps {
+  readonly settings: DeploymentSettings;
+  readonly stateful: StatefulStack;
+}
+
+/** Requests per second (and bursts) one API key may make; API Gateway answers 429 past them. */
+export const clientThrottle = {
+  dev: { rateLimit: 50, burstLimit: 100 },
+  prod: { rateLimit: 500, burstLimit: 1000 },
+} as const;
+
+/** The age of the oldest message above which a queue's consumers are falling behind. */
+export const oldestMessageAgeSMax = 300;
+
+/** The metrics namespace of Powertools metrics. */
+export const metricsNamespace = 'LedgerX';
+
+export class StatelessStack extends Stack {
+  public readonly functions: Readonly<Record<FunctionKey, lambdaNodejs.NodejsFunction>>;
+  public readonly api: apigateway.RestApi;
+
+  public constructor(scope: Construct, id: string, props: StatelessStackProps) {
+    super(scope, id, props);
+    const { settings, stateful } = props;
+    const alarmAction = new cloudwatchActions.SnsAction(stateful.alarmTopic);
+
+    this.api = this.createApi(settings);
+    const resources = resourcesEnvironment(stateful);
+    const made: Partial<Record<FunctionKey, lambdaNodejs.NodejsFunction>> = {};
+    for (const [key, spec] of Object.entries(topology.functions) as [FunctionKey, FunctionSpec][]) {
+      const fn = this.createFunction(key, spec, settings, stateful, resources);
+      for (const access of spec.access) grantAccess(fn, access, stateful);
+      this.connectTrigger(key, spec, fn, settings, stateful, alarmAction);
+      made[key] = fn;
+    }
+    this.functions = made as Record<FunctionKey, lambdaNodejs.NodejsFunction>;
+
+    new cloudwatch.Alarm(this, 'ApiServerErrorAlarm', {
+      alarmName: physicalName(settings, 'ledgerx-api-5xx'),
+      alarmDescription: 'The API answered 5xx: a handler failed or a dependency was unreachable.',
+      metric: this.api.metricServerError({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(alarmAction);
+  }
+
+  private createApi(settings: DeploymentSettings): apigateway.RestApi {
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: settings.stage === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    const api = new apigateway.RestApi(this, 'Api', {
+      restApiName: physicalName(settings, 'ledgerx'),
+      description: 'LedgerX HTTP API (v1)',
+      endpointTypes: [apigateway.EndpointType.REGIONAL],
+      apiKeySourceType: apigateway.ApiKeySourceType.HEADER,
+      // The account-level role that lets API Gateway write execution logs. It is one setting per
+      // account and region, shared by every stage there, so deleting one stage must not remove it.
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      deployOptions: {
+        stageName: settings.stage,
+        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields({
+          caller: false,
+          httpMethod: true,
+          ip: true,
+          protocol: true,
+          requestTime: true,
+          resourcePath: true,
+          responseLength: true,
+          status: true,
+          user: true,
+        }),
+        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        tracingEnabled: true,
+      },
+    });
+    const plan = api.addUsagePlan('UsagePlan', {
+      name: physicalName(settings, 'ledgerx-clients'),
+      description: 'Per-client throttling: every API key in this plan gets these limits of its own',
+      throttle: clientThrottle[settings.stage],
+      apiStages: [{ api, stage: api.deploymentStage }],
+    });
+    const key = api.addApiKey('DefaultApiKey', { apiKeyName: physicalName(settings, 'ledgerx-default') });
+    plan.addApiKey(key);
+    new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'The API base URL (ends with the stage)' });
+    new CfnOutput(this, 'ApiKeyId', {
+      value: key.keyId,
+      description: 'aws apigateway get-api-key --include-value --api-key <this id> shows the key',
+    });
+    new CfnOutput(this, 'UsagePlanId', {
+      value: plan.usagePlanId,
+      description: 'Add client keys to this plan',
+    });
+
+    acknowledge(
+      api,
+      'AwsSolutions-APIG3',
+      'no WAF web ACL: per-client throttling comes from API keys in a usage plan, and bodies are bounded by the handlers; a team that needs IP rules adds a WAF',
+    );
+    acknowledge(
+      api,
+      'AwsSolutions-APIG4',
+      'clients authenticate with API keys (one per client, in the usage plan); the handlers scope idempotency keys by API key id',
+    );
+    acknowledge(
+      api,
+      'AwsSolutions-COG4',
+      'no Cognito user pool: callers are services holding API keys, not users',
+    );
+    acknowledge(
+      api,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      'the AWS managed policy of the API Gateway account role, which only writes logs',
+    );
+    return api;
+  }
+
+  private createFunction(
+    key: FunctionKey,
+    spec: FunctionSpec,
+    settings: DeploymentSettings,
+    stateful: StatefulStack,
+    resources: Record<string, string>,
+  ): lambdaNodejs.NodejsFunction {
+    const database = stateful.database;
+    const inVpc = needsDatabase(spec.access) && database.kind === 'proxy';
+    const serviceName = spec.entry;
+    const logGroup = new logs.LogGroup(this, `Logs-${key}`, {
+      retention: settings.stage === 'prod' ? logs.RetentionDays.THREE_MONTHS : logs.RetentionDays.TWO_WEEKS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const fn = new lambdaNodejs.NodejsFunction(this, `Function-${key}`, {
+      functionName: physicalName(settings, `ledgerx-${spec.entry}`),
+      description: describeTrigger(spec.trigger),
+      entry: path.join(projectRoot, 'functions', `${spec.entry}.ts`),
+      handler: 'handler',
+      projectRoot,
+      depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: spec.memoryMiB,
+      timeout: Duration.seconds(spec.timeoutS),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      bundling: bundlingOptions(spec.bundledAssets),
+      environment: {
+        ...resources,
+        ...databaseEnvironment(stateful),
+        ...(spec.trigger.kind === 'deploy'
+          ? // Migrations may run long; the function's own timeout is the bound.
+            { LEDGER_DB_QUERY_TIMEOUT_MS: String(spec.timeoutS * 1000) }
+          : {}),
+        POWERTOOLS_SERVICE_NAME: serviceName,
+        POWERTOOLS_LOG_LEVEL: settings.stage === 'prod' ? 'INFO' : 'DEBUG',
+        POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
+        POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      ...(inVpc && database.kind === 'proxy'
+        ? {
+            vpc: database.vpc,
+            vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+            securityGroups: [database.functionSecurityGroup],
+          }
+        : {}),
+    });
+    acknowledge(
+      fn,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'the AWS managed policy that lets a function write its own logs',
+    );
+    if (inVpc) {
+      acknowledge(
+        fn,
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        'the AWS managed policy that lets a function in the VPC manage its network interfaces',
+      );
+    }
+    acknowledge(
+      fn,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray tracing (PutTraceSegments, PutTelemetryRecords) has no resource-level permissions',
+    );
+    acknowledge(
+      fn,
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      'the CDK grant on the stage key for sending to an encrypted queue or writing an encrypted table; the key is the one resource',
+    );
+    acknowledge(
+      fn,
+      'AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
+      'the CDK grant on the stage key for an encrypted table; the key is the one resource',
+    );
+    acknowledge(
+      fn,
+      'AwsSolutions-L1',
+      'Node.js 22 is the runtime LedgerX is built and tested for; moving to 24 is a deliberate upgrade',
+    );
+    return fn;
+  }
+
+  private connectTrigger(
+    key: FunctionKey,
+    spec: FunctionSpec,
+    fn: lambdaNodejs.NodejsFunction,
+    settings: DeploymentSettings,
+    stateful: StatefulStack,
+    alarmAction: cloudwatch.IAlarmAction,
+  ): void {
+    const trigger = spec.trigger;
+    switch (trigger.kind) {
+      case 'http': {
+        const resource = this.api.root.resourceForPath(trigger.route.path);
+        resource.addMethod(httpMethod(trigger.route.method), new apigateway.LambdaIntegration(fn), {
+          apiKeyRequired: trigger.route.apiKeyRequired,
+          requestValidator: this.requestValidator(),
+        });
+        return;
+      }
+      case 'sqs': {
+        const queue = stateful.queues[trigger.queue];
+        fn.addEventSource(
+          new lambdaEventSources.SqsEventSource(queue, {
+            batchSize: trigger.batchSizeMax,
+            maxConcurrency: trigger.concurrencyMax,
+            reportBatchItemFailures: true,
+          }),
+        );
+        this.alarmOnErrors(key, fn, settings, alarmAction);
+        new cloudwatch.Alarm(this, `OldestMessageAlarm-${key}`, {
+          alarmName: physicalName(settings, `ledgerx-${trigger.queue}-behind`),
+          alarmDescription: `The oldest message in ${topology.queues[trigger.queue].name} waited over ${oldestMessageAgeSMax} s: ${spec.entry} is falling behind or failing.`,
+          metric: queue.metricApproximateAgeOfOldestMessage({
+            period: Duration.minutes(1),
+            statistic: cloudwatch.Stats.MAXIMUM,
+          }),
+          threshold: oldestMessageAgeSMax,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 5,
+          datapointsToAlarm: 3,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }).addAlarmAction(alarmAction);
+        return;
+      }
+      case 'schedule': {
+        if (trigger.rateS < 60 || trigger.rateS % 60 !== 0) {
+          throw new Error(
+            `${spec.entry}: a schedule runs every whole number of minutes, not ${trigger.rateS} s`,
+          );
+        }
+        new scheduler.Schedule(this, `Schedule-${key}`, {
+          scheduleName: physicalName(settings, `ledgerx-${spec.entry}`),
+          description: `Runs ${spec.entry} every ${trigger.rateS} s`,
+          schedule: scheduler.ScheduleExpression.rate(Duration.minutes(trigger.rateS / 60)),
+          // A missed run is not retried: the next one, a period later, does the same work.
+          target: new schedulerTargets.LambdaInvoke(fn, {
+            retryAttempts: 0,
+            maxEventAge: Duration.minutes(1),
+          }),
+        });
+        acknowledge(
+          this,
+          `AwsSolutions-IAM5[Resource::<${this.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+          'the scheduler role may invoke any version of the scheduled function (and only that function)',
+        );
+        this.alarmOnErrors(key, fn, settings, alarmAction);
+        return;
+      }
+      case 'deploy': {
+        const provider = new customResources.Provider(this, `DeployProvider-${key}`, {
+          onEventHandler: fn,
+          logGroup: new logs.LogGroup(this, `DeployProviderLogs-${key}`, {
+            retention: logs.RetentionDays.ONE_MONTH,
+            removalPolicy: RemovalPolicy.DESTROY,
+          }),
+        });
+        new CustomResource(this, `Deploy-${key}`, {
+          serviceToken: provider.serviceToken,
+          resourceType: 'Custom::LedgerXDeployStep',
+          // A change to the shipped directories (a new migration) changes this, so the step runs.
+          properties: {
+            function: spec.entry,
+            assetsFingerprint: assetsFingerprint(assetDirectories(spec.bundledAssets)),
+          },
+        });
+        acknowledge(
+          provider,
+          'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+          'the CDK provider framework function writes its own logs with the AWS managed policy',
+        );
+        acknowledge(
+          provider,
+          `AwsSolutions-IAM5[Resource::<${this.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+          'the provider framework may invoke any version of the deploy-step function (and only that function)',
+        );
+        acknowledge(
+          provider,
+          'AwsSolutions-L1',
+          'the CDK provider framework picks its own runtime; it only forwards CloudFormation events to our function',
+        );
+        return;
+      }
+      default:
+        unhandledTrigger(trigger);
+    }
+  }
+
+  private validator: apigateway.RequestValidator | undefined;
+
+  /** One validator for every method: required parameters are checked before a Lambda is invoked. */
+  private requestValidator(): apigateway.RequestValidator {
+    this.validator ??= this.api.addRequestValidator('RequestValidator', {
+      requestValidatorName: 'ledgerx',
+      validateRequestParameters: true,
+      // Without a model nothing is checked of the body here; the handlers validate it with zod
+      // and bound it at 256 KiB (shared/http/handler.ts), answering problem+json.
+      validateRequestBody: true,
+    });
+    return this.validator;
+  }
+
+  private alarmOnErrors(
+    key: FunctionKey,
+    fn: lambda.IFunction,
+    settings: DeploymentSettings,
+    alarmAction: cloudwatch.IAlarmAction,
+  ): void {
+    new cloudwatch.Alarm(this, `ErrorAlarm-${key}`, {
+      alarmName: physicalName(settings, `ledgerx-${key}-errors`),
+      alarmDescription: `${key} failed invocations (not partial batch failures, which are answers).`,
+      metric: fn.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(alarmAction);
+  }
+}
+
+/** How a function reaches Postgres: the proxy and the secret's ARN, or a URL (LocalStack). */
+function databaseEnvironment(stateful: StatefulStack): Record<string, string> {
+  const database = stateful.database;
+  if (database.kind === 'url') return { DATABASE_URL: database.url };
+  // Every function gets where the database is, which is no secret: `shared/config.ts` builds a
+  // pool for each. Only those with `database` access may read the secret and reach the proxy.
+  return {
+    LEDGER_DATABASE_HOST: database.proxy.endpoint,
+    LEDGER_DATABASE_PORT: String(database.port),
+    LEDGER_DATABASE_NAME: database.databaseName,
+    LEDGER_DATABASE_USER: database.user,
+    LEDGER_DATABASE_SECRET_ARN: database.secret.secretArn,
+  };
+}
+
+function httpMethod(method: HttpMethod): string {
+  return method;
+}
+
+function describeTrigger(trigger: Trigger): string {
+  switch (trigger.kind) {
+    case 'http':
+      return `LedgerX ${trigger.route.method} ${trigger.route.path}`;
+    case 'sqs':
+      return `LedgerX consumer of ${topology.queues[trigger.queue].name}`;
+    case 'schedule':
+      return `LedgerX, every ${trigger.rateS} s`;
+    case 'deploy':
+      return 'LedgerX, on every deploy';
+    default:
+      return unhandledTrigger(trigger);
+  }
+}
+
+/** Compiles only when every kind of trigger above is handled. */
+function unhandledTrigger(trigger: never): never {
+  throw new Error(`trigger ${JSON.stringify(trigger)} is not handled by the stack`);
+}
