@@ -75,7 +75,7 @@ export function AccountLookup(props: { readonly api: Api }) {
               {account.flags.debits_must_not_exceed_credits ? 'no (debits must not exceed credits)' : 'yes'}
             </dd>
           </dl>
-          <table className="w-full text-left text-xs">
+          <table className="w-full text-left text-xs [&_td]:pr-3 [&_th]:pr-3">
             <caption className="sr-only">Entries of the account, newest first</caption>
             <thead className="uppercase text-slate-500">
               <tr>

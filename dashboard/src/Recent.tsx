@@ -35,7 +35,7 @@ export function Recent(props: {
       {shown.length === 0 ? (
         <p className="text-sm text-slate-500">No recorded transfers yet.</p>
       ) : (
-        <table className="w-full text-left text-sm">
+        <table className="w-full text-left text-sm [&_td]:pr-3 [&_th]:pr-3">
           <caption className="sr-only">
             The newest recorded transfers; choose one to follow its lifecycle
           </caption>
