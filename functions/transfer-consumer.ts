@@ -16,12 +16,13 @@ export function createTransferConsumer(
   service: PostingService,
 ): (event: SQSEvent) => Promise<SQSBatchResponse> {
   return async (event) => {
+    const receivedAt = new Date();
     const records = event.Records.map((record) => ({
       messageId: record.messageId,
       messageGroupId: record.attributes.MessageGroupId ?? record.messageId,
       body: record.body,
     }));
-    const outcomes = await service.postRecords(records);
+    const outcomes = await service.postRecords(records, receivedAt);
     const failedGroups = new Set<string>();
     const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
     records.forEach((record, index) => {

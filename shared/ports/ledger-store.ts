@@ -25,9 +25,12 @@ export interface LedgerStore {
    * or an `exists` result (nothing written). Throws `TransientError` when nothing was written and
    * the same batch may succeed later (database unreachable, timeouts, serialization retries
    * exhausted), and `PermanentError` when nothing was written and the same batch will keep failing.
+   * `receivedAt` is when the consumer received the batch, recorded as each transfer's pickup
+   * time (the time of posting when not given).
    */
   postBatch(
     transfers: readonly TransferCommand[],
     poison: readonly PoisonRecord[],
+    receivedAt?: Date,
   ): Promise<PostBatchOutcome>;
 }

@@ -39,8 +39,14 @@ export class PostingService {
     private readonly logger: Logger,
   ) {}
 
-  /** Posts the records and says, for each in order, what became of it. */
-  public async postRecords(records: readonly QueuedRecord[]): Promise<RecordOutcome[]> {
+  /**
+   * Posts the records and says, for each in order, what became of it. `receivedAt` is when the
+   * consumer received them, kept as their pickup time.
+   */
+  public async postRecords(
+    records: readonly QueuedRecord[],
+    receivedAt = new Date(),
+  ): Promise<RecordOutcome[]> {
     if (records.length > recordCountMax) {
       throw new RangeError(`a batch holds at most ${recordCountMax} records, got ${records.length}`);
     }
@@ -54,7 +60,7 @@ export class PostingService {
       }
     }
     try {
-      return await this.postTogether(parsed);
+      return await this.postTogether(parsed, receivedAt);
     } catch (error) {
       if (isTransient(error)) {
         this.logger.warn('batch failed and will be redelivered', { recordCount: records.length, error });
@@ -64,18 +70,18 @@ export class PostingService {
         recordCount: records.length,
         error,
       });
-      return this.postOneByOne(parsed);
+      return this.postOneByOne(parsed, receivedAt);
     }
   }
 
-  private async postTogether(parsed: readonly ParsedRecord[]): Promise<RecordOutcome[]> {
+  private async postTogether(parsed: readonly ParsedRecord[], receivedAt: Date): Promise<RecordOutcome[]> {
     const transfers: TransferCommand[] = [];
     const poison: PoisonRecord[] = [];
     for (const item of parsed) {
       if ('transfer' in item) transfers.push(item.transfer);
       else poison.push(item.poison);
     }
-    const { results } = await this.store.postBatch(transfers, poison);
+    const { results } = await this.store.postBatch(transfers, poison, receivedAt);
     let next = 0;
     return parsed.map((item): RecordOutcome => {
       if ('poison' in item) return { kind: 'poison', reason: item.poison.reason };
@@ -86,7 +92,7 @@ export class PostingService {
     });
   }
 
-  private async postOneByOne(parsed: readonly ParsedRecord[]): Promise<RecordOutcome[]> {
+  private async postOneByOne(parsed: readonly ParsedRecord[], receivedAt: Date): Promise<RecordOutcome[]> {
     const failedGroups = new Set<string>();
     const outcomes: RecordOutcome[] = [];
     for (const item of parsed) {
@@ -95,7 +101,7 @@ export class PostingService {
         continue;
       }
       try {
-        outcomes.push(await this.postAlone(item));
+        outcomes.push(await this.postAlone(item, receivedAt));
       } catch (error) {
         this.logger.error('record failed', { messageId: item.record.messageId, error });
         failedGroups.add(item.record.messageGroupId);
@@ -109,9 +115,9 @@ export class PostingService {
    * Posts one record. A record whose data the database refuses (a value its types cannot hold)
    * can never post, so it is recorded as poison like a record with a bad shape.
    */
-  private async postAlone(item: ParsedRecord): Promise<RecordOutcome> {
+  private async postAlone(item: ParsedRecord, receivedAt: Date): Promise<RecordOutcome> {
     try {
-      const [outcome] = await this.postTogether([item]);
+      const [outcome] = await this.postTogether([item], receivedAt);
       if (outcome === undefined) throw new Error('the store returned no outcome');
       return outcome;
     } catch (error) {

@@ -17,6 +17,10 @@ export interface RecordedTransfer {
   readonly status: 'posted' | 'rejected';
   readonly reason: RejectionReason | null;
   readonly processedAt: string;
+  /** When the consumer received the batch that decided it (null for rows older than the column). */
+  readonly pickedUpAt: string | null;
+  /** When its event was written to the outbox, in the transaction that recorded it. */
+  readonly outboxWrittenAt: string | null;
   /** When its event was published to the bus, or null while it waits in the outbox. */
   readonly eventPublishedAt: string | null;
 }
@@ -88,7 +92,11 @@ export class TransferStatusService {
         { step: 'accepted', at: recorded.transfer.acceptedAt },
       ];
       if (queued !== undefined) timeline.push({ step: 'queued', at: queued.queuedAt });
+      if (recorded.pickedUpAt !== null) timeline.push({ step: 'picked_up', at: recorded.pickedUpAt });
       timeline.push({ step: recorded.status, at: recorded.processedAt });
+      if (recorded.outboxWrittenAt !== null) {
+        timeline.push({ step: 'outbox_written', at: recorded.outboxWrittenAt });
+      }
       if (recorded.eventPublishedAt !== null) {
         timeline.push({ step: 'event_published', at: recorded.eventPublishedAt });
       }

@@ -592,15 +592,29 @@ describe('GET /v1/transfers/{id}', () => {
 
     const [message] = await drainGroup(aws.clients.sqs, debit);
     if (message === undefined) throw new Error('test: the transfer was not queued');
-    const { results } = await new PostgresLedgerStore(database.pool).postBatch([message.transfer], []);
+    const receivedAt = new Date();
+    const { results } = await new PostgresLedgerStore(database.pool).postBatch(
+      [message.transfer],
+      [],
+      receivedAt,
+    );
     expect(results).toEqual(['posted']);
 
     const posted = transferResponseSchema.parse((await getTransfer(id)).body);
 
     expect(posted).toMatchObject({ id, status: 'posted', reason: null, amount: '1050' });
     expect(posted.processed_at).toMatch(/Z$/);
-    expect(posted.timeline.map((step) => step.step)).toEqual(['accepted', 'queued', 'posted']);
-    expect(posted.timeline[2]?.at).toBe(posted.processed_at);
+    expect(posted.timeline.map((step) => step.step)).toEqual([
+      'accepted',
+      'queued',
+      'picked_up',
+      'posted',
+      'outbox_written',
+    ]);
+    expect(posted.timeline[2]?.at).toBe(receivedAt.toISOString());
+    expect(posted.timeline[3]?.at).toBe(posted.processed_at);
+    // The outbox row is written in the transaction that records the transfer.
+    expect(posted.timeline[4]?.at).toBe(posted.processed_at);
 
     await database.pool.query('update ledger.outbox set published_at = now() where transfer_id = $1', [id]);
     const published = transferResponseSchema.parse((await getTransfer(id)).body);
@@ -608,7 +622,9 @@ describe('GET /v1/transfers/{id}', () => {
     expect(published.timeline.map((step) => step.step)).toEqual([
       'accepted',
       'queued',
+      'picked_up',
       'posted',
+      'outbox_written',
       'event_published',
     ]);
   });
@@ -630,7 +646,9 @@ describe('GET /v1/transfers/{id}', () => {
     expect((response.body.timeline as { step: string }[]).map((step) => step.step)).toEqual([
       'accepted',
       'queued',
+      'picked_up',
       'rejected',
+      'outbox_written',
     ]);
   });
 
@@ -661,7 +679,9 @@ describe('GET /v1/transfers/{id}', () => {
     expect(fromLedger.body.status).toBe('posted');
     expect((fromLedger.body.timeline as { step: string }[]).map((step) => step.step)).toEqual([
       'accepted',
+      'picked_up',
       'posted',
+      'outbox_written',
     ]);
     expect(unknowable.status).toBe(503);
   });

@@ -13,6 +13,7 @@ const migrationNames = [
   '0003_invariants',
   '0004_account_lock_stripes',
   '0005_event_receipts',
+  '0006_consumer_activity',
 ];
 
 describe('migrations', () => {

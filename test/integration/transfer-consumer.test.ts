@@ -116,6 +116,47 @@ describe('the transfer consumer', () => {
     });
   });
 
+  it('records when its batch was picked up, and one batch row with the outcome counts', async () => {
+    const { debitIds, creditId } = await accounts(1);
+    const debitId = debitIds[0];
+    const transfers = [
+      transferFactory({ debitAccountId: debitId, creditAccountId: creditId, amount: 600n }),
+      transferFactory({ debitAccountId: debitId, creditAccountId: creditId, amount: 600n }),
+      transferFactory({ debitAccountId: debitId, creditAccountId: creditId, amount: 300n }),
+    ];
+    const before = new Date();
+
+    await consume(sqsEvent(transfers.map((transfer) => transferRecord(transfer))));
+
+    const after = new Date();
+    const { rows: pickups } = await database.pool.query<{ picked_up_at: Date; processed_at: Date }>(
+      'select picked_up_at, processed_at from ledger.transfers where id = any($1::uuid[])',
+      [transfers.map((transfer) => transfer.id)],
+    );
+    expect(pickups).toHaveLength(3);
+    const pickedUpAt = pickups[0]?.picked_up_at;
+    for (const row of pickups) {
+      expect(row.picked_up_at).toEqual(pickedUpAt);
+      expect(row.picked_up_at.getTime()).toBeGreaterThanOrEqual(before.getTime());
+      expect(row.picked_up_at.getTime()).toBeLessThanOrEqual(row.processed_at.getTime() + 1);
+    }
+    const { rows: batches } = await database.pool.query(
+      `select transfer_count, posted_count, rejected_count, received_at, finished_at
+         from ledger.consumer_batches where received_at = $1`,
+      [pickedUpAt],
+    );
+    expect(batches).toEqual([
+      {
+        transfer_count: 3,
+        posted_count: 2,
+        rejected_count: 1,
+        received_at: pickedUpAt,
+        finished_at: expect.any(Date),
+      },
+    ]);
+    expect(batches[0].finished_at.getTime()).toBeLessThanOrEqual(after.getTime());
+  });
+
   const { id: _missingId, ...withoutId } = toTransferMessage(transferFactory());
   const poisonBodies: [string, (transfer: TransferCommand) => string, RegExp][] = [
     ['a body that is not JSON', () => '{"id": ', /not valid JSON/],

@@ -56,12 +56,14 @@ export class PostgresLedgerStore implements LedgerStore {
   public async postBatch(
     transfers: readonly TransferCommand[],
     poison: readonly PoisonRecord[],
+    receivedAt?: Date,
   ): Promise<PostBatchOutcome> {
     if (transfers.length > postBatchSizeMax) {
       throw new RangeError(`a batch holds at most ${postBatchSizeMax} transfers, got ${transfers.length}`);
     }
     if (transfers.length === 0 && poison.length === 0) return { results: [], attemptCount: 0 };
     const payload = JSON.stringify(transfers.map(toTransferMessage));
+    const receivedAtSql = receivedAt === undefined ? 'null' : escapeLiteral(receivedAt.toISOString());
     let lastError: unknown;
     // Bet that the batch's ids are new (see migration 0002); a lost bet costs one more attempt.
     let idsAreNew = true;
@@ -69,7 +71,7 @@ export class PostgresLedgerStore implements LedgerStore {
     for (let attempt = 0; attempt <= this.retryPolicy.retryCountMax; attempt += 1) {
       if (backoff) await this.sleep(this.backoffMs(attempt));
       try {
-        const results = await this.postOnce(transfers, payload, poison, idsAreNew);
+        const results = await this.postOnce(transfers, payload, receivedAtSql, poison, idsAreNew);
         return { results, attemptCount: attempt + 1 };
       } catch (error) {
         backoff = !(idsAreNew && isTakenIdBet(error));
@@ -108,6 +110,7 @@ export class PostgresLedgerStore implements LedgerStore {
   private async postOnce(
     transfers: readonly TransferCommand[],
     payload: string,
+    receivedAtSql: string,
     poison: readonly PoisonRecord[],
     idsAreNew: boolean,
   ): Promise<TransferResult[]> {
@@ -117,7 +120,7 @@ export class PostgresLedgerStore implements LedgerStore {
       statements.push(`lock table ${stripes.join(', ')} in share update exclusive mode`);
     if (transfers.length > 0) {
       statements.push(
-        `select transfer_id, result from ledger.post_transfers(${escapeLiteral(payload)}::jsonb, ${idsAreNew})`,
+        `select transfer_id, result from ledger.post_transfers(${escapeLiteral(payload)}::jsonb, ${idsAreNew}, ${receivedAtSql}::timestamptz)`,
       );
     }
     if (poison.length > 0) statements.push(insertPoisonSql(poison));

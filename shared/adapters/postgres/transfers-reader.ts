@@ -18,6 +18,8 @@ interface TransferRow {
   readonly metadata: Metadata;
   readonly accepted_at: Date;
   readonly processed_at: Date;
+  readonly picked_up_at: Date | null;
+  readonly outbox_created_at: Date | null;
   readonly published_at: Date | null;
 }
 
@@ -31,7 +33,8 @@ export class PostgresTransferReader implements TransferLedgerReader {
       // A transfer has one outbox row (its posted or rejected event), so the join adds no rows.
       const result = await this.pool.query<TransferRow>(
         `select t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.status, t.reason,
-                t.metadata, t.accepted_at, t.processed_at, o.published_at
+                t.metadata, t.accepted_at, t.processed_at, t.picked_up_at,
+                o.created_at as outbox_created_at, o.published_at
            from ledger.transfers t
            left join ledger.outbox o on o.transfer_id = t.id
           where t.id = $1
@@ -65,6 +68,8 @@ export class PostgresTransferReader implements TransferLedgerReader {
       status: row.status,
       reason: rejectionReason(row.reason),
       processedAt: timestamp(row.processed_at, 'processed_at'),
+      pickedUpAt: timestampOrNull(row.picked_up_at, 'picked_up_at'),
+      outboxWrittenAt: timestampOrNull(row.outbox_created_at, 'outbox_created_at'),
       eventPublishedAt: timestampOrNull(row.published_at, 'published_at'),
     };
   }
