@@ -117,7 +117,16 @@ describe('the System Internals page in a browser', () => {
 
     // The page shows what the API recorded, in order: nothing invented, nothing left out.
     expect(recorded).toEqual(timeline);
-    expect(recorded).toEqual(expect.arrayContaining(['accepted', 'queued', 'posted', 'event_published']));
+    expect(recorded).toEqual(
+      expect.arrayContaining([
+        'accepted',
+        'queued',
+        'picked_up',
+        'posted',
+        'outbox_written',
+        'event_published',
+      ]),
+    );
     await expect
       .poll(() => page.locator('li[data-step="queued"]').textContent())
       .toContain('message group (debit account)');
@@ -130,6 +139,7 @@ describe('the System Internals page in a browser', () => {
       .toMatch(/peak [1-9]/);
     expect(await page.getByTestId('gauge-queue-value').textContent()).toMatch(/^\d+$/);
     expect(await page.getByTestId('gauge-dlq-value').textContent()).toBe('0');
+    await expect.poll(() => page.getByTestId('gauge-batches').textContent()).toMatch(/transfers\/batch/);
   });
 
   it('runs the double-spend demo: exactly floor(X / Y) spends post, the rest are rejected exceeds_credits', async () => {

@@ -14,7 +14,7 @@ import {
   gaugesResponseSchema,
 } from '../../shared/api/schemas';
 import type { Dependencies } from '../../shared/config';
-import type { AccountId } from '../../shared/domain/ids';
+import { type AccountId, newTransferId } from '../../shared/domain/ids';
 import type { TransferCommand } from '../../shared/domain/transfer';
 import { apiEvent, type ParsedResponse, parseResponse, silentLogger, testDependencies } from '../support/api';
 import { useTestAws } from '../support/aws';
@@ -167,8 +167,15 @@ describe('GET /v1/admin/transfers', () => {
     const wallet = await createAccount(database.pool, { debitsMustNotExceedCredits: true });
     const funding = await fund(database.pool, wallet, 5n);
     const shop = await createAccount(database.pool);
-    const transfers = [3n, 3n, 1n, 9n].map((amount) =>
-      transferFactory({ debitAccountId: wallet, creditAccountId: shop, amount }),
+    // A millisecond apart: UUIDv7 ids order by their millisecond, not within one.
+    const acceptedAtMs = Date.now() + 10;
+    const transfers = [3n, 3n, 1n, 9n].map((amount, index) =>
+      transferFactory({
+        id: newTransferId(acceptedAtMs + index),
+        debitAccountId: wallet,
+        creditAccountId: shop,
+        amount,
+      }),
     );
     await post(transfers);
 
@@ -237,6 +244,22 @@ describe('GET /v1/admin/gauges', () => {
     expect(gauges.throughput.per_second).toHaveLength(gauges.throughput.window_s);
     expect(gauges.throughput.per_second.reduce((sum, count) => sum + count, 0)).toBe(recordedBefore + 3);
     expect(gauges.throughput.truncated).toBe(false);
+  });
+
+  it('reads consumer batch sizes and times from the batches the ledger recorded', async () => {
+    const debit = await createAccount(database.pool);
+    const credit = await createAccount(database.pool);
+    await new PostgresLedgerStore(database.pool).postBatch(
+      Array.from({ length: 7 }, () => transferFactory({ debitAccountId: debit, creditAccountId: credit })),
+      [],
+    );
+
+    const gauges = gaugesResponseSchema.parse((await get(createGauges, '/v1/admin/gauges')).body);
+
+    expect(gauges.batches?.transfer_count_max).toBe(7);
+    expect(gauges.batches?.recent.at(-1)?.transfer_count).toBe(7);
+    expect(gauges.batches?.duration_ms_p50).toBeGreaterThanOrEqual(0);
+    expect(gauges.batches?.duration_ms_max).toBeGreaterThanOrEqual(gauges.batches?.duration_ms_p95 ?? 0);
   });
 
   it('answers the other gauges when a queue cannot be read', async () => {
