@@ -148,11 +148,7 @@ export function Gauges(props: { readonly gauges: GaugesResponse | null; readonly
               </>
             )}
           </Card>
-          <Card
-            title="Fraud flags"
-            testId="gauge-fraud"
-            source="Postgres: transfers the fraud scorer flagged"
-          >
+          <Card title="Fraud flags" testId="gauge-fraud" source="Postgres: fraud.verdicts, flagged">
             {gauges.fraud_flag_count === null ? (
               <p className="text-sm text-slate-500">{noData}</p>
             ) : (

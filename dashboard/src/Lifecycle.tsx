@@ -28,6 +28,12 @@ const stepLabels: Readonly<Record<TimelineStep, string>> = {
   fraud_scored: 'Fraud verdict stored',
 };
 
+interface FraudVerdict {
+  readonly status: string;
+  readonly score: number | null;
+  readonly reasons: readonly string[];
+}
+
 /** How long the view keeps following a transfer once its event was published (for later steps). */
 const followAfterPublishedMs = 8_000;
 const followTotalMs = 60_000;
@@ -78,6 +84,9 @@ export function Lifecycle(props: { readonly api: Api; readonly transferId: strin
       </p>
     );
   }
+  // The fraud verdict, when the API has fraud scoring (its `fraud` object); read loosely, as this
+  // page may run against a build without it.
+  const fraud = (transfer as { fraud?: FraudVerdict } | null)?.fraud;
   const recorded = [...(transfer?.timeline ?? [])].sort(
     (left, right) => stepOrder.indexOf(left.step) - stepOrder.indexOf(right.step),
   );
@@ -143,6 +152,13 @@ export function Lifecycle(props: { readonly api: Api; readonly transferId: strin
               )}
               {step.step === 'rejected' && transfer?.reason != null && (
                 <span className="block text-xs text-red-700">reason: {transfer.reason}</span>
+              )}
+              {step.step === 'fraud_scored' && fraud !== undefined && (
+                <span className="block text-xs text-slate-600" data-testid="fraud-verdict">
+                  {fraud.status}
+                  {fraud.score === null ? '' : `, score ${fraud.score}`}
+                  {fraud.reasons.length === 0 ? '' : ` (${fraud.reasons.join(', ')})`}
+                </span>
               )}
             </li>
           );

@@ -154,7 +154,7 @@ export class PostgresAdminReader implements AdminLedgerReader {
     }>(
       'throughput',
       `with recent as (
-         select created_at from ledger.outbox order by id desc limit $2
+         select created_at, event_type from ledger.outbox order by id desc limit $2
        ),
        bounds as (
          select count(*)::int as scanned, min(created_at) as oldest from recent
@@ -162,7 +162,9 @@ export class PostgresAdminReader implements AdminLedgerReader {
        select floor(extract(epoch from r.created_at))::int as second, count(*)::int as recorded,
               b.scanned, b.oldest
          from bounds b
+         -- One posted-or-rejected event per recorded transfer; a later event (a flag) is no transfer.
          left join recent r on r.created_at > now() - make_interval(secs => $1)
+                           and r.event_type in ('transfer.posted', 'transfer.rejected')
         group by 1, b.scanned, b.oldest`,
       [windowS, throughputScanRowCountMax],
     );
@@ -211,10 +213,11 @@ export class PostgresAdminReader implements AdminLedgerReader {
   }
 
   public async fraudFlagCount(): Promise<number | undefined> {
-    if (!(await this.tableExists('ledger.fraud_flags'))) return undefined;
+    // The fraud scorer's verdicts (migration 0008): a flag is set once and never taken back.
+    if (!(await this.tableExists('fraud.verdicts'))) return undefined;
     const [row] = await this.query<{ flagged: number }>(
       'fraudFlagCount',
-      'select count(*)::int as flagged from ledger.fraud_flags',
+      'select count(*)::int as flagged from fraud.verdicts where flagged_at is not null',
       [],
     );
     return row?.flagged ?? 0;
