@@ -196,7 +196,12 @@ export type FunctionKey =
   | 'setAccountVelocity'
   | 'fraudScorer'
   | 'fraudPatterns'
-  | 'listFraudFlags';
+  | 'listFraudFlags'
+  | 'adminPage'
+  | 'adminAssets'
+  | 'adminActivity'
+  | 'adminGauges'
+  | 'adminTransfers';
 
 const api = (method: HttpMethod, path: string, apiKeyRequired = true): Trigger => ({
   kind: 'http',
@@ -309,6 +314,49 @@ const functions: Readonly<Record<FunctionKey, FunctionSpec>> = {
   listFraudFlags: {
     entry: 'list-fraud-flags',
     trigger: api('GET', '/v1/fraud/flags'),
+    access: [{ kind: 'database' }],
+    timeoutS: 10,
+    memoryMiB: 512,
+  },
+  // The System Internals page: public static files; its data comes from the /v1/admin routes.
+  adminPage: {
+    entry: 'admin-page',
+    trigger: api('GET', '/admin/system', false),
+    access: [],
+    timeoutS: 5,
+    memoryMiB: 256,
+    bundledAssets: ['dashboard/dist'],
+  },
+  adminAssets: {
+    entry: 'admin-assets',
+    trigger: api('GET', '/admin/system/assets/{file}', false),
+    access: [],
+    timeoutS: 5,
+    memoryMiB: 256,
+    bundledAssets: ['dashboard/dist'],
+  },
+  adminActivity: {
+    entry: 'admin-activity',
+    trigger: api('GET', '/v1/admin/activity'),
+    access: [{ kind: 'database' }],
+    timeoutS: 10,
+    memoryMiB: 512,
+  },
+  adminGauges: {
+    entry: 'admin-gauges',
+    trigger: api('GET', '/v1/admin/gauges'),
+    access: [
+      { kind: 'database' },
+      // GetQueueAttributes on the transfers queue and its dead-letter queue.
+      { kind: 'queue-admin', queue: 'transfers' },
+      { kind: 'queue-admin', queue: 'transfersDeadLetter' },
+    ],
+    timeoutS: 10,
+    memoryMiB: 512,
+  },
+  adminTransfers: {
+    entry: 'admin-transfers',
+    trigger: api('GET', '/v1/admin/transfers'),
     access: [{ kind: 'database' }],
     timeoutS: 10,
     memoryMiB: 512,

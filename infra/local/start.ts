@@ -13,6 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { ensureDashboardBuilt } from './dashboard-build';
 import { projectRoot } from './postgres';
 import { defaultEmbeddedPort, runtimeFilePath, startLocalRuntime } from './runtime';
 
@@ -70,6 +71,7 @@ function supervise(): void {
 /** The child: runs the runtime until told to stop, or until its supervisor is gone. */
 async function run(): Promise<void> {
   const apiKey = process.env.LEDGER_API_KEY ?? `lx_${randomBytes(24).toString('base64url')}`;
+  if (await ensureDashboardBuilt()) console.info('built the System Internals page (dashboard/dist)');
   const runtime = await startLocalRuntime({
     port: portFrom(process.env.PORT, defaultPort, 'PORT'),
     apiKey,
@@ -115,6 +117,7 @@ async function run(): Promise<void> {
       `  velocity:       ${velocity.transferCountMax} transfers and ${amount} per ${velocity.windowS} s per debit account (LEDGER_VELOCITY_*)`,
     );
   }
+  console.info(`  dashboard:      ${runtime.url}/admin/system  (System Internals; asks for the API key)`);
   console.info(`  try:  curl -s ${runtime.url}/health`);
   console.info(
     `        curl -s -H 'x-api-key: ${runtime.apiKey}' -d '{"currency":"USD"}' ${runtime.url}/v1/accounts`,

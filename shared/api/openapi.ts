@@ -10,7 +10,10 @@ import { requestBodyBytesMax } from '../http/handler';
 import { problemContentType } from '../http/problem';
 import {
   accountPathSchema,
+  activityQuerySchema,
+  adminTransfersQuerySchema,
   apiSchemas,
+  dashboardAssetPathSchema,
   entriesQuerySchema,
   flagsQuerySchema,
   idempotencyKeySchema,
@@ -71,7 +74,13 @@ interface OperationSpec {
   readonly summary: string;
   readonly requestBody?: string;
   readonly parameters: readonly ParameterSource[];
-  readonly success: { readonly status: number; readonly schema: string; readonly description: string };
+  readonly success: {
+    readonly status: number;
+    readonly schema: string;
+    readonly description: string;
+    /** application/json unless said otherwise (the System Internals page's files). */
+    readonly contentType?: string;
+  };
   /** The problem statuses the route can answer, besides 500. */
   readonly problems: readonly number[];
 }
@@ -148,6 +157,49 @@ const operations: Readonly<Record<string, OperationSpec>> = {
     },
     problems: [400, 401, 503],
   },
+  'admin-page': {
+    operationId: 'getSystemInternalsPage',
+    summary: 'The System Internals page (HTML; its data needs the API key)',
+    parameters: [],
+    success: { status: 200, schema: 'HtmlPage', description: 'The page.', contentType: 'text/html' },
+    problems: [503],
+  },
+  'admin-assets': {
+    operationId: 'getSystemInternalsAsset',
+    summary: 'A script or style sheet of the System Internals page',
+    parameters: parametersOf('path', dashboardAssetPathSchema),
+    success: { status: 200, schema: 'StaticFile', description: 'The file.', contentType: '*/*' },
+    problems: [400, 404],
+  },
+  'admin-activity': {
+    operationId: 'listAdminActivity',
+    summary: 'Admin: transfers recorded since a cursor (the live feed), each change once',
+    parameters: parametersOf('query', activityQuerySchema),
+    success: {
+      status: 200,
+      schema: 'ActivityPage',
+      description: 'The changes and the cursor to read on from.',
+    },
+    problems: [400, 401, 503],
+  },
+  'admin-gauges': {
+    operationId: 'getAdminGauges',
+    summary: 'Admin: queue depths, transfers per second, consumer batches, fraud flags',
+    parameters: [],
+    success: { status: 200, schema: 'Gauges', description: 'The gauges; a source without data yet is null.' },
+    problems: [401, 503],
+  },
+  'admin-transfers': {
+    operationId: 'listAdminTransfers',
+    summary: 'Admin: recorded transfers, newest first, optionally by status',
+    parameters: parametersOf('query', adminTransfersQuerySchema),
+    success: {
+      status: 200,
+      schema: 'AdminTransferPage',
+      description: 'A page of transfers and the cursor to the next.',
+    },
+    problems: [400, 401, 503],
+  },
   openapi: {
     operationId: 'getOpenApiDocument',
     summary: 'This document',
@@ -193,7 +245,9 @@ function operation(spec: OperationSpec, apiKeyRequired: boolean): JsonObject {
   const responses: JsonObject = {
     [String(spec.success.status)]: {
       description: spec.success.description,
-      content: { 'application/json': { schema: componentRef(spec.success.schema) } },
+      content: {
+        [spec.success.contentType ?? 'application/json']: { schema: componentRef(spec.success.schema) },
+      },
     },
   };
   for (const status of [...spec.problems, 500]) responses[String(status)] = problemResponse(status);
@@ -223,6 +277,8 @@ export function openApiDocument(): JsonObject {
   const schemas: JsonObject = {};
   for (const [id, schema] of Object.entries(registered.schemas)) schemas[id] = embeddable(schema);
   schemas.OpenApiDocument = { type: 'object', description: 'An OpenAPI 3.1 document.' };
+  schemas.HtmlPage = { type: 'string', description: 'An HTML page.' };
+  schemas.StaticFile = { type: 'string', description: 'A file: a script, a style sheet or an image.' };
 
   const paths: Record<string, JsonObject> = {};
   for (const spec of Object.values(topology.functions)) {

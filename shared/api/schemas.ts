@@ -455,3 +455,162 @@ export const problemResponseSchema = z
 export const healthResponseSchema = z
   .object({ status: z.literal('ok') })
   .register(apiSchemas, { id: 'Health' });
+
+// ---------------------------------------------------------------------------------------------
+// Admin (the System Internals page)
+
+/** The most items one admin page holds, and how many when the client does not say. */
+export const adminPageSizeMax = 200;
+export const adminPageSizeDefault = 50;
+
+function adminLimitSchema(what: string) {
+  return z
+    .string()
+    .regex(/^[1-9][0-9]{0,3}$/, `must be a whole number from 1 to ${adminPageSizeMax}`)
+    .transform((value) => Number.parseInt(value, 10))
+    .pipe(z.int().min(1).max(adminPageSizeMax, `must be at most ${adminPageSizeMax}`))
+    .optional()
+    .meta({ description: `${what} per page: 1 to ${adminPageSizeMax}, ${adminPageSizeDefault} by default.` });
+}
+
+/** A change feed position: base64url of `<transaction id>.<outbox id>`, both decimal. */
+export function encodeActivityCursor(position: { transactionId: bigint; outboxId: bigint }): string {
+  return Buffer.from(`${position.transactionId}.${position.outboxId}`, 'utf8').toString('base64url');
+}
+
+/** Reads an activity cursor back; undefined when it is not one this API made. */
+export function decodeActivityCursor(
+  cursor: string,
+): { transactionId: bigint; outboxId: bigint } | undefined {
+  if (!/^[A-Za-z0-9_-]{1,60}$/.test(cursor)) return undefined;
+  const match = /^(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})$/.exec(
+    Buffer.from(cursor, 'base64url').toString('utf8'),
+  );
+  if (match === null) return undefined;
+  const position = { transactionId: BigInt(match[1] ?? ''), outboxId: BigInt(match[2] ?? '') };
+  if (position.transactionId > amountMax || position.outboxId > amountMax) return undefined;
+  return encodeActivityCursor(position) === cursor ? position : undefined;
+}
+
+export const activityQuerySchema = z.object({
+  cursor: z
+    .string()
+    .transform((value, context) => {
+      const position = decodeActivityCursor(value);
+      if (position === undefined) {
+        context.issues.push({ code: 'custom', message: 'is not a cursor this API made', input: value });
+        return z.NEVER;
+      }
+      return position;
+    })
+    .optional()
+    .meta({
+      description:
+        'The `next_cursor` of the previous answer: the changes recorded since. Omit it for the newest changes.',
+    }),
+  limit: adminLimitSchema('Changes'),
+});
+
+export const adminTransferStatuses = ['posted', 'rejected'] as const;
+
+export const adminTransfersQuerySchema = z.object({
+  status: z
+    .enum(adminTransferStatuses, { error: 'must be posted or rejected' })
+    .optional()
+    .meta({ description: 'Only transfers with this status.' }),
+  limit: adminLimitSchema('Transfers'),
+  cursor: transferIdSchema
+    .optional()
+    .meta({ description: 'The `next_cursor` of the previous page: transfers older than it.' }),
+});
+
+const adminTransferSchema = z
+  .object({
+    id: uuidOutSchema,
+    status: z.enum(adminTransferStatuses),
+    reason: z.string().nullable(),
+    debit_account_id: uuidOutSchema,
+    credit_account_id: uuidOutSchema,
+    amount: amountOutSchema,
+    currency: z.string(),
+    accepted_at: timestampSchema,
+    processed_at: timestampSchema,
+    event_published_at: timestampSchema
+      .nullable()
+      .optional()
+      .meta({ description: 'When its event was published; null while it waits in the outbox.' }),
+  })
+  .register(apiSchemas, { id: 'AdminTransfer' });
+
+export const activityResponseSchema = z
+  .object({
+    items: z.array(adminTransferSchema).meta({
+      description:
+        'Transfers recorded (or whose event was published) since the cursor, in the order the changes committed. A transfer appears again when its event is published.',
+    }),
+    next_cursor: z.string().meta({ description: 'Pass it back to read the changes after these.' }),
+  })
+  .register(apiSchemas, { id: 'ActivityPage' });
+
+export type ActivityResponse = z.output<typeof activityResponseSchema>;
+
+export const adminTransferPageResponseSchema = z
+  .object({
+    items: z.array(adminTransferSchema),
+    next_cursor: z.string().nullable(),
+  })
+  .register(apiSchemas, { id: 'AdminTransferPage' });
+
+export type AdminTransferPageResponse = z.output<typeof adminTransferPageResponseSchema>;
+
+const queueDepthSchema = z
+  .object({
+    visible: z.int().meta({ description: 'Messages waiting to be received.' }),
+    in_flight: z.int().meta({ description: 'Messages received and not yet deleted (a batch in progress).' }),
+    delayed: z.int(),
+  })
+  .nullable()
+  .meta({ description: 'SQS GetQueueAttributes (approximate); null when the queue could not be read.' });
+
+export const gaugesResponseSchema = z
+  .object({
+    generated_at: timestampSchema,
+    transfers_queue: queueDepthSchema,
+    transfers_dead_letter_queue: queueDepthSchema,
+    throughput: z.object({
+      window_s: z.int(),
+      per_second: z.array(z.int()).meta({
+        description: 'Transfers recorded (posted or rejected) in each second of the window, oldest first.',
+      }),
+      truncated: z.boolean(),
+    }),
+    batches: z
+      .object({
+        batch_count: z.int(),
+        transfer_count_avg: z.number(),
+        transfer_count_max: z.int(),
+        duration_ms_p50: z.number(),
+        duration_ms_p95: z.number(),
+        duration_ms_max: z.number(),
+        recent: z.array(
+          z.object({ finished_at: timestampSchema, transfer_count: z.int(), duration_ms: z.number() }),
+        ),
+      })
+      .nullable()
+      .meta({ description: 'The newest consumer batches; null until a batch has been recorded.' }),
+    fraud_flag_count: z
+      .int()
+      .nullable()
+      .meta({ description: 'Transfers flagged by the fraud scorer; null until fraud scoring is installed.' }),
+  })
+  .register(apiSchemas, { id: 'Gauges' });
+
+export type GaugesResponse = z.output<typeof gaugesResponseSchema>;
+
+/** A file of the built dashboard: one path segment of safe characters. */
+export const dashboardAssetPathSchema = z.object({
+  file: z
+    .string()
+    .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/, 'must be a file name of the built dashboard')
+    .meta({ description: 'A file of the built dashboard, as its page names it.' }),
+});

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startAwsEndpoint } from '../../infra/local/aws';
+import { ensureDashboardBuilt } from '../../infra/local/dashboard-build';
 import { type PostgresServer, projectRoot, startEmbeddedPostgres } from '../../infra/local/postgres';
 import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { databaseUrl, templateDatabaseName } from './database';
@@ -24,6 +25,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const awsStarting = startAwsEndpoint();
   // A failed Postgres start must not leave an unhandled rejection behind; it is awaited below.
   awsStarting.catch(() => undefined);
+  // The browser tests serve the built System Internals page; it is built (when stale) meanwhile.
+  const dashboardBuilding = ensureDashboardBuilt();
+  dashboardBuilding.catch(() => undefined);
   let server: PostgresServer | undefined;
   let serverUrl = process.env.DATABASE_URL;
   if (serverUrl === undefined) {
@@ -52,6 +56,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await template.end();
   }
   const aws = await awsStarting;
+  await dashboardBuilding;
   project.provide('serverUrl', serverUrl);
   project.provide('awsEndpoint', aws.endpoint);
   return async () => {

@@ -1,0 +1,103 @@
+/**
+ * Serves the files of a built front end (the System Internals page) from a directory shipped
+ * beside the function (`bundledAssets` in the topology). Text files go as they are; anything
+ * else base64-encoded, as API Gateway expects binary bodies.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { Logger } from '../ports/logger';
+import { type ApiHandler, jsonResponse, toProblemError } from './handler';
+import { NotFoundProblem, ProblemError, problemContentType } from './problem';
+
+const contentTypes: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+};
+const textExtensions: ReadonlySet<string> = new Set(['.html', '.js', '.css', '.svg', '.json']);
+
+/** Where the built dashboard is: beside the bundle on Lambda, in the project locally. */
+export function dashboardDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  const root = env.LAMBDA_TASK_ROOT ?? fileURLToPath(new URL('../..', import.meta.url));
+  return path.join(root, 'dashboard', 'dist');
+}
+
+/** The dashboard was not built (`npm run build:dashboard`). */
+export class DashboardNotBuiltProblem extends ProblemError {
+  public constructor(directory: string) {
+    super({
+      status: 503,
+      slug: 'service-unavailable',
+      title: 'Service unavailable',
+      detail: `the dashboard is not built (no ${path.basename(directory)} directory); run npm run build:dashboard`,
+    });
+    this.name = 'DashboardNotBuiltProblem';
+  }
+}
+
+/**
+ * Reads `file` (one path segment, already validated) from `directory`. Content-hashed assets are
+ * cached for a year; the page itself never, so a new build is seen at once.
+ */
+export async function staticFile(directory: string, file: string): Promise<APIGatewayProxyResult> {
+  if (file.includes('/') || file.includes('\\') || file.startsWith('.')) {
+    throw new NotFoundProblem(`no file ${file}`);
+  }
+  const extension = path.extname(file);
+  const contentType = contentTypes[extension];
+  if (contentType === undefined) throw new NotFoundProblem(`no file ${file}`);
+  let content: Buffer;
+  try {
+    content = await readFile(path.join(directory, file));
+  } catch (error) {
+    if (isMissing(error)) {
+      if (file === 'index.html') throw new DashboardNotBuiltProblem(directory);
+      throw new NotFoundProblem(`no file ${file}`);
+    }
+    throw error;
+  }
+  const isText = textExtensions.has(extension);
+  return {
+    statusCode: 200,
+    headers: {
+      'content-type': contentType,
+      'cache-control': file === 'index.html' ? 'no-cache' : 'public, max-age=31536000, immutable',
+      'x-content-type-options': 'nosniff',
+    },
+    body: isText ? content.toString('utf8') : content.toString('base64'),
+    isBase64Encoded: !isText,
+  };
+}
+
+function isMissing(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT';
+}
+
+/**
+ * A Lambda handler that answers with a static file, or with a problem (404, 503) like every other
+ * route. `fileOf` reads the file name from the event and throws a `ProblemError` for a bad one.
+ */
+export function staticFileHandler(options: {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly directory: string;
+  readonly fileOf: (event: APIGatewayProxyEvent) => string;
+}): ApiHandler {
+  return async (event) => {
+    try {
+      const result = await staticFile(options.directory, options.fileOf(event));
+      return result;
+    } catch (error) {
+      const problem = toProblemError(error);
+      if (problem.status >= 500) options.logger.error('static file failed', { route: options.name, error });
+      return jsonResponse(problem.status, problem.toProblem(), {}, problemContentType);
+    }
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * What the System Internals page reads: a change feed of recorded transfers, a list of recent
+ * transfers by status, and the gauges (queue depths, throughput, consumer batches, fraud flags).
+ * Every read is bounded; a gauge whose source is not there yet (a table a later migration adds)
+ * is answered as "no data" rather than as an error, so the page works on any schema version.
+ */
+import type { TransferId } from '../domain/ids';
+import type { Logger } from '../ports/logger';
+
+/** A transfer as the ledger recorded it, with its event's publication time, for listing. */
+export interface RecordedTransferRow {
+  readonly id: TransferId;
+  readonly status: 'posted' | 'rejected';
+  readonly reason: string | null;
+  readonly debitAccountId: string;
+  readonly creditAccountId: string;
+  readonly amount: bigint;
+  readonly currency: string;
+  readonly acceptedAt: string;
+  readonly processedAt: string;
+  /** When its event was published, null while it waits in the outbox; undefined when not read. */
+  readonly eventPublishedAt?: string | null;
+}
+
+/**
+ * A position in the change feed: the feed is ordered by (transaction id, outbox id). Everything
+ * before the position has been read; `transactionId` is a full 64-bit Postgres transaction id.
+ */
+export interface ActivityPosition {
+  readonly transactionId: bigint;
+  readonly outboxId: bigint;
+}
+
+export interface ActivityPage {
+  readonly changes: readonly RecordedTransferRow[];
+  readonly next: ActivityPosition;
+}
+
+export interface TransferListPage {
+  readonly transfers: readonly RecordedTransferRow[];
+  /** The id to continue after (older transfers), or undefined on the last page. */
+  readonly nextBeforeId: TransferId | undefined;
+}
+
+/** Consumer batches: how large and how long, over the newest batches. */
+export interface BatchStats {
+  readonly batchCount: number;
+  readonly transferCountAvg: number;
+  readonly transferCountMax: number;
+  readonly durationMsP50: number;
+  readonly durationMsP95: number;
+  readonly durationMsMax: number;
+  /** The newest batches, oldest first, for a small chart. */
+  readonly recent: readonly {
+    readonly finishedAt: string;
+    readonly transferCount: number;
+    readonly durationMs: number;
+  }[];
+}
+
+/** Transfers recorded per second (epoch second → count); seconds without transfers are absent. */
+export interface ThroughputSample {
+  readonly counts: ReadonlyMap<number, number>;
+  /** True when the scan bound was reached, so older seconds of the window may be undercounted. */
+  readonly truncated: boolean;
+}
+
+/**
+ * The ledger's side of the admin reads. Each method throws `TransientError` when the database is
+ * unavailable.
+ * - `activity`: the changes after `after` (or the newest `limit` when undefined), in feed order,
+ *   and the position to read from next; never a change twice, never one skipped.
+ * - `listTransfers`: newest first, optionally by status, before a transfer id.
+ * - `throughput`: transfers recorded per second over the last `windowS` seconds.
+ * - `batchStats`: undefined when the consumer batch table does not exist yet, or has no rows.
+ * - `fraudFlagCount`: undefined when the fraud tables do not exist yet.
+ */
+export interface AdminLedgerReader {
+  activity(after: ActivityPosition | undefined, limit: number): Promise<ActivityPage>;
+  listTransfers(query: {
+    readonly status: 'posted' | 'rejected' | undefined;
+    readonly limit: number;
+    readonly beforeId: TransferId | undefined;
+  }): Promise<TransferListPage>;
+  throughput(windowS: number): Promise<ThroughputSample>;
+  batchStats(batchCountMax: number): Promise<BatchStats | undefined>;
+  fraudFlagCount(): Promise<number | undefined>;
+}
+
+/** Messages in a queue, as SQS counts them (approximate). */
+export interface QueueDepth {
+  readonly visible: number;
+  readonly inFlight: number;
+  readonly delayed: number;
+}
+
+/** Reads queue depths; throws when the queue service cannot be reached. */
+export interface QueueDepthReader {
+  depth(queue: 'transfers' | 'transfersDeadLetter'): Promise<QueueDepth>;
+}
+
+/** How the admin reads are bounded. */
+export interface AdminLimits {
+  readonly throughputWindowS: number;
+  readonly batchCountMax: number;
+}
+
+export const adminLimits: AdminLimits = { throughputWindowS: 180, batchCountMax: 200 };
+
+export interface Gauges {
+  readonly generatedAt: string;
+  /** Undefined when the queue could not be read (the page says so rather than showing 0). */
+  readonly transfersQueue: QueueDepth | undefined;
+  readonly transfersDeadLetterQueue: QueueDepth | undefined;
+  readonly throughput: {
+    readonly windowS: number;
+    /** Transfers recorded in each second of the window, oldest first; the last is the current second. */
+    readonly perSecond: readonly number[];
+    readonly truncated: boolean;
+  };
+  readonly batches: BatchStats | undefined;
+  readonly fraudFlagCount: number | undefined;
+}
+
+export class AdminService {
+  public constructor(
+    private readonly ledger: AdminLedgerReader,
+    private readonly queues: QueueDepthReader,
+    private readonly logger: Logger,
+    private readonly limits: AdminLimits = adminLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  public activity(after: ActivityPosition | undefined, limit: number): Promise<ActivityPage> {
+    return this.ledger.activity(after, limit);
+  }
+
+  public listTransfers(query: Parameters<AdminLedgerReader['listTransfers']>[0]): Promise<TransferListPage> {
+    return this.ledger.listTransfers(query);
+  }
+
+  /**
+   * Reads every gauge at once. A queue that cannot be read leaves its gauge empty instead of
+   * failing the others: the page is most needed when something is down.
+   */
+  public async gauges(): Promise<Gauges> {
+    const [transfersQueue, deadLetterQueue, throughput, batches, fraudFlagCount] = await Promise.all([
+      this.queueDepth('transfers'),
+      this.queueDepth('transfersDeadLetter'),
+      this.ledger.throughput(this.limits.throughputWindowS),
+      this.ledger.batchStats(this.limits.batchCountMax),
+      this.ledger.fraudFlagCount(),
+    ]);
+    const nowS = Math.floor(this.now() / 1000);
+    const perSecond = Array.from(
+      { length: this.limits.throughputWindowS },
+      (_, index) => throughput.counts.get(nowS - this.limits.throughputWindowS + 1 + index) ?? 0,
+    );
+    return {
+      generatedAt: new Date(this.now()).toISOString(),
+      transfersQueue,
+      transfersDeadLetterQueue: deadLetterQueue,
+      throughput: { windowS: this.limits.throughputWindowS, perSecond, truncated: throughput.truncated },
+      batches,
+      fraudFlagCount,
+    };
+  }
+
+  private async queueDepth(queue: 'transfers' | 'transfersDeadLetter'): Promise<QueueDepth | undefined> {
+    try {
+      return await this.queues.depth(queue);
+    } catch (error) {
+      this.logger.warn('queue depth unreadable', { queue, error: String(error) });
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,324 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { createHandler as createActivity } from '../../functions/admin-activity';
+import { createHandler as createAssets } from '../../functions/admin-assets';
+import { createHandler as createGauges } from '../../functions/admin-gauges';
+import { createHandler as createPage } from '../../functions/admin-page';
+import { createHandler as createTransfers } from '../../functions/admin-transfers';
+import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
+import {
+  activityResponseSchema,
+  adminPageSizeMax,
+  adminTransferPageResponseSchema,
+  gaugesResponseSchema,
+} from '../../shared/api/schemas';
+import type { Dependencies } from '../../shared/config';
+import { type AccountId, newTransferId } from '../../shared/domain/ids';
+import type { TransferCommand } from '../../shared/domain/transfer';
+import { apiEvent, type ParsedResponse, parseResponse, silentLogger, testDependencies } from '../support/api';
+import { useTestAws } from '../support/aws';
+import { useTestDatabase } from '../support/database';
+import { createAccount, fund, transferFactory } from '../support/factories';
+
+const database = useTestDatabase();
+const aws = useTestAws();
+
+function dependencies(): Dependencies {
+  return {
+    ...testDependencies(database.pool, { endpoint: aws.endpoint }),
+    ...aws.clients,
+    resources: aws.resources,
+  };
+}
+
+async function get(
+  create: (dependencies: Dependencies) => ReturnType<typeof createActivity>,
+  resource: string,
+  query?: Record<string, string>,
+): Promise<ParsedResponse> {
+  return parseResponse(
+    await create(dependencies())(apiEvent({ method: 'GET', resource, ...(query ? { query } : {}) })),
+  );
+}
+
+/** Posts transfers through the real engine, one batch each, and returns them. */
+async function post(transfers: readonly TransferCommand[]): Promise<void> {
+  for (const transfer of transfers) await new PostgresLedgerStore(database.pool).postBatch([transfer], []);
+}
+
+/** Accounts whose lock stripes (the last three hex digits) differ, so their batches never wait on each other. */
+async function accountsOnDistinctStripes(count: number): Promise<AccountId[]> {
+  const accounts: AccountId[] = [];
+  while (accounts.length < count) {
+    const account = await createAccount(database.pool);
+    if (!accounts.some((other) => other.slice(-3) === account.slice(-3))) accounts.push(account);
+  }
+  return accounts;
+}
+
+async function flaggedWallet(credit: bigint) {
+  const wallet = await createAccount(database.pool, { debitsMustNotExceedCredits: true });
+  await fund(database.pool, wallet, credit);
+  return wallet;
+}
+
+describe('GET /v1/admin/activity', () => {
+  it('reads each recorded transfer once across cursors, in commit order, with its outcome', async () => {
+    const wallet = await flaggedWallet(10n);
+    const shop = await createAccount(database.pool);
+    const first = await get(createActivity, '/v1/admin/activity');
+    const spends = [6n, 6n].map((amount) =>
+      transferFactory({ debitAccountId: wallet, creditAccountId: shop, amount }),
+    );
+
+    await post(spends);
+    const second = await get(createActivity, '/v1/admin/activity', {
+      cursor: String(first.body.next_cursor),
+    });
+    const third = await get(createActivity, '/v1/admin/activity', {
+      cursor: String(second.body.next_cursor),
+    });
+
+    expect(first.status).toBe(200);
+    expect(
+      activityResponseSchema.parse(second.body).items.map((item) => [item.id, item.status, item.reason]),
+    ).toEqual([
+      [spends[0]?.id, 'posted', null],
+      [spends[1]?.id, 'rejected', 'exceeds_credits'],
+    ]);
+    expect(activityResponseSchema.parse(third.body).items).toEqual([]);
+  });
+
+  it('pages through more changes than one answer holds without skipping or repeating any', async () => {
+    const debit = await createAccount(database.pool);
+    const credit = await createAccount(database.pool);
+    const start = await get(createActivity, '/v1/admin/activity', { limit: '1' });
+    const transfers = Array.from({ length: 5 }, () =>
+      transferFactory({ debitAccountId: debit, creditAccountId: credit }),
+    );
+    await post(transfers);
+
+    const seen: string[] = [];
+    let cursor = String(start.body.next_cursor);
+    for (let page = 0; page < 10; page += 1) {
+      const answer = activityResponseSchema.parse(
+        (await get(createActivity, '/v1/admin/activity', { cursor, limit: '2' })).body,
+      );
+      seen.push(...answer.items.map((item) => item.id));
+      cursor = answer.next_cursor;
+      if (answer.items.length === 0) break;
+    }
+
+    expect(seen).toEqual(transfers.map((transfer) => transfer.id));
+  });
+
+  it('holds back a change whose transaction took its outbox id first and commits last', async () => {
+    const accounts = await accountsOnDistinctStripes(4);
+    const [slowDebit, slowCredit, quickDebit, quickCredit] = accounts;
+    const start = await get(createActivity, '/v1/admin/activity');
+    const slow = transferFactory({ debitAccountId: slowDebit, creditAccountId: slowCredit });
+    const quick = transferFactory({ debitAccountId: quickDebit, creditAccountId: quickCredit });
+    const client = new pg.Client(database.url);
+    await client.connect();
+    try {
+      // The real posting statements on a connection of the test's, without their final commit
+      // (and read committed, so that the two postings' serializable checks do not collide).
+      const heldOpen = {
+        connect: async () => ({
+          query: (text: string) =>
+            client.query(text.replace(/;\ncommit$/, '').replace('isolation level serializable', '')),
+          release: () => undefined,
+        }),
+      } as unknown as pg.Pool;
+      await new PostgresLedgerStore(heldOpen).postBatch([slow], []);
+      await post([quick]);
+      const during = activityResponseSchema.parse(
+        (await get(createActivity, '/v1/admin/activity', { cursor: String(start.body.next_cursor) })).body,
+      );
+      await client.query('commit');
+      const after = activityResponseSchema.parse(
+        (await get(createActivity, '/v1/admin/activity', { cursor: during.next_cursor })).body,
+      );
+
+      expect(during.items.map((item) => item.id)).toEqual([]);
+      expect(after.items.map((item) => item.id)).toEqual([slow.id, quick.id]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it.each([
+    [{ limit: '0' }, 'limit'],
+    [{ limit: String(adminPageSizeMax + 1) }, 'limit'],
+    [{ cursor: 'not-a-cursor!' }, 'cursor'],
+    [{ cursor: Buffer.from('1.x').toString('base64url') }, 'cursor'],
+  ])('refuses %o with a problem naming %s', async (query, field) => {
+    const response = await get(createActivity, '/v1/admin/activity', query);
+
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toBe('application/problem+json');
+    expect(response.body).toMatchObject({ status: 400, field });
+  });
+});
+
+describe('GET /v1/admin/transfers', () => {
+  it('lists transfers newest first, by status, a bounded page at a time', async () => {
+    const wallet = await createAccount(database.pool, { debitsMustNotExceedCredits: true });
+    const funding = await fund(database.pool, wallet, 5n);
+    const shop = await createAccount(database.pool);
+    // A millisecond apart: UUIDv7 ids order by their millisecond, not within one.
+    const acceptedAtMs = Date.now() + 10;
+    const transfers = [3n, 3n, 1n, 9n].map((amount, index) =>
+      transferFactory({
+        id: newTransferId(acceptedAtMs + index),
+        debitAccountId: wallet,
+        creditAccountId: shop,
+        amount,
+      }),
+    );
+    await post(transfers);
+
+    const rejected = adminTransferPageResponseSchema.parse(
+      (await get(createTransfers, '/v1/admin/transfers', { status: 'rejected', limit: '2' })).body,
+    );
+    const firstPage = adminTransferPageResponseSchema.parse(
+      (await get(createTransfers, '/v1/admin/transfers', { status: 'posted', limit: '2' })).body,
+    );
+    const secondPage = adminTransferPageResponseSchema.parse(
+      (
+        await get(createTransfers, '/v1/admin/transfers', {
+          status: 'posted',
+          limit: '2',
+          cursor: String(firstPage.next_cursor),
+        })
+      ).body,
+    );
+
+    expect(rejected.items.map((item) => item.id)).toEqual([transfers[3]?.id, transfers[1]?.id]);
+    expect(rejected.items.map((item) => item.reason)).toEqual(['exceeds_credits', 'exceeds_credits']);
+    // Posted, newest first: the 1, the first 3, then the wallet's funding transfer.
+    expect(firstPage.items.map((item) => item.id)).toEqual([transfers[2]?.id, transfers[0]?.id]);
+    expect(secondPage.items[0]?.id).toBe(funding.id);
+  });
+
+  it.each([
+    [{ status: 'queued' }, 'status'],
+    [{ limit: 'ten' }, 'limit'],
+    [{ cursor: 'abc' }, 'cursor'],
+  ])('refuses %o with a problem naming %s', async (query, field) => {
+    const response = await get(createTransfers, '/v1/admin/transfers', query);
+
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ status: 400, field });
+  });
+});
+
+describe('GET /v1/admin/gauges', () => {
+  it('reads queue depths from SQS and transfers per second from the ledger', async () => {
+    const debit = await createAccount(database.pool);
+    const credit = await createAccount(database.pool);
+    const recordedBefore = gaugesResponseSchema
+      .parse((await get(createGauges, '/v1/admin/gauges')).body)
+      .throughput.per_second.reduce((sum, count) => sum + count, 0);
+    await post(
+      Array.from({ length: 3 }, () => transferFactory({ debitAccountId: debit, creditAccountId: credit })),
+    );
+    for (const group of ['a', 'b']) {
+      await aws.clients.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: aws.resources.transfersDeadLetterQueueUrl,
+          MessageBody: '{}',
+          MessageGroupId: group,
+          MessageDeduplicationId: group,
+        }),
+      );
+    }
+
+    const response = await get(createGauges, '/v1/admin/gauges');
+    const gauges = gaugesResponseSchema.parse(response.body);
+
+    expect(response.status).toBe(200);
+    expect(gauges.transfers_queue).toEqual({ visible: 0, in_flight: 0, delayed: 0 });
+    expect(gauges.transfers_dead_letter_queue).toMatchObject({ visible: 2 });
+    expect(gauges.throughput.per_second).toHaveLength(gauges.throughput.window_s);
+    expect(gauges.throughput.per_second.reduce((sum, count) => sum + count, 0)).toBe(recordedBefore + 3);
+    expect(gauges.throughput.truncated).toBe(false);
+  });
+
+  it('reads consumer batch sizes and times from the batches the ledger recorded', async () => {
+    const debit = await createAccount(database.pool);
+    const credit = await createAccount(database.pool);
+    await new PostgresLedgerStore(database.pool).postBatch(
+      Array.from({ length: 7 }, () => transferFactory({ debitAccountId: debit, creditAccountId: credit })),
+      [],
+    );
+
+    const gauges = gaugesResponseSchema.parse((await get(createGauges, '/v1/admin/gauges')).body);
+
+    expect(gauges.batches?.transfer_count_max).toBe(7);
+    expect(gauges.batches?.recent.at(-1)?.transfer_count).toBe(7);
+    expect(gauges.batches?.duration_ms_p50).toBeGreaterThanOrEqual(0);
+    expect(gauges.batches?.duration_ms_max).toBeGreaterThanOrEqual(gauges.batches?.duration_ms_p95 ?? 0);
+  });
+
+  it('answers the other gauges when a queue cannot be read', async () => {
+    const unreachable: Dependencies = {
+      ...testDependencies(database.pool),
+      resources: aws.resources,
+      logger: silentLogger,
+    };
+
+    const response = parseResponse(
+      await createGauges(unreachable)(apiEvent({ method: 'GET', resource: '/v1/admin/gauges' })),
+    );
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ transfers_queue: null, transfers_dead_letter_queue: null });
+  });
+});
+
+describe('the System Internals page', () => {
+  it('serves the built page without a key and refuses files outside the build', async () => {
+    const page = await createPage({ logger: silentLogger })(
+      apiEvent({ method: 'GET', resource: '/admin/system', apiKeyId: null }),
+    );
+    const traversal = parseResponse(
+      await createAssets({ logger: silentLogger })(
+        apiEvent({ method: 'GET', resource: '/admin/system/assets/{file}', pathParameters: { file: '..' } }),
+      ),
+    );
+    const missing = parseResponse(
+      await createAssets({ logger: silentLogger })(
+        apiEvent({
+          method: 'GET',
+          resource: '/admin/system/assets/{file}',
+          pathParameters: { file: 'nope.js' },
+        }),
+      ),
+    );
+    const script = /\/admin\/system\/assets\/([\w.-]+\.js)/.exec(page.body)?.[1] ?? '';
+    const asset = await createAssets({ logger: silentLogger })(
+      apiEvent({ method: 'GET', resource: '/admin/system/assets/{file}', pathParameters: { file: script } }),
+    );
+
+    expect(page.statusCode).toBe(200);
+    expect(page.headers?.['content-type']).toBe('text/html; charset=utf-8');
+    expect(traversal).toMatchObject({ status: 400, body: { field: 'file' } });
+    expect(missing.status).toBe(404);
+    expect(asset.statusCode).toBe(200);
+    expect(asset.headers?.['cache-control']).toContain('immutable');
+  });
+
+  it('says how to build the page when it is not built', async () => {
+    const page = parseResponse(
+      await createPage(
+        { logger: silentLogger },
+        '/nonexistent/dist',
+      )(apiEvent({ method: 'GET', resource: '/admin/system' })),
+    );
+
+    expect(page.status).toBe(503);
+    expect(String(page.body.detail)).toContain('npm run build:dashboard');
+  });
+});
