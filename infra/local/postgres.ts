@@ -33,10 +33,13 @@ export interface EmbeddedPostgresOptions {
  * replaces the signal ones).
  */
 function keepExitCodes(): void {
-  for (const event of ['beforeExit', 'exit'] as const) {
-    for (const listener of process.listeners(event)) {
-      if (listener.toString().includes('eventFilters')) process.off(event, listener);
-    }
+  const isExitHook = (listener: (...args: never[]) => unknown): boolean =>
+    listener.toString().includes('eventFilters');
+  for (const listener of process.listeners('beforeExit')) {
+    if (isExitHook(listener)) process.off('beforeExit', listener);
+  }
+  for (const listener of process.listeners('exit')) {
+    if (isExitHook(listener)) process.off('exit', listener);
   }
 }
 
