@@ -1,8 +1,6 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { topology } from '../infra/topology';
-import { EventBridgePublisher } from '../shared/adapters/aws/eventbridge-publisher';
 import { PostgresFraudStore } from '../shared/adapters/postgres/fraud-store';
-import { type Dependencies, lazyHandler } from '../shared/config';
+import { type Dependencies, lazyHandler, ledgerEventPublisher } from '../shared/config';
 import { fraudSettingsFromEnv } from '../shared/domain/fraud';
 import { FraudPatternService } from '../shared/services/fraud';
 import { relayOutbox } from '../shared/services/outbox-relay';
@@ -28,10 +26,7 @@ export function createFraudPatternListener(
 /** The listener with its dependencies: the window and verdicts in Postgres, then the outbox relay. */
 export function createHandler(dependencies: Dependencies): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const store = new PostgresFraudStore(dependencies.pool);
-  const publisher = new EventBridgePublisher(dependencies.eventBridge, {
-    eventBusName: dependencies.resources.eventBusName,
-    source: topology.eventBus.source,
-  });
+  const publisher = ledgerEventPublisher(dependencies);
   return withOutboxRelay(
     createFraudPatternListener(new FraudPatternService(store, fraudSettingsFromEnv(), dependencies.logger)),
     () => relayOutbox(dependencies.pool, publisher),

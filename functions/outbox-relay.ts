@@ -1,7 +1,5 @@
 import type { ScheduledEvent } from 'aws-lambda';
-import { topology } from '../infra/topology';
-import { EventBridgePublisher } from '../shared/adapters/aws/eventbridge-publisher';
-import { type Dependencies, lazyHandler } from '../shared/config';
+import { type Dependencies, lazyHandler, ledgerEventPublisher } from '../shared/config';
 import { relayOutbox } from '../shared/services/outbox-relay';
 
 /** Rows one relay run takes: ten PutEvents calls. */
@@ -27,10 +25,7 @@ export interface OutboxRelayResult {
 export function createHandler(
   dependencies: Dependencies,
 ): (event?: ScheduledEvent) => Promise<OutboxRelayResult> {
-  const publisher = new EventBridgePublisher(dependencies.eventBridge, {
-    eventBusName: dependencies.resources.eventBusName,
-    source: topology.eventBus.source,
-  });
+  const publisher = ledgerEventPublisher(dependencies);
   return async () => {
     let publishedCount = 0;
     let failedCount = 0;

@@ -1,8 +1,6 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { topology } from '../infra/topology';
-import { EventBridgePublisher } from '../shared/adapters/aws/eventbridge-publisher';
 import { PostgresLedgerStore } from '../shared/adapters/postgres/ledger-store';
-import { type Dependencies, lazyHandler } from '../shared/config';
+import { type Dependencies, lazyHandler, ledgerEventPublisher } from '../shared/config';
 import type { Logger } from '../shared/ports/logger';
 import { relayOutbox } from '../shared/services/outbox-relay';
 import { PostingService, recordCountMax } from '../shared/services/posting-service';
@@ -67,10 +65,7 @@ export function withOutboxRelay(
 /** The consumer with its dependencies: posting to Postgres, then relaying to EventBridge. */
 export function createHandler(dependencies: Dependencies): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const service = new PostingService(new PostgresLedgerStore(dependencies.pool), dependencies.logger);
-  const publisher = new EventBridgePublisher(dependencies.eventBridge, {
-    eventBusName: dependencies.resources.eventBusName,
-    source: topology.eventBus.source,
-  });
+  const publisher = ledgerEventPublisher(dependencies);
   return withOutboxRelay(
     createTransferConsumer(service),
     () => relayOutbox(dependencies.pool, publisher, { rowCountMax: relayRowCountMax }),

@@ -10,7 +10,9 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
+import { topology } from '../infra/topology';
 import { type SecretReader, secretPassword, secretsManagerReader } from './adapters/aws/database-secret';
+import { EventBridgePublisher } from './adapters/aws/eventbridge-publisher';
 import { createPool, type DatabaseTarget, poolLimitsFromEnv } from './adapters/postgres/pool';
 import { type VelocityLimits, velocityLimitsFromEnv } from './domain/velocity';
 import type { Logger } from './ports/logger';
@@ -158,4 +160,14 @@ export function lazyHandler<Event, Result>(
     handle ??= create(dependenciesFromEnv(serviceName));
     return handle(event);
   };
+}
+
+/** The publisher of the ledger's events: the deployment's bus, with the topology's source. */
+export function ledgerEventPublisher(
+  dependencies: Pick<Dependencies, 'eventBridge' | 'resources'>,
+): EventBridgePublisher {
+  return new EventBridgePublisher(dependencies.eventBridge, {
+    eventBusName: dependencies.resources.eventBusName,
+    source: topology.eventBus.source,
+  });
 }

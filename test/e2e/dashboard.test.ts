@@ -101,8 +101,9 @@ describe('the System Internals page in a browser', () => {
     await page.keyboard.press('Enter');
 
     await page.getByTestId('transfer-status').filter({ hasText: 'posted' }).waitFor();
-    const published = page.locator('li[data-step="event_published"][data-state="recorded"]');
-    await published.waitFor();
+    // The journey's last step: the fraud scorer's verdict, after the event was published.
+    const scored = page.locator('li[data-step="fraud_scored"][data-state="recorded"]');
+    await scored.waitFor();
     const recorded = await page
       .locator('li[data-state="recorded"]')
       .evaluateAll((items) => items.map((item) => item.getAttribute('data-step')));
@@ -120,11 +121,14 @@ describe('the System Internals page in a browser', () => {
     expect(recorded).toEqual(
       expect.arrayContaining([
         'accepted',
+        'idempotency_checked',
+        'velocity_checked',
         'queued',
         'picked_up',
         'posted',
         'outbox_written',
         'event_published',
+        'fraud_scored',
       ]),
     );
     await expect

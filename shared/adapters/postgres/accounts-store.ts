@@ -12,6 +12,7 @@ import type { VelocityOverrides } from '../../domain/velocity';
 import type { Account, AccountOpening, AccountStore, BeforeCommit, Entry } from '../../services/accounts';
 import { classifyDatabaseError } from './errors';
 import { int8, timestamp } from './rows';
+import { inTransaction } from './transaction';
 
 const accountColumns = `id, currency, code, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
   debits_posted, credits_posted, debits_pending, credits_pending, metadata, created_at, version,
@@ -183,35 +184,12 @@ export class PostgresAccountStore implements AccountStore {
     }
   }
 
-  /**
-   * Runs `work` in a transaction; any error rolls it back. Errors of the database are classified;
-   * LedgerX's own (a copy that could not be written) are thrown as they are.
-   */
-  private async transaction<Result>(
+  /** Runs `work` in a transaction (see `inTransaction`). */
+  private transaction<Result>(
     operation: string,
     work: (client: pg.PoolClient) => Promise<Result>,
   ): Promise<Result> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw classifyDatabaseError(error, { operation });
-    }
-    let broken = false;
-    try {
-      await client.query('begin');
-      const result = await work(client);
-      await client.query('commit');
-      return result;
-    } catch (error) {
-      await client.query('rollback').catch(() => {
-        broken = true;
-      });
-      // LedgerX's own errors (the copy's TransientError) come back from this as they are.
-      throw classifyDatabaseError(error, { operation });
-    } finally {
-      client.release(broken);
-    }
+    return inTransaction(this.pool, { operation }, work);
   }
 
   private async query<Row extends pg.QueryResultRow>(

@@ -21,6 +21,7 @@ import type {
 import { transferId } from './accounts-store';
 import { classifyDatabaseError } from './errors';
 import { int8, timestamp, timestampOrNull } from './rows';
+import { inTransaction } from './transaction';
 
 /**
  * Profiles, verdicts and the pattern window in the `fraud` schema (migration 0008), each event in
@@ -232,32 +233,13 @@ export class PostgresFraudStore implements FraudScoreStore, FraudPatternStore, F
     }
   }
 
-  private async inTransaction<T>(
+  /** Runs `work` in a transaction (see `inTransaction`). */
+  private inTransaction<T>(
     operation: string,
     context: Record<string, unknown>,
     work: (client: pg.PoolClient) => Promise<T>,
   ): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw classifyDatabaseError(error, { operation, ...context });
-    }
-    let broken = false;
-    try {
-      await client.query('begin isolation level read committed');
-      const result = await work(client);
-      await client.query('commit');
-      return result;
-    } catch (error) {
-      await client.query('rollback').catch(() => {
-        broken = true;
-      });
-      throw classifyDatabaseError(error, { operation, ...context });
-    } finally {
-      // A connection whose rollback failed is in an unknown state; the pool must not hand it out.
-      client.release(broken);
-    }
+    return inTransaction(this.pool, { operation, ...context }, work);
   }
 }
 
