@@ -242,26 +242,44 @@ export function decodeEntryCursor(cursor: string): bigint | undefined {
   return entryId;
 }
 
-export const entriesQuerySchema = z.object({
-  limit: z
+/**
+ * A page size in a query string: a whole number from 1 to `paging.pageSizeMax`, optional (the
+ * service applies `pageSizeDefault`). `what` names the items in the description.
+ */
+function pageLimitSchema(what: string, paging: { pageSizeMax: number; pageSizeDefault: number }) {
+  return z
     .string()
-    .regex(/^[1-9][0-9]{0,3}$/, `must be a whole number from 1 to ${entryPageSizeMax}`)
+    .regex(/^[1-9][0-9]{0,3}$/, `must be a whole number from 1 to ${paging.pageSizeMax}`)
     .transform((value) => Number.parseInt(value, 10))
-    .pipe(z.int().min(1).max(entryPageSizeMax, `must be at most ${entryPageSizeMax}`))
+    .pipe(z.int().min(1).max(paging.pageSizeMax, `must be at most ${paging.pageSizeMax}`))
     .optional()
-    .meta({ description: `Entries per page: 1 to ${entryPageSizeMax}, ${entryPageSizeDefault} by default.` }),
-  cursor: z
+    .meta({
+      description: `${what} per page: 1 to ${paging.pageSizeMax}, ${paging.pageSizeDefault} by default.`,
+    });
+}
+
+/** An opaque cursor in a query string, read back by `decode`; 400 when it is not one we made. */
+function cursorSchema<Position>(decode: (cursor: string) => Position | undefined, description: string) {
+  return z
     .string()
     .transform((value, context) => {
-      const entryId = decodeEntryCursor(value);
-      if (entryId === undefined) {
+      const position = decode(value);
+      if (position === undefined) {
         context.issues.push({ code: 'custom', message: 'is not a cursor this API made', input: value });
         return z.NEVER;
       }
-      return entryId;
+      return position;
     })
     .optional()
-    .meta({ description: 'The `next_cursor` of the previous page; omit it for the newest entries.' }),
+    .meta({ description });
+}
+
+export const entriesQuerySchema = z.object({
+  limit: pageLimitSchema('Entries', entryPaging),
+  cursor: cursorSchema(
+    decodeEntryCursor,
+    'The `next_cursor` of the previous page; omit it for the newest entries.',
+  ),
 });
 
 export const entryResponseSchema = z
@@ -392,26 +410,12 @@ export const flagPageSizeDefault = 50;
 export const flagPaging = { pageSizeDefault: flagPageSizeDefault, pageSizeMax: flagPageSizeMax } as const;
 
 export const flagsQuerySchema = z.object({
-  limit: z
-    .string()
-    .regex(/^[1-9][0-9]{0,3}$/, `must be a whole number from 1 to ${flagPageSizeMax}`)
-    .transform((value) => Number.parseInt(value, 10))
-    .pipe(z.int().min(1).max(flagPageSizeMax, `must be at most ${flagPageSizeMax}`))
-    .optional()
-    .meta({ description: `Flags per page: 1 to ${flagPageSizeMax}, ${flagPageSizeDefault} by default.` }),
-  cursor: z
-    .string()
-    .transform((value, context) => {
-      // The same opaque form as the entries' cursor: the base64url of a decimal id.
-      const flagId = decodeEntryCursor(value);
-      if (flagId === undefined) {
-        context.issues.push({ code: 'custom', message: 'is not a cursor this API made', input: value });
-        return z.NEVER;
-      }
-      return flagId;
-    })
-    .optional()
-    .meta({ description: 'The `next_cursor` of the previous page; omit it for the newest flags.' }),
+  limit: pageLimitSchema('Flags', flagPaging),
+  // The same opaque form as the entries' cursor: the base64url of a decimal id.
+  cursor: cursorSchema(
+    decodeEntryCursor,
+    'The `next_cursor` of the previous page; omit it for the newest flags.',
+  ),
 });
 
 export const fraudFlagResponseSchema = z
@@ -462,16 +466,7 @@ export const healthResponseSchema = z
 /** The most items one admin page holds, and how many when the client does not say. */
 export const adminPageSizeMax = 200;
 export const adminPageSizeDefault = 50;
-
-function adminLimitSchema(what: string) {
-  return z
-    .string()
-    .regex(/^[1-9][0-9]{0,3}$/, `must be a whole number from 1 to ${adminPageSizeMax}`)
-    .transform((value) => Number.parseInt(value, 10))
-    .pipe(z.int().min(1).max(adminPageSizeMax, `must be at most ${adminPageSizeMax}`))
-    .optional()
-    .meta({ description: `${what} per page: 1 to ${adminPageSizeMax}, ${adminPageSizeDefault} by default.` });
-}
+const adminPaging = { pageSizeDefault: adminPageSizeDefault, pageSizeMax: adminPageSizeMax } as const;
 
 /** A change feed position: base64url of `<transaction id>.<outbox id>`, both decimal. */
 export function encodeActivityCursor(position: { transactionId: bigint; outboxId: bigint }): string {
@@ -493,22 +488,11 @@ export function decodeActivityCursor(
 }
 
 export const activityQuerySchema = z.object({
-  cursor: z
-    .string()
-    .transform((value, context) => {
-      const position = decodeActivityCursor(value);
-      if (position === undefined) {
-        context.issues.push({ code: 'custom', message: 'is not a cursor this API made', input: value });
-        return z.NEVER;
-      }
-      return position;
-    })
-    .optional()
-    .meta({
-      description:
-        'The `next_cursor` of the previous answer: the changes recorded since. Omit it for the newest changes.',
-    }),
-  limit: adminLimitSchema('Changes'),
+  cursor: cursorSchema(
+    decodeActivityCursor,
+    'The `next_cursor` of the previous answer: the changes recorded since. Omit it for the newest changes.',
+  ),
+  limit: pageLimitSchema('Changes', adminPaging),
 });
 
 export const adminTransferStatuses = ['posted', 'rejected'] as const;
@@ -518,7 +502,7 @@ export const adminTransfersQuerySchema = z.object({
     .enum(adminTransferStatuses, { error: 'must be posted or rejected' })
     .optional()
     .meta({ description: 'Only transfers with this status.' }),
-  limit: adminLimitSchema('Transfers'),
+  limit: pageLimitSchema('Transfers', adminPaging),
   cursor: transferIdSchema
     .optional()
     .meta({ description: 'The `next_cursor` of the previous page: transfers older than it.' }),
