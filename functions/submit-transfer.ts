@@ -1,63 +1,65 @@
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { topology } from '../infra/topology';
-import { SqsTransferQueue } from '../shared/adapters/aws/transfer-queue';
-import { DynamoTransferRequests } from '../shared/adapters/aws/transfer-requests';
-import { DynamoVelocityStore } from '../shared/adapters/aws/velocity-store';
-import { idempotencyKeySchema, submitTransferBodySchema } from '../shared/api/schemas';
+import {
+  idempotencyKeySchema,
+  submitTransferBodySchema,
+  transferAcceptedResponseSchema,
+} from '../shared/api/schemas';
 import { transferAcceptedView } from '../shared/api/views';
-import { type Dependencies, lazyHandler } from '../shared/config';
+import { defineHttpFunction } from '../shared/definitions';
 import { formatMinorUnits } from '../shared/domain/money';
-import { velocityLimitsFromEnv } from '../shared/domain/velocity';
-import { type ApiHandler, httpHandler, requiredHeader } from '../shared/http/handler';
+import { requiredHeader } from '../shared/handlers/http';
 import {
   ConflictProblem,
   IdempotencyKeyReusedProblem,
   type ProblemError,
   UnauthorizedProblem,
   VelocityExceededProblem,
-} from '../shared/http/problem';
+} from '../shared/handlers/problem';
 import {
   IdempotencyKeyReusedError,
   SubmissionInProgressError,
-  TransferSubmission,
+  submissionInProgressMsMax,
 } from '../shared/services/transfer-submission';
-import { VelocityExceededError, VelocityService } from '../shared/services/velocity';
+import { VelocityExceededError } from '../shared/services/velocity';
 
-/** The table layout Powertools writes its records in (the topology's idempotency table). */
-const idempotencyTable = topology.tables.idempotency;
+const idempotencyKeyHeader = { name: 'Idempotency-Key', schema: idempotencyKeySchema } as const;
 
 /**
  * POST /v1/transfers: validates the body and the Idempotency-Key header (bad input never reaches
  * the idempotency store), then submits the transfer and answers 202 with it as queued.
  */
-export function createHandler(dependencies: Dependencies): ApiHandler {
-  const submission = new TransferSubmission({
-    queue: new SqsTransferQueue(dependencies.sqs, dependencies.resources.transfersQueueUrl),
-    requests: new DynamoTransferRequests(dependencies.dynamo, dependencies.resources.transferRequestsTable),
-    velocity: new VelocityService({
-      store: new DynamoVelocityStore(dependencies.dynamo, dependencies.resources.velocityTable),
-      defaults: dependencies.velocity ?? velocityLimitsFromEnv(),
-      logger: dependencies.logger,
-    }),
-    idempotencyStore: new DynamoDBPersistenceLayer({
-      tableName: dependencies.resources.idempotencyTable,
-      keyAttr: idempotencyTable.partitionKey,
-      expiryAttr: idempotencyTable.ttlAttribute,
-      awsSdkV3Client: dependencies.dynamo,
-    }),
-    inProgressMsMax: topology.functions.submitTransfer.timeoutS * 1000,
-    logger: dependencies.logger,
-  });
-  return httpHandler({
-    name: 'POST /v1/transfers',
-    logger: dependencies.logger,
-    body: submitTransferBodySchema,
+export default defineHttpFunction({
+  name: 'submit-transfer',
+  method: 'POST',
+  path: '/v1/transfers',
+  request: { body: submitTransferBodySchema, headers: [idempotencyKeyHeader] },
+  operation: {
+    operationId: 'submitTransfer',
+    summary: 'Submit a transfer (idempotent per Idempotency-Key)',
+    success: {
+      status: 202,
+      schema: transferAcceptedResponseSchema,
+      description:
+        'The transfer is queued for posting. A repeat of the same request under the same key answers the same.',
+    },
+    problems: [400, 401, 409, 413, 422, 429, 503],
+  },
+  access: [
+    { kind: 'queue-send', queue: 'transfers' },
+    { kind: 'table-read-write', table: 'idempotency' },
+    { kind: 'table-read-write', table: 'transferRequests' },
+    { kind: 'table-read-write', table: 'velocity' },
+  ],
+  // A request may hold its idempotency key until the function's timeout has surely passed.
+  limits: { timeoutS: submissionInProgressMsMax / 1000, memoryMiB: 512 },
+  build: ({ services }) => ({
     handle: async ({ body, headers, apiKeyId }) => {
-      const idempotencyKey = requiredHeader(headers, 'Idempotency-Key', idempotencyKeySchema);
       // API Gateway (and the local front door) always set it on a route that needs a key.
       if (apiKeyId === undefined) throw new UnauthorizedProblem('the request carries no API key identity');
-      const transfer = await submission.submit(
-        { apiKeyId, idempotencyKey },
+      const transfer = await services.transferSubmission.submit(
+        {
+          apiKeyId,
+          idempotencyKey: requiredHeader(headers, idempotencyKeyHeader.name, idempotencyKeyHeader.schema),
+        },
         {
           debitAccountId: body.debit_account_id,
           creditAccountId: body.credit_account_id,
@@ -73,8 +75,8 @@ export function createHandler(dependencies: Dependencies): ApiHandler {
       };
     },
     mapError,
-  });
-}
+  }),
+});
 
 function mapError(error: unknown): ProblemError | undefined {
   if (error instanceof SubmissionInProgressError) {
@@ -105,5 +107,3 @@ function mapError(error: unknown): ProblemError | undefined {
   }
   return undefined;
 }
-
-export const handler = lazyHandler('submit-transfer', createHandler);

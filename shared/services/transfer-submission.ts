@@ -45,6 +45,12 @@ import type { Logger } from '../ports/logger';
 /** How long a key answers with its first result: a day, the usual window for client retries. */
 export const idempotencyWindowS = 86_400;
 
+/**
+ * How long a request may hold its key before another may take it over: the submitting
+ * function's timeout (its definition uses this), after which the first invocation is surely gone.
+ */
+export const submissionInProgressMsMax = 10_000;
+
 /** A transfer as a client asks for it, validated, amounts in minor units. */
 export interface TransferRequest {
   readonly debitAccountId: AccountId;

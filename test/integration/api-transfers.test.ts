@@ -1,19 +1,22 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { createHandler as createGetTransfer } from '../../functions/get-transfer';
-import { createHandler as createSubmitTransfer } from '../../functions/submit-transfer';
+import getTransferFunction from '../../functions/get-transfer';
+import submitTransferFunction from '../../functions/submit-transfer';
 import { localAwsSettings } from '../../infra/local/aws';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
 import { transferAcceptedResponseSchema, transferResponseSchema } from '../../shared/api/schemas';
-import { awsClients, type Dependencies } from '../../shared/config';
 import type { AccountId } from '../../shared/domain/ids';
 import { parseTransferMessage, type TransferCommand } from '../../shared/domain/transfer';
-import { requestBodyBytesMax } from '../../shared/http/handler';
-import { apiEvent, type ParsedResponse, parseResponse, silentLogger } from '../support/api';
+import { requestBodyBytesMax } from '../../shared/handlers/http';
+import { type AwsClients, awsClients, type Wiring } from '../../shared/wiring';
+import { apiEvent, type ParsedResponse, parseResponse, testWiring } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { useTestDatabase } from '../support/database';
 import { createAccount } from '../support/factories';
+
+const createGetTransfer = (wiring: Wiring) => getTransferFunction.build(wiring);
+const createSubmitTransfer = (wiring: Wiring) => submitTransferFunction.build(wiring);
 
 const database = useTestDatabase();
 const aws = useTestAws();
@@ -21,7 +24,7 @@ const aws = useTestAws();
 /** A closed port: every call to it is refused at once. */
 const closedEndpoint = 'http://127.0.0.1:9';
 
-interface CountingClients extends Pick<Dependencies, 'sqs' | 'dynamo' | 'eventBridge'> {
+interface CountingClients extends AwsClients {
   /** SendMessage calls made through this SQS client, whether they succeeded or not. */
   readonly sendCount: () => number;
 }
@@ -49,8 +52,8 @@ function countingClients(options: { readonly sqsEndpoint?: string; readonly lose
   return { ...clients, sqs, sendCount: () => sends } satisfies CountingClients;
 }
 
-function dependencies(clients: Pick<Dependencies, 'sqs' | 'dynamo' | 'eventBridge'>): Dependencies {
-  return { pool: database.pool, ...clients, resources: aws.resources, logger: silentLogger };
+function dependencies(clients: AwsClients): Wiring {
+  return testWiring(database.pool, { clients, resources: aws.resources });
 }
 
 async function submit(
@@ -113,7 +116,7 @@ async function drainGroup(sqs: SQSClient, groupId: string): Promise<ReceivedMess
   for (let round = 0; round < 20; round += 1) {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: aws.resources.transfersQueueUrl,
+        QueueUrl: aws.resources.queueUrls.transfers,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 0,
         MessageSystemAttributeNames: ['All'],
@@ -123,7 +126,7 @@ async function drainGroup(sqs: SQSClient, groupId: string): Promise<ReceivedMess
     for (const message of Messages) {
       await sqs.send(
         new DeleteMessageCommand({
-          QueueUrl: aws.resources.transfersQueueUrl,
+          QueueUrl: aws.resources.queueUrls.transfers,
           ReceiptHandle: message.ReceiptHandle,
         }),
       );
@@ -147,8 +150,8 @@ async function itemCount(table: string): Promise<number> {
 
 async function storedCounts(): Promise<{ idempotency: number; requests: number }> {
   return {
-    idempotency: await itemCount(aws.resources.idempotencyTable),
-    requests: await itemCount(aws.resources.transferRequestsTable),
+    idempotency: await itemCount(aws.resources.tableNames.idempotency),
+    requests: await itemCount(aws.resources.tableNames.transferRequests),
   };
 }
 

@@ -1,7 +1,6 @@
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { topology } from '../../infra/topology';
 import { SqsTransferQueue } from '../../shared/adapters/aws/transfer-queue';
 import { DynamoTransferRequests } from '../../shared/adapters/aws/transfer-requests';
 import { DynamoVelocityStore } from '../../shared/adapters/aws/velocity-store';
@@ -14,6 +13,7 @@ import {
   TransferSubmission,
 } from '../../shared/services/transfer-submission';
 import { VelocityService } from '../../shared/services/velocity';
+import { topology } from '../../shared/topology';
 import { silentLogger } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { usd } from '../support/factories';
@@ -44,14 +44,14 @@ function submission(
 ): TransferSubmission {
   return new TransferSubmission({
     queue,
-    requests: new DynamoTransferRequests(aws.clients.dynamo, aws.resources.transferRequestsTable),
+    requests: new DynamoTransferRequests(aws.clients.dynamo, aws.resources.tableNames.transferRequests),
     velocity: new VelocityService({
-      store: new DynamoVelocityStore(aws.clients.dynamo, aws.resources.velocityTable),
+      store: new DynamoVelocityStore(aws.clients.dynamo, aws.resources.tableNames.velocity),
       defaults: velocity,
       logger: silentLogger,
     }),
     idempotencyStore: new DynamoDBPersistenceLayer({
-      tableName: aws.resources.idempotencyTable,
+      tableName: aws.resources.tableNames.idempotency,
       keyAttr: topology.tables.idempotency.partitionKey,
       expiryAttr: topology.tables.idempotency.ttlAttribute,
       awsSdkV3Client: aws.clients.dynamo,
@@ -63,7 +63,7 @@ function submission(
 
 describe('transfer submission', () => {
   it('lets a key held by a frozen invocation be taken over after its in-progress bound, with the same transfer id', async () => {
-    const realQueue = new SqsTransferQueue(aws.clients.sqs, aws.resources.transfersQueueUrl);
+    const realQueue = new SqsTransferQueue(aws.clients.sqs, aws.resources.queueUrls.transfers);
     const stalling = stallingQueue(realQueue);
     const inProgressMsMax = 300;
     const frozen = submission(stalling, inProgressMsMax);
@@ -89,7 +89,7 @@ describe('transfer submission', () => {
     expect(late.acceptedAt).toBe(takenOver.acceptedAt);
     const { Messages = [] } = await aws.clients.sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: aws.resources.transfersQueueUrl,
+        QueueUrl: aws.resources.queueUrls.transfers,
         MaxNumberOfMessages: 10,
         MessageSystemAttributeNames: ['All'],
       }),

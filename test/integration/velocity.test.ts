@@ -1,36 +1,41 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { createHandler as createCreateAccount } from '../../functions/create-account';
-import { createHandler as createGetAccount } from '../../functions/get-account';
-import { createHandler as createSetAccountVelocity } from '../../functions/set-account-velocity';
-import { createHandler as createSubmitTransfer } from '../../functions/submit-transfer';
+import createAccountFunction from '../../functions/create-account';
+import getAccountFunction from '../../functions/get-account';
+import setAccountVelocityFunction from '../../functions/set-account-velocity';
+import submitTransferFunction from '../../functions/submit-transfer';
 import { DynamoVelocityStore } from '../../shared/adapters/aws/velocity-store';
-import type { Dependencies } from '../../shared/config';
 import { newAccountId, newTransferId } from '../../shared/domain/ids';
 import type { VelocityLimits } from '../../shared/domain/velocity';
-import { toProblemError } from '../../shared/http/handler';
+import { toProblemError } from '../../shared/handlers/http';
 import {
   VelocityContentionError,
   VelocityExceededError,
   VelocityService,
   type VelocityStore,
 } from '../../shared/services/velocity';
-import { apiEvent, type ParsedResponse, parseResponse, silentLogger, testDependencies } from '../support/api';
+import type { Wiring } from '../../shared/wiring';
+import { apiEvent, type ParsedResponse, parseResponse, silentLogger, testWiring } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { useTestDatabase } from '../support/database';
 import { createAccount } from '../support/factories';
 
+const createCreateAccount = (wiring: Wiring) => createAccountFunction.build(wiring);
+const createGetAccount = (wiring: Wiring) => getAccountFunction.build(wiring);
+const createSetAccountVelocity = (wiring: Wiring) => setAccountVelocityFunction.build(wiring);
+const createSubmitTransfer = (wiring: Wiring) => submitTransferFunction.build(wiring);
+
 const database = useTestDatabase();
 const aws = useTestAws();
 
-function dependencies(velocity: VelocityLimits): Dependencies {
-  return { pool: database.pool, ...aws.clients, resources: aws.resources, logger: silentLogger, velocity };
+function dependencies(velocity: VelocityLimits): Wiring {
+  return testWiring(database.pool, { clients: aws.clients, resources: aws.resources, velocity });
 }
 
 function velocityService(
   defaults: VelocityLimits,
-  store: VelocityStore = new DynamoVelocityStore(aws.clients.dynamo, aws.resources.velocityTable),
+  store: VelocityStore = new DynamoVelocityStore(aws.clients.dynamo, aws.resources.tableNames.velocity),
   retryCountMax?: number,
 ): VelocityService {
   return new VelocityService({
@@ -69,7 +74,7 @@ async function queuedIds(groupId: string): Promise<string[]> {
   for (let round = 0; round < 10; round += 1) {
     const { Messages = [] } = await aws.clients.sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: aws.resources.transfersQueueUrl,
+        QueueUrl: aws.resources.queueUrls.transfers,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 0,
         VisibilityTimeout: 0,
@@ -91,7 +96,7 @@ async function queuedIds(groupId: string): Promise<string[]> {
 async function windowEntryCount(accountId: string): Promise<number> {
   const { Item } = await aws.clients.dynamo.send(
     new GetItemCommand({
-      TableName: aws.resources.velocityTable,
+      TableName: aws.resources.tableNames.velocity,
       Key: { pk: { S: `window#${accountId}` } },
       ConsistentRead: true,
     }),
@@ -146,7 +151,7 @@ describe('the velocity window in DynamoDB', () => {
   });
 
   it('gives up with a transient error after its retry bound when every write loses', async () => {
-    const real = new DynamoVelocityStore(aws.clients.dynamo, aws.resources.velocityTable);
+    const real = new DynamoVelocityStore(aws.clients.dynamo, aws.resources.tableNames.velocity);
     let writes = 0;
     const alwaysLosing: VelocityStore = {
       read: (accountId) => real.read(accountId),
@@ -171,7 +176,7 @@ describe('the velocity window in DynamoDB', () => {
   });
 
   it("keeps the newest copy of an account's limits when an older one arrives late", async () => {
-    const store = new DynamoVelocityStore(aws.clients.dynamo, aws.resources.velocityTable);
+    const store = new DynamoVelocityStore(aws.clients.dynamo, aws.resources.tableNames.velocity);
     const accountId = newAccountId();
 
     await store.putOverrides(accountId, { windowS: 10, transferCountMax: 2, amountMax: 5n }, 2n);
@@ -241,12 +246,17 @@ describe('POST /v1/transfers over the velocity limit', () => {
   });
 
   it('answers 503 problem+json, not 429, when the window cannot be read', async () => {
-    const deps = dependencies({ windowS: 60, transferCountMax: 10, amountMax: undefined });
-    const handler = createSubmitTransfer({
-      ...deps,
-      // A table that does not exist: every read of the window fails.
-      resources: { ...aws.resources, velocityTable: `${aws.namePrefix}no-such-table` },
-    });
+    const handler = createSubmitTransfer(
+      testWiring(database.pool, {
+        clients: aws.clients,
+        velocity: { windowS: 60, transferCountMax: 10, amountMax: undefined },
+        // A table that does not exist: every read of the window fails.
+        resources: {
+          ...aws.resources,
+          tableNames: { ...aws.resources.tableNames, velocity: `${aws.namePrefix}no-such-table` },
+        },
+      }),
+    );
     const debit = await createAccount(database.pool);
 
     const response = await submit(handler, { debit, credit: newAccountId() }, newKey());
@@ -257,7 +267,7 @@ describe('POST /v1/transfers over the velocity limit', () => {
 });
 
 describe("an account's own velocity limits", () => {
-  async function openAccount(body: Record<string, unknown>, deps: Dependencies): Promise<ParsedResponse> {
+  async function openAccount(body: Record<string, unknown>, deps: Wiring): Promise<ParsedResponse> {
     return parseResponse(
       await createCreateAccount(deps)(apiEvent({ method: 'POST', resource: '/v1/accounts', body })),
     );
@@ -345,7 +355,7 @@ describe("an account's own velocity limits", () => {
   });
 
   it('are not stored at all when their copy cannot be written: no account is opened', async () => {
-    const unreachable = testDependencies(database.pool, { resources: aws.resources });
+    const unreachable = testWiring(database.pool, { resources: aws.resources });
     const before = await database.pool.query('select count(*)::int as n from ledger.accounts');
 
     const response = await openAccount({ currency: 'USD', velocity: { max_transfers: 1 } }, unreachable);
@@ -357,7 +367,7 @@ describe("an account's own velocity limits", () => {
 
   it('keep the account and its old limits when a change cannot reach the copy', async () => {
     const debit = await createAccount(database.pool);
-    const unreachable = testDependencies(database.pool, { resources: aws.resources });
+    const unreachable = testWiring(database.pool, { resources: aws.resources });
     const handler = createSetAccountVelocity(unreachable);
 
     const response = parseResponse(
@@ -380,7 +390,7 @@ describe("an account's own velocity limits", () => {
   });
 
   it('opens an account without limits of its own without touching DynamoDB', async () => {
-    const unreachable = testDependencies(database.pool);
+    const unreachable = testWiring(database.pool);
 
     const response = await openAccount({ currency: 'USD', velocity: {} }, unreachable);
 

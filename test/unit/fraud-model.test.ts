@@ -9,7 +9,6 @@ import {
   emptyStat,
   type FraudProfile,
   features,
-  fraudSettingsFromEnv,
   logMinorUnits,
   type ScoredTransfer,
   scoreAgainstProfile,
@@ -164,14 +163,5 @@ describe('the fraud model', () => {
       { reason: 'structuring', transferIds: ['s0', 's1', 's2'] },
     ]);
     expect(detectPatterns(last(ordinary), ordinary, settings)).toEqual([]);
-  });
-
-  it('reads its settings from the environment and refuses bad ones', () => {
-    expect(fraudSettingsFromEnv({})).toEqual(defaultFraudSettings);
-    expect(
-      fraudSettingsFromEnv({ LEDGER_FRAUD_THRESHOLD: '0.9', LEDGER_FRAUD_STRUCTURING_LIMIT: '300000' }),
-    ).toMatchObject({ threshold: 0.9, structuringLimit: 300_000n });
-    expect(() => fraudSettingsFromEnv({ LEDGER_FRAUD_THRESHOLD: '2' })).toThrow(RangeError);
-    expect(() => fraudSettingsFromEnv({ LEDGER_FRAUD_STRUCTURING_LIMIT: '1.5' })).toThrow(RangeError);
   });
 });

@@ -8,7 +8,7 @@ import {
   toTransferMessage,
 } from '../../domain/transfer';
 import { TransientError } from '../../errors';
-import type { QueuedTransfer, QueuedTransferReader } from '../../services/transfer-status';
+import type { QueuedTransfer, QueuedTransferReader } from '../../ports/transfer-status';
 import type {
   RequestKey,
   Reservation,
