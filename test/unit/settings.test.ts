@@ -128,7 +128,7 @@ describe('the settings table', () => {
   it('is the table docs/settings.md shows, default for default', () => {
     const documented = new Map<string, string>();
     for (const line of readFileSync(new URL('../../docs/settings.md', import.meta.url), 'utf8').split('\n')) {
-      const match = /^\| `([A-Z0-9_]+)` \| ([^|]*) \|/.exec(line);
+      const match = /^\|\s*`([A-Z0-9_]+)`\s*\|\s*([^|]*?)\s*\|/.exec(line);
       if (match?.[1] !== undefined) documented.set(match[1], (match[2] ?? '').trim());
     }
 
