@@ -270,6 +270,87 @@ describe('the pattern listener', () => {
     expect(await flaggedEvents(burst.map((transfer) => transfer.transferId))).toBe(burst.length);
   });
 
+  /**
+   * A shop-paying account: a week ago it paid each of four shops twice; now it pays them forty
+   * times over four minutes, round the four, and `extra` (each with its own minute offset) in
+   * between. Returns the week-old history, the forty and the extra transfers.
+   */
+  function familiarBurst(
+    extra: (debitAccountId: string, at: (second: number) => string) => ScoredTransfer[],
+  ) {
+    const debitAccountId = posted().debitAccountId;
+    const shops = Array.from({ length: 4 }, () => posted().creditAccountId);
+    const startMs = Date.now() - 600_000;
+    const at = (second: number) => new Date(startMs + second * 1000).toISOString();
+    const history = shops.flatMap((creditAccountId, index) =>
+      [0, 1].map((visit) =>
+        posted({ debitAccountId, creditAccountId, postedAt: at(-7 * 86_400 + visit * 3600 + index * 60) }),
+      ),
+    );
+    const ordinary = Array.from({ length: 40 }, (_, index) =>
+      posted({
+        debitAccountId,
+        creditAccountId: shops[index % shops.length],
+        amount: 2_000n + BigInt(index * 37),
+        postedAt: at(index * 6),
+      }),
+    );
+    return { history, ordinary, extra: extra(debitAccountId, at) };
+  }
+
+  async function flaggedAmong(transfers: readonly ScoredTransfer[]): Promise<Map<string, string[]>> {
+    const { rows } = await database.pool.query<{ transfer_id: string; reasons: string[] }>(
+      `select transfer_id, reasons from fraud.verdicts
+        where status = 'flagged' and transfer_id = any($1::uuid[])`,
+      [transfers.map((transfer) => transfer.transferId)],
+    );
+    return new Map(rows.map((row) => [row.transfer_id, row.reasons]));
+  }
+
+  it('does not call an account’s burst of payments to four familiar shops and one large payment to a new account a fan-out', async () => {
+    const { history, ordinary, extra } = familiarBurst((debitAccountId, at) => [
+      posted({ debitAccountId, amount: 5_000_000n, postedAt: at(245) }),
+    ]);
+    const all = [...history, ...ordinary, ...extra];
+    await postInLedger(all);
+    const scorer = createScorer(dependencies());
+    const listener = createPatternListener(dependencies());
+
+    for (const transfer of all) {
+      const record = postedRecord(transfer);
+      expect(await scorer(sqsEvent([record]))).toEqual({ batchItemFailures: [] });
+      expect(await listener(sqsEvent([record]))).toEqual({ batchItemFailures: [] });
+    }
+
+    // Only the large payment to someone new stands out, and for what it is, not as a fan-out.
+    const flagged = await flaggedAmong(all);
+    expect([...flagged.keys()]).toEqual(extra.map((transfer) => transfer.transferId));
+    expect(flagged.get(extra[0]?.transferId ?? '')).not.toContain('fan_out');
+    expect(await flaggedEvents(all.map((transfer) => transfer.transferId))).toBe(1);
+  });
+
+  it('flags the transfers to the new counterparties of a fan-out hidden among payments to familiar shops, and only those', async () => {
+    const { history, ordinary, extra } = familiarBurst((debitAccountId, at) =>
+      Array.from({ length: defaultFraudSettings.fanOutCounterpartyCountMin }, (_, index) =>
+        posted({ debitAccountId, amount: 40_000n, postedAt: at(index * 45 + 3) }),
+      ),
+    );
+    const all = [...history, ...ordinary, ...extra].sort((a, b) => a.postedAt.localeCompare(b.postedAt));
+    await postInLedger(all);
+    const listener = createPatternListener(dependencies());
+
+    for (const transfer of all) {
+      expect(await listener(sqsEvent([postedRecord(transfer)]))).toEqual({ batchItemFailures: [] });
+    }
+
+    const flagged = await flaggedAmong(all);
+    expect(flagged).toEqual(new Map(extra.map((transfer) => [transfer.transferId, ['fan_out']])));
+    expect(await flaggedEvents(all.map((transfer) => transfer.transferId))).toBe(extra.length);
+    for (const transfer of [...history, ...ordinary]) {
+      expect(await verdictOf(transfer.transferId)).toBeUndefined();
+    }
+  });
+
   it('flags amounts structured just under the limit, and not the same count of amounts below the band', async () => {
     const { structuringLimit, structuringCountMin } = defaultFraudSettings;
     const justUnder = posted().debitAccountId;
