@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
 import { createHandler as createPatternListener } from '../../functions/fraud-patterns';
 import { createHandler as createScorer } from '../../functions/fraud-scorer';
 import { createHandler as createListFlags } from '../../functions/list-fraud-flags';
 import { topology } from '../../infra/topology';
 import { PostgresFraudStore } from '../../shared/adapters/postgres/fraud-store';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
+import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { defaultFraudSettings, type ScoredTransfer } from '../../shared/domain/fraud';
 import { parseAccountId, parseTransferId } from '../../shared/domain/ids';
 import { FraudPatternService, FraudScoringService } from '../../shared/services/fraud';
@@ -15,7 +17,7 @@ import { MemoryFraudStore } from '../eval/memory-fraud-store';
 import { generateTraffic } from '../eval/traffic';
 import { apiEvent, parseResponse, silentLogger, testDependencies } from '../support/api';
 import { useTestAws } from '../support/aws';
-import { useTestDatabase } from '../support/database';
+import { databaseUrl, useTestDatabase } from '../support/database';
 import { createAccount, sqsEvent, transferFactory } from '../support/factories';
 
 const database = useTestDatabase();
@@ -247,7 +249,7 @@ describe('the pattern listener', () => {
   it('flags every transfer of a fan-out to many counterparties in a short window, once', async () => {
     const debit = posted().debitAccountId;
     const startMs = Date.now() - 600_000;
-    const burst = Array.from({ length: defaultFraudSettings.fanOutCounterpartyCountMin }, (_, index) =>
+    const burst = Array.from({ length: defaultFraudSettings.fanOutNewCounterpartyCountMin }, (_, index) =>
       posted({ debitAccountId: debit, postedAt: new Date(startMs + index * 30_000).toISOString() }),
     );
     await postInLedger(burst);
@@ -331,7 +333,7 @@ describe('the pattern listener', () => {
 
   it('flags the transfers to the new counterparties of a fan-out hidden among payments to familiar shops, and only those', async () => {
     const { history, ordinary, extra } = familiarBurst((debitAccountId, at) =>
-      Array.from({ length: defaultFraudSettings.fanOutCounterpartyCountMin }, (_, index) =>
+      Array.from({ length: defaultFraudSettings.fanOutNewCounterpartyCountMin }, (_, index) =>
         posted({ debitAccountId, amount: 40_000n, postedAt: at(index * 45 + 3) }),
       ),
     );
@@ -377,7 +379,7 @@ describe('the pattern listener', () => {
   it('adds its reasons to the scorer’s verdict, keeping the score', async () => {
     const debit = posted().debitAccountId;
     const startMs = Date.now() - 600_000;
-    const burst = Array.from({ length: defaultFraudSettings.fanOutCounterpartyCountMin }, (_, index) =>
+    const burst = Array.from({ length: defaultFraudSettings.fanOutNewCounterpartyCountMin }, (_, index) =>
       posted({ debitAccountId: debit, postedAt: new Date(startMs + index * 10_000).toISOString() }),
     );
     await postInLedger(burst);
@@ -449,6 +451,52 @@ describe('the Postgres fraud store', () => {
     expect(await flaggedEvents(transfers.map((transfer) => transfer.transferId))).toBe(
       memory.flaggedEvents.length,
     );
+  });
+});
+
+describe('migration 0009_fraud_first_payments', () => {
+  it('remembers as paid before every counterparty the scorer or the pattern window knew, at the earlier time', async () => {
+    const serverUrl = inject('serverUrl');
+    const name = `ledgerx_test_first_payments_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    const admin = new pg.Client(serverUrl);
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    const client = new pg.Client(databaseUrl(serverUrl, name));
+    await client.connect();
+    try {
+      const migrations = await readMigrations();
+      const index = migrations.findIndex((migration) => migration.name === '0009_fraud_first_payments');
+      await migrate(client, migrations.slice(0, index));
+      const [account, scored, windowed, both] = Array.from({ length: 4 }, () => randomUUID());
+      await client.query(
+        `insert into fraud.counterparties (account_id, counterparty_id, transfer_count, first_seen_at)
+         values ($1, $2, 3, '2026-01-10T08:00:00Z'), ($1, $3, 1, '2026-03-02T10:00:05Z')`,
+        [account, scored, both],
+      );
+      await client.query(
+        `insert into fraud.pattern_transfers (transfer_id, debit_account_id, credit_account_id, amount, posted_at)
+         values ($1, $3, $4, 100, '2026-03-02T09:00:00Z'), ($2, $3, $5, 100, '2026-03-02T10:00:00Z')`,
+        [randomUUID(), randomUUID(), account, windowed, both],
+      );
+
+      await migrate(client, migrations);
+
+      const { rows } = await client.query<{ counterparty_id: string; first_posted_at: Date }>(
+        'select counterparty_id, first_posted_at from fraud.pattern_counterparties where account_id = $1',
+        [account],
+      );
+      expect(new Map(rows.map((row) => [row.counterparty_id, row.first_posted_at.toISOString()]))).toEqual(
+        new Map([
+          [scored, '2026-01-10T08:00:00.000Z'],
+          [windowed, '2026-03-02T09:00:00.000Z'],
+          [both, '2026-03-02T10:00:00.000Z'],
+        ]),
+      );
+    } finally {
+      await client.end();
+      await admin.query(`drop database ${name} with (force)`);
+      await admin.end();
+    }
   });
 });
 
