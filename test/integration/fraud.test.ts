@@ -402,6 +402,7 @@ describe('the Postgres fraud store', () => {
       accountCount: 2,
       warmUpDays: 12,
       evaluationDays: 3,
+      businessAccountCount: 0,
       casesPerKind: 1,
     });
     const accounts = new Set(traffic.map((transfer) => transfer.debitAccountId));
