@@ -42,10 +42,13 @@ export interface FraudSettings {
   readonly velocityHalfLifeS: number;
   /** Half-life of the recent-count feature the `burst` reason reads. */
   readonly burstHalfLifeS: number;
-  /** Pattern listener: the window in which distinct counterparties are counted. */
+  /** Pattern listener: the window in which new counterparties are counted. */
   readonly fanOutWindowS: number;
-  /** Pattern listener: this many distinct counterparties within the window is a fan-out. */
-  readonly fanOutCounterpartyCountMin: number;
+  /**
+   * Pattern listener: this many counterparties new to the account within the window (first paid
+   * inside it) is a fan-out. Counterparties it paid before the window do not count.
+   */
+  readonly fanOutNewCounterpartyCountMin: number;
   /** Pattern listener: the limit structuring stays under, in minor units. */
   readonly structuringLimit: bigint;
   /** Pattern listener: an amount within this many percent below the limit is "just under" it. */
@@ -64,7 +67,7 @@ export const defaultFraudSettings: FraudSettings = {
   velocityHalfLifeS: 24 * 3600,
   burstHalfLifeS: 600,
   fanOutWindowS: 600,
-  fanOutCounterpartyCountMin: 5,
+  fanOutNewCounterpartyCountMin: 5,
   structuringLimit: 1_000_000n,
   structuringBandPercent: 5,
   structuringWindowS: 24 * 3600,
@@ -80,15 +83,30 @@ export const fraudSettingsEnv = {
   LEDGER_FRAUD_VELOCITY_HALF_LIFE_S: 'velocityHalfLifeS',
   LEDGER_FRAUD_BURST_HALF_LIFE_S: 'burstHalfLifeS',
   LEDGER_FRAUD_FAN_OUT_WINDOW_S: 'fanOutWindowS',
-  LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES: 'fanOutCounterpartyCountMin',
+  LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES: 'fanOutNewCounterpartyCountMin',
   LEDGER_FRAUD_STRUCTURING_LIMIT: 'structuringLimit',
   LEDGER_FRAUD_STRUCTURING_BAND_PERCENT: 'structuringBandPercent',
   LEDGER_FRAUD_STRUCTURING_WINDOW_S: 'structuringWindowS',
   LEDGER_FRAUD_STRUCTURING_COUNT: 'structuringCountMin',
 } as const satisfies Record<string, keyof FraudSettings>;
 
+/**
+ * Variables that no longer set anything, and why. One still set is refused rather than ignored,
+ * so a deployment tuned for the old meaning finds out at once.
+ */
+const retiredFraudSettingsEnv: Readonly<Record<string, string>> = {
+  LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES:
+    'LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES counted every counterparty and is retired; LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES counts only the ones new to the account',
+};
+
+/** The longest fan-out window: the listener reads the whole window back at every transfer. */
+export const fanOutWindowSMax = 24 * 3600;
+
 /** Reads the settings from the environment; an unset variable keeps its default, a bad one throws. */
 export function fraudSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): FraudSettings {
+  for (const [name, message] of Object.entries(retiredFraudSettingsEnv)) {
+    if (env[name] !== undefined && env[name] !== '') throw new RangeError(message);
+  }
   const settings: Record<string, number | bigint> = { ...defaultFraudSettings };
   for (const [name, key] of Object.entries(fraudSettingsEnv)) {
     const text = env[name];
@@ -107,6 +125,13 @@ export function fraudSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Frau
   if (result.threshold > 1) throw new RangeError('LEDGER_FRAUD_THRESHOLD must be in (0, 1]');
   if (result.structuringBandPercent >= 100) {
     throw new RangeError('LEDGER_FRAUD_STRUCTURING_BAND_PERCENT must be below 100');
+  }
+  // One new counterparty is the scorer's `new_counterparty`, not a fan-out.
+  if (!Number.isInteger(result.fanOutNewCounterpartyCountMin) || result.fanOutNewCounterpartyCountMin < 2) {
+    throw new RangeError('LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES must be a whole number of at least 2');
+  }
+  if (result.fanOutWindowS > fanOutWindowSMax) {
+    throw new RangeError(`LEDGER_FRAUD_FAN_OUT_WINDOW_S must be at most ${fanOutWindowSMax}`);
   }
   return result;
 }
@@ -414,6 +439,12 @@ export interface WindowTransfer {
   readonly postedAt: string;
 }
 
+/**
+ * When the account first paid each counterparty, as far as the pattern listener knows (ISO 8601),
+ * keyed by the counterparty's account id. It holds at least the counterparties of the window.
+ */
+export type FirstPaidAt = ReadonlyMap<string, string>;
+
 /** A pattern found, and the transfers that make it up (all of them get the reason). */
 export interface PatternFinding {
   readonly reason: 'fan_out' | 'structuring';
@@ -427,12 +458,21 @@ export function patternWindowS(settings: FraudSettings): number {
 
 /**
  * Looks for patterns ending at `current` among the account's transfers posted in the window
- * before it (and `current` itself, which `recent` holds): many distinct counterparties in a short
- * window (fan-out), and several amounts each just under the structuring limit.
+ * before it (and `current` itself, which `recent` holds): payments to many counterparties new to
+ * the account in a short window (fan-out), and several amounts each just under the structuring
+ * limit.
+ *
+ * A counterparty is new in the fan-out window when the account first paid it inside the window
+ * (`firstPaidAt`); a fan-out names only the transfers to new counterparties. Payments to
+ * counterparties the account paid before, however many and however fast, neither make a fan-out
+ * nor are part of one: a shop paying its usual suppliers forty times in a few minutes is its
+ * ordinary business, while money spread over many payees it never paid is how a taken-over or
+ * mule account empties itself.
  */
 export function detectPatterns(
   current: WindowTransfer,
   recent: readonly WindowTransfer[],
+  firstPaidAt: FirstPaidAt,
   settings: FraudSettings,
 ): PatternFinding[] {
   const at = Date.parse(current.postedAt);
@@ -442,10 +482,19 @@ export function detectPatterns(
   };
   const findings: PatternFinding[] = [];
 
-  const fanOut = recent.filter((transfer) => within(transfer, settings.fanOutWindowS));
-  const counterparties = new Set(fanOut.map((transfer) => transfer.creditAccountId));
-  if (counterparties.size >= settings.fanOutCounterpartyCountMin) {
-    findings.push({ reason: 'fan_out', transferIds: fanOut.map((transfer) => transfer.transferId) });
+  const fanOutStart = at - settings.fanOutWindowS * 1000;
+  const isNew = (counterpartyId: string): boolean => {
+    const first = firstPaidAt.get(counterpartyId);
+    // The listener records a counterparty before it detects, so one missing is a bug in the store.
+    if (first === undefined) throw new Error(`assertion failed: when ${counterpartyId} was first paid`);
+    return Date.parse(first) > fanOutStart;
+  };
+  const toNew = recent.filter(
+    (transfer) => within(transfer, settings.fanOutWindowS) && isNew(transfer.creditAccountId),
+  );
+  const newCounterparties = new Set(toNew.map((transfer) => transfer.creditAccountId));
+  if (newCounterparties.size >= settings.fanOutNewCounterpartyCountMin) {
+    findings.push({ reason: 'fan_out', transferIds: toNew.map((transfer) => transfer.transferId) });
   }
 
   // Just under: limit × (100 − band) / 100 ≤ amount < limit, in bigint arithmetic.
