@@ -9,7 +9,7 @@
  * few names every tool knows (`DATABASE_URL`, `PORT`, `AWS_ENDPOINT_URL`). docs/settings.md shows
  * the same table; a test keeps the two equal.
  */
-import { defaultFraudSettings, type FraudSettings } from './domain/fraud';
+import { defaultFraudSettings, type FraudSettings, fanOutWindowSMax } from './domain/fraud';
 import { amountMax, parseMinorUnits } from './domain/money';
 import {
   isVelocityAmountMax,
@@ -259,15 +259,17 @@ const fraud = {
   fanOutWindowS: setting({
     name: 'LEDGER_FRAUD_FAN_OUT_WINDOW_S',
     scope: 'functions',
-    description: 'Pattern listener: the window in which distinct counterparties are counted.',
+    description: 'Pattern listener: the window in which counterparties new to the account are counted.',
     defaultText: String(defaultFraudSettings.fanOutWindowS),
-    parse: positiveNumber(7 * 86_400),
+    // The listener reads the whole window back at every transfer.
+    parse: positiveNumber(fanOutWindowSMax),
   }),
-  fanOutCounterpartyCountMin: setting({
-    name: 'LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES',
+  fanOutNewCounterpartyCountMin: setting({
+    name: 'LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES',
     scope: 'functions',
-    description: 'Pattern listener: this many distinct counterparties within the window is a fan-out.',
-    defaultText: String(defaultFraudSettings.fanOutCounterpartyCountMin),
+    description:
+      'Pattern listener: this many counterparties first paid within the window is a fan-out (one is the scorer’s new_counterparty).',
+    defaultText: String(defaultFraudSettings.fanOutNewCounterpartyCountMin),
     parse: wholeNumber(2, 10_000),
   }),
   structuringLimit: setting({
@@ -479,10 +481,23 @@ export interface FunctionSettings {
 }
 
 /**
+ * Settings that no longer set anything, and why. One still set is refused rather than ignored,
+ * so a deployment tuned for the old meaning finds out at once.
+ */
+const retiredSettings: Readonly<Record<string, string>> = {
+  LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES:
+    'counted every counterparty and is retired; LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES counts only the ones new to the account',
+};
+
+/**
  * Parses every functions' setting in `env`. Throws a SettingError naming the first setting that
- * is set to a value it cannot take; unset settings take their defaults, or stay unset.
+ * is set to a value it cannot take, or a retired one; unset settings take their defaults, or stay
+ * unset.
  */
 export function readFunctionSettings(env: NodeJS.ProcessEnv = process.env): FunctionSettings {
+  for (const [name, reason] of Object.entries(retiredSettings)) {
+    if (env[name] !== undefined && env[name] !== '') throw new SettingError(name, reason);
+  }
   const pool: PoolSettings = {
     connectionCountMax: read(env, database.connectionCountMax, 2),
     connectTimeoutMs: read(env, database.connectTimeoutMs, 5_000),

@@ -42,10 +42,13 @@ export interface FraudSettings {
   readonly velocityHalfLifeS: number;
   /** Half-life of the recent-count feature the `burst` reason reads. */
   readonly burstHalfLifeS: number;
-  /** Pattern listener: the window in which distinct counterparties are counted. */
+  /** Pattern listener: the window in which new counterparties are counted. */
   readonly fanOutWindowS: number;
-  /** Pattern listener: this many distinct counterparties within the window is a fan-out. */
-  readonly fanOutCounterpartyCountMin: number;
+  /**
+   * Pattern listener: this many counterparties new to the account within the window (first paid
+   * inside it) is a fan-out. Counterparties it paid before the window do not count.
+   */
+  readonly fanOutNewCounterpartyCountMin: number;
   /** Pattern listener: the limit structuring stays under, in minor units. */
   readonly structuringLimit: bigint;
   /** Pattern listener: an amount within this many percent below the limit is "just under" it. */
@@ -64,12 +67,15 @@ export const defaultFraudSettings: FraudSettings = {
   velocityHalfLifeS: 24 * 3600,
   burstHalfLifeS: 600,
   fanOutWindowS: 600,
-  fanOutCounterpartyCountMin: 5,
+  fanOutNewCounterpartyCountMin: 5,
   structuringLimit: 1_000_000n,
   structuringBandPercent: 5,
   structuringWindowS: 24 * 3600,
   structuringCountMin: 3,
 };
+
+/** The longest fan-out window: the listener reads the whole window back at every transfer. */
+export const fanOutWindowSMax = 24 * 3600;
 
 // ---------------------------------------------------------------------------------------------
 // Running statistics
@@ -374,6 +380,12 @@ export interface WindowTransfer {
   readonly postedAt: string;
 }
 
+/**
+ * When the account first paid each counterparty, as far as the pattern listener knows (ISO 8601),
+ * keyed by the counterparty's account id. It holds at least the counterparties of the window.
+ */
+export type FirstPaidAt = ReadonlyMap<string, string>;
+
 /** A pattern found, and the transfers that make it up (all of them get the reason). */
 export interface PatternFinding {
   readonly reason: 'fan_out' | 'structuring';
@@ -387,12 +399,21 @@ export function patternWindowS(settings: FraudSettings): number {
 
 /**
  * Looks for patterns ending at `current` among the account's transfers posted in the window
- * before it (and `current` itself, which `recent` holds): many distinct counterparties in a short
- * window (fan-out), and several amounts each just under the structuring limit.
+ * before it (and `current` itself, which `recent` holds): payments to many counterparties new to
+ * the account in a short window (fan-out), and several amounts each just under the structuring
+ * limit.
+ *
+ * A counterparty is new in the fan-out window when the account first paid it inside the window
+ * (`firstPaidAt`); a fan-out names only the transfers to new counterparties. Payments to
+ * counterparties the account paid before, however many and however fast, neither make a fan-out
+ * nor are part of one: a shop paying its usual suppliers forty times in a few minutes is its
+ * ordinary business, while money spread over many payees it never paid is how a taken-over or
+ * mule account empties itself.
  */
 export function detectPatterns(
   current: WindowTransfer,
   recent: readonly WindowTransfer[],
+  firstPaidAt: FirstPaidAt,
   settings: FraudSettings,
 ): PatternFinding[] {
   const at = Date.parse(current.postedAt);
@@ -402,10 +423,19 @@ export function detectPatterns(
   };
   const findings: PatternFinding[] = [];
 
-  const fanOut = recent.filter((transfer) => within(transfer, settings.fanOutWindowS));
-  const counterparties = new Set(fanOut.map((transfer) => transfer.creditAccountId));
-  if (counterparties.size >= settings.fanOutCounterpartyCountMin) {
-    findings.push({ reason: 'fan_out', transferIds: fanOut.map((transfer) => transfer.transferId) });
+  const fanOutStart = at - settings.fanOutWindowS * 1000;
+  const isNew = (counterpartyId: string): boolean => {
+    const first = firstPaidAt.get(counterpartyId);
+    // The listener records a counterparty before it detects, so one missing is a bug in the store.
+    if (first === undefined) throw new Error(`assertion failed: when ${counterpartyId} was first paid`);
+    return Date.parse(first) > fanOutStart;
+  };
+  const toNew = recent.filter(
+    (transfer) => within(transfer, settings.fanOutWindowS) && isNew(transfer.creditAccountId),
+  );
+  const newCounterparties = new Set(toNew.map((transfer) => transfer.creditAccountId));
+  if (newCounterparties.size >= settings.fanOutNewCounterpartyCountMin) {
+    findings.push({ reason: 'fan_out', transferIds: toNew.map((transfer) => transfer.transferId) });
   }
 
   // Just under: limit × (100 − band) / 100 ≤ amount < limit, in bigint arithmetic.

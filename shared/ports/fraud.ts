@@ -4,6 +4,7 @@
  */
 import type {
   Assessment,
+  FirstPaidAt,
   FraudProfile,
   FraudReason,
   FraudStatus,
@@ -36,21 +37,25 @@ export interface FraudScoreStore {
 }
 
 /**
- * Where the pattern listener keeps the transfers of its window.
+ * Where the pattern listener keeps the transfers of its window and when each account first paid
+ * each counterparty.
  *
  * `checkOnce`, in one transaction: `duplicate` (nothing changes) when `eventId` was processed;
  * otherwise it serialises with other checks of the same debit account, adds the transfer to the
- * account's window, calls `detect` with the account's transfers posted within `windowS` before it
- * (itself included), adds each finding's reason to the verdict of each transfer it names (a
- * newly flagged transfer gets one `transfer.flagged` outbox row), drops transfers older than the
- * window, and records the event id. Throws as `FraudScoreStore.scoreOnce` does.
+ * account's window, moves the account's first payment to the credit account back to the
+ * transfer's time if it is earlier (so the order events arrive in does not matter), calls
+ * `detect` with the account's transfers posted within `windowS` before it (itself included) and
+ * the first-payment time of at least each of their counterparties, adds each finding's reason to
+ * the verdict of each transfer it names (a newly flagged transfer gets one `transfer.flagged`
+ * outbox row), drops transfers older than the window, and records the event id. Throws as
+ * `FraudScoreStore.scoreOnce` does.
  */
 export interface FraudPatternStore {
   checkOnce(
     eventId: string,
     transfer: ScoredTransfer,
     windowS: number,
-    detect: (recent: readonly WindowTransfer[]) => PatternFinding[],
+    detect: (recent: readonly WindowTransfer[], firstPaidAt: FirstPaidAt) => PatternFinding[],
   ): Promise<
     | { readonly kind: 'checked'; readonly findings: readonly PatternFinding[] }
     | { readonly kind: 'duplicate' }

@@ -168,7 +168,7 @@ export class FraudPatternService {
       event.eventId,
       event.transfer,
       patternWindowS(this.settings),
-      (recent) => detectPatterns(current, recent, this.settings),
+      (recent, firstPaidAt) => detectPatterns(current, recent, firstPaidAt, this.settings),
     );
     return outcome.kind === 'duplicate';
   }

@@ -83,7 +83,7 @@ describe('fraud checks in the local runtime, over HTTP', () => {
     const api = client(runtime);
     const payer = await openAccount(api);
     const payees = [];
-    for (let index = 0; index < defaultFraudSettings.fanOutCounterpartyCountMin; index += 1) {
+    for (let index = 0; index < defaultFraudSettings.fanOutNewCounterpartyCountMin; index += 1) {
       payees.push(await openAccount(api));
     }
 

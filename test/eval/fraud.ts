@@ -8,7 +8,12 @@
  * that kind were the only fraud there is), so each kind's precision carries every false alarm.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { defaultFraudSettings, type FraudSettings } from '../../shared/domain/fraud';
+import {
+  defaultFraudSettings,
+  type FraudReason,
+  type FraudSettings,
+  fraudReasons,
+} from '../../shared/domain/fraud';
 import { FraudPatternService, FraudScoringService, type PostedEvent } from '../../shared/services/fraud';
 import { MemoryFraudStore } from './memory-fraud-store';
 import {
@@ -32,6 +37,10 @@ export interface EvaluationResult {
   readonly transferCount: number;
   readonly evaluatedNormalCount: number;
   readonly falseFlagCount: number;
+  /** Of the normal transfers evaluated, those of business accounts and how many were flagged. */
+  readonly business: { readonly evaluatedNormalCount: number; readonly falseFlagCount: number };
+  /** The false flags by the reasons they carry (one flag may carry several). */
+  readonly falseFlagReasons: Readonly<Partial<Record<FraudReason, number>>>;
   readonly kinds: Readonly<Record<AnomalyKind, KindResult>>;
   readonly overall: KindResult;
 }
@@ -66,7 +75,15 @@ export async function evaluateFraud(
   const flagged = (transferId: string): boolean => store.verdicts.get(transferId)?.flagged ?? false;
   const evaluated = transfers.filter((transfer) => transfer.evaluated);
   const normal = evaluated.filter((transfer) => transfer.kind === undefined);
-  const falseFlagCount = normal.filter((transfer) => flagged(transfer.transferId)).length;
+  const falseFlags = normal.filter((transfer) => flagged(transfer.transferId));
+  const falseFlagCount = falseFlags.length;
+  const falseFlagReasons: Partial<Record<FraudReason, number>> = {};
+  for (const transfer of falseFlags) {
+    for (const reason of store.reasonsOf(transfer.transferId)) {
+      falseFlagReasons[reason] = (falseFlagReasons[reason] ?? 0) + 1;
+    }
+  }
+  const businessNormal = normal.filter((transfer) => transfer.business);
   const result = (injected: number, caught: number): KindResult => ({
     injected,
     caught,
@@ -88,6 +105,11 @@ export async function evaluateFraud(
     transferCount: transfers.length,
     evaluatedNormalCount: normal.length,
     falseFlagCount,
+    business: {
+      evaluatedNormalCount: businessNormal.length,
+      falseFlagCount: businessNormal.filter((transfer) => flagged(transfer.transferId)).length,
+    },
+    falseFlagReasons,
     kinds,
     overall: result(injectedAll, caughtAll),
   };
@@ -97,8 +119,12 @@ export async function evaluateFraud(
 export function formatEvaluation(result: EvaluationResult): string {
   const row = (name: string, kind: KindResult): string =>
     `| ${name.padEnd(27)} | ${String(kind.injected).padStart(8)} | ${String(kind.caught).padStart(6)} | ${kind.precision.toFixed(3).padStart(9)} | ${kind.recall.toFixed(3).padStart(6)} |`;
+  const reasons = fraudReasons
+    .filter((reason) => (result.falseFlagReasons[reason] ?? 0) > 0)
+    .map((reason) => `${reason} ${result.falseFlagReasons[reason]}`);
   return [
     `seed ${result.seed}: ${result.transferCount} transfers, ${result.evaluatedNormalCount} normal ones evaluated, ${result.falseFlagCount} of them flagged`,
+    `(business accounts: ${result.business.evaluatedNormalCount} normal ones evaluated, ${result.business.falseFlagCount} of them flagged; false flags by reason: ${reasons.length === 0 ? 'none' : reasons.join(', ')})`,
     '',
     `| ${'kind'.padEnd(27)} | injected | caught | precision | recall |`,
     `| ${'-'.repeat(27)} | -------: | -----: | --------: | -----: |`,

@@ -5,6 +5,7 @@
  */
 import {
   emptyProfile,
+  type FirstPaidAt,
   type FraudProfile,
   type FraudReason,
   fraudReasons,
@@ -28,6 +29,8 @@ export class MemoryFraudStore implements FraudScoreStore, FraudPatternStore {
   public readonly flaggedEvents: string[] = [];
   private readonly counterparties = new Map<string, Map<string, number>>();
   private readonly windows = new Map<string, WindowTransfer[]>();
+  /** Per debit account, when it first paid each counterparty (the listener's, like the window). */
+  private readonly firstPaid = new Map<string, Map<string, string>>();
   private readonly processed = new Set<string>();
 
   public async scoreOnce(
@@ -54,7 +57,7 @@ export class MemoryFraudStore implements FraudScoreStore, FraudPatternStore {
     eventId: string,
     transfer: ScoredTransfer,
     windowS: number,
-    detect: (recent: readonly WindowTransfer[]) => PatternFinding[],
+    detect: (recent: readonly WindowTransfer[], firstPaidAt: FirstPaidAt) => PatternFinding[],
   ): Promise<
     | { readonly kind: 'checked'; readonly findings: readonly PatternFinding[] }
     | { readonly kind: 'duplicate' }
@@ -71,11 +74,17 @@ export class MemoryFraudStore implements FraudScoreStore, FraudPatternStore {
       postedAt: transfer.postedAt,
     });
     this.windows.set(transfer.debitAccountId, window);
+    const firstPaid = this.firstPaid.get(transfer.debitAccountId) ?? new Map<string, string>();
+    const known = firstPaid.get(transfer.creditAccountId);
+    if (known === undefined || Date.parse(transfer.postedAt) < Date.parse(known)) {
+      firstPaid.set(transfer.creditAccountId, transfer.postedAt);
+    }
+    this.firstPaid.set(transfer.debitAccountId, firstPaid);
     const recent = window.filter((kept) => {
       const posted = Date.parse(kept.postedAt);
       return posted <= at && posted > at - windowS * 1000;
     });
-    const findings = detect(recent);
+    const findings = detect(recent, firstPaid);
     for (const finding of findings) {
       for (const transferId of finding.transferIds) {
         const verdict = this.verdict(transferId);

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
 import fraudPatternsFunction from '../../functions/fraud-patterns';
 import fraudScorerFunction from '../../functions/fraud-scorer';
 import listFraudFlagsFunction from '../../functions/list-fraud-flags';
 import { PostgresFraudStore } from '../../shared/adapters/postgres/fraud-store';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
+import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { defaultFraudSettings, type ScoredTransfer } from '../../shared/domain/fraud';
 import { parseAccountId, parseTransferId } from '../../shared/domain/ids';
 import { FraudPatternService, FraudScoringService } from '../../shared/services/fraud';
@@ -16,7 +18,7 @@ import { MemoryFraudStore } from '../eval/memory-fraud-store';
 import { generateTraffic } from '../eval/traffic';
 import { apiEvent, parseResponse, silentLogger, testWiring } from '../support/api';
 import { useTestAws } from '../support/aws';
-import { useTestDatabase } from '../support/database';
+import { databaseUrl, useTestDatabase } from '../support/database';
 import { createAccount, sqsEvent, transferFactory } from '../support/factories';
 
 const createPatternListener = (wiring: Wiring) => fraudPatternsFunction.build(wiring);
@@ -244,7 +246,7 @@ describe('the pattern listener', () => {
   it('flags every transfer of a fan-out to many counterparties in a short window, once', async () => {
     const debit = posted().debitAccountId;
     const startMs = Date.now() - 600_000;
-    const burst = Array.from({ length: defaultFraudSettings.fanOutCounterpartyCountMin }, (_, index) =>
+    const burst = Array.from({ length: defaultFraudSettings.fanOutNewCounterpartyCountMin }, (_, index) =>
       posted({ debitAccountId: debit, postedAt: new Date(startMs + index * 30_000).toISOString() }),
     );
     await postInLedger(burst);
@@ -265,6 +267,87 @@ describe('the pattern listener', () => {
       });
     }
     expect(await flaggedEvents(burst.map((transfer) => transfer.transferId))).toBe(burst.length);
+  });
+
+  /**
+   * A shop-paying account: a week ago it paid each of four shops twice; now it pays them forty
+   * times over four minutes, round the four, and `extra` (each with its own minute offset) in
+   * between. Returns the week-old history, the forty and the extra transfers.
+   */
+  function familiarBurst(
+    extra: (debitAccountId: string, at: (second: number) => string) => ScoredTransfer[],
+  ) {
+    const debitAccountId = posted().debitAccountId;
+    const shops = Array.from({ length: 4 }, () => posted().creditAccountId);
+    const startMs = Date.now() - 600_000;
+    const at = (second: number) => new Date(startMs + second * 1000).toISOString();
+    const history = shops.flatMap((creditAccountId, index) =>
+      [0, 1].map((visit) =>
+        posted({ debitAccountId, creditAccountId, postedAt: at(-7 * 86_400 + visit * 3600 + index * 60) }),
+      ),
+    );
+    const ordinary = Array.from({ length: 40 }, (_, index) =>
+      posted({
+        debitAccountId,
+        creditAccountId: shops[index % shops.length],
+        amount: 2_000n + BigInt(index * 37),
+        postedAt: at(index * 6),
+      }),
+    );
+    return { history, ordinary, extra: extra(debitAccountId, at) };
+  }
+
+  async function flaggedAmong(transfers: readonly ScoredTransfer[]): Promise<Map<string, string[]>> {
+    const { rows } = await database.pool.query<{ transfer_id: string; reasons: string[] }>(
+      `select transfer_id, reasons from fraud.verdicts
+        where status = 'flagged' and transfer_id = any($1::uuid[])`,
+      [transfers.map((transfer) => transfer.transferId)],
+    );
+    return new Map(rows.map((row) => [row.transfer_id, row.reasons]));
+  }
+
+  it('does not call an account’s burst of payments to four familiar shops and one large payment to a new account a fan-out', async () => {
+    const { history, ordinary, extra } = familiarBurst((debitAccountId, at) => [
+      posted({ debitAccountId, amount: 5_000_000n, postedAt: at(245) }),
+    ]);
+    const all = [...history, ...ordinary, ...extra];
+    await postInLedger(all);
+    const scorer = createScorer(dependencies());
+    const listener = createPatternListener(dependencies());
+
+    for (const transfer of all) {
+      const record = postedRecord(transfer);
+      expect(await scorer(sqsEvent([record]))).toEqual({ batchItemFailures: [] });
+      expect(await listener(sqsEvent([record]))).toEqual({ batchItemFailures: [] });
+    }
+
+    // Only the large payment to someone new stands out, and for what it is, not as a fan-out.
+    const flagged = await flaggedAmong(all);
+    expect([...flagged.keys()]).toEqual(extra.map((transfer) => transfer.transferId));
+    expect(flagged.get(extra[0]?.transferId ?? '')).not.toContain('fan_out');
+    expect(await flaggedEvents(all.map((transfer) => transfer.transferId))).toBe(1);
+  });
+
+  it('flags the transfers to the new counterparties of a fan-out hidden among payments to familiar shops, and only those', async () => {
+    const { history, ordinary, extra } = familiarBurst((debitAccountId, at) =>
+      Array.from({ length: defaultFraudSettings.fanOutNewCounterpartyCountMin }, (_, index) =>
+        posted({ debitAccountId, amount: 40_000n, postedAt: at(index * 45 + 3) }),
+      ),
+    );
+    const all = [...history, ...ordinary, ...extra].sort((a, b) => a.postedAt.localeCompare(b.postedAt));
+    await postInLedger(all);
+    const listener = createPatternListener(dependencies());
+
+    for (const transfer of all) {
+      expect(await listener(sqsEvent([postedRecord(transfer)]))).toEqual({ batchItemFailures: [] });
+    }
+
+    const flagged = await flaggedAmong(all);
+    expect(flagged).toEqual(new Map(extra.map((transfer) => [transfer.transferId, ['fan_out']])));
+    expect(await flaggedEvents(all.map((transfer) => transfer.transferId))).toBe(extra.length);
+    for (const transfer of [...history, ...ordinary]) {
+      expect(await verdictOf(transfer.transferId)).toBeUndefined();
+    }
   });
 
   it('flags amounts structured just under the limit, and not the same count of amounts below the band', async () => {
@@ -293,7 +376,7 @@ describe('the pattern listener', () => {
   it('adds its reasons to the scorer’s verdict, keeping the score', async () => {
     const debit = posted().debitAccountId;
     const startMs = Date.now() - 600_000;
-    const burst = Array.from({ length: defaultFraudSettings.fanOutCounterpartyCountMin }, (_, index) =>
+    const burst = Array.from({ length: defaultFraudSettings.fanOutNewCounterpartyCountMin }, (_, index) =>
       posted({ debitAccountId: debit, postedAt: new Date(startMs + index * 10_000).toISOString() }),
     );
     await postInLedger(burst);
@@ -316,6 +399,7 @@ describe('the Postgres fraud store', () => {
       accountCount: 2,
       warmUpDays: 12,
       evaluationDays: 3,
+      businessAccountCount: 0,
       casesPerKind: 1,
     });
     const accounts = new Set(traffic.map((transfer) => transfer.debitAccountId));
@@ -365,6 +449,52 @@ describe('the Postgres fraud store', () => {
     expect(await flaggedEvents(transfers.map((transfer) => transfer.transferId))).toBe(
       memory.flaggedEvents.length,
     );
+  });
+});
+
+describe('migration 0009_fraud_first_payments', () => {
+  it('remembers as paid before every counterparty the scorer or the pattern window knew, at the earlier time', async () => {
+    const serverUrl = inject('serverUrl');
+    const name = `ledgerx_test_first_payments_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    const admin = new pg.Client(serverUrl);
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    const client = new pg.Client(databaseUrl(serverUrl, name));
+    await client.connect();
+    try {
+      const migrations = await readMigrations();
+      const index = migrations.findIndex((migration) => migration.name === '0009_fraud_first_payments');
+      await migrate(client, migrations.slice(0, index));
+      const [account, scored, windowed, both] = Array.from({ length: 4 }, () => randomUUID());
+      await client.query(
+        `insert into fraud.counterparties (account_id, counterparty_id, transfer_count, first_seen_at)
+         values ($1, $2, 3, '2026-01-10T08:00:00Z'), ($1, $3, 1, '2026-03-02T10:00:05Z')`,
+        [account, scored, both],
+      );
+      await client.query(
+        `insert into fraud.pattern_transfers (transfer_id, debit_account_id, credit_account_id, amount, posted_at)
+         values ($1, $3, $4, 100, '2026-03-02T09:00:00Z'), ($2, $3, $5, 100, '2026-03-02T10:00:00Z')`,
+        [randomUUID(), randomUUID(), account, windowed, both],
+      );
+
+      await migrate(client, migrations);
+
+      const { rows } = await client.query<{ counterparty_id: string; first_posted_at: Date }>(
+        'select counterparty_id, first_posted_at from fraud.pattern_counterparties where account_id = $1',
+        [account],
+      );
+      expect(new Map(rows.map((row) => [row.counterparty_id, row.first_posted_at.toISOString()]))).toEqual(
+        new Map([
+          [scored, '2026-01-10T08:00:00.000Z'],
+          [windowed, '2026-03-02T09:00:00.000Z'],
+          [both, '2026-03-02T10:00:00.000Z'],
+        ]),
+      );
+    } finally {
+      await client.end();
+      await admin.query(`drop database ${name} with (force)`);
+      await admin.end();
+    }
   });
 });
 

@@ -16,6 +16,7 @@ const migrationNames = [
   '0006_consumer_activity',
   '0007_velocity_limits',
   '0008_fraud',
+  '0009_fraud_first_payments',
 ];
 
 describe('migrations', () => {

@@ -14,12 +14,14 @@ describe('the fraud evaluation (seed 42)', () => {
       });
     }
     expect(result.kinds.amount_spike.injected).toBeGreaterThan(0);
+    expect(result.kinds.business_fan_out.injected).toBeGreaterThan(0);
+    expect(result.business.evaluatedNormalCount).toBeGreaterThan(0);
   }, 60_000);
 
   it('makes the same traffic and figures from the same seed', async () => {
     const [first, second] = [
-      await evaluateFraud({ seed: 9, accountCount: 20 }),
-      await evaluateFraud({ seed: 9, accountCount: 20 }),
+      await evaluateFraud({ seed: 9, accountCount: 20, businessAccountCount: 2 }),
+      await evaluateFraud({ seed: 9, accountCount: 20, businessAccountCount: 2 }),
     ];
 
     expect(second).toEqual(first);

@@ -7,11 +7,13 @@ import {
   deviation,
   emptyProfile,
   emptyStat,
+  type FirstPaidAt,
   type FraudProfile,
   features,
   logMinorUnits,
   type ScoredTransfer,
   scoreAgainstProfile,
+  type WindowTransfer,
 } from '../../shared/domain/fraud';
 
 const settings = defaultFraudSettings;
@@ -31,6 +33,16 @@ function transfer(overrides: Partial<ScoredTransfer> = {}): ScoredTransfer {
     postedAt: '2026-03-02T10:00:00.000Z',
     ...overrides,
   };
+}
+
+/** When each counterparty was first paid, if `transfers` were all the account ever paid. */
+function firstPaidWithin(transfers: readonly WindowTransfer[]): FirstPaidAt {
+  const first = new Map<string, string>();
+  for (const item of transfers) {
+    const known = first.get(item.creditAccountId);
+    if (known === undefined || item.postedAt < known) first.set(item.creditAccountId, item.postedAt);
+  }
+  return first;
 }
 
 /** A profile learned from 40 days (up to 1 March) of one transfer a day at about 10:00 UTC, ~100.00, to one payee. */
@@ -156,12 +168,57 @@ describe('the fraud model', () => {
     }));
     const ordinary = fanOut.map((item) => ({ ...item, creditAccountId: 'payee' }));
 
-    expect(detectPatterns(last(fanOut), fanOut, settings)).toEqual([
+    expect(detectPatterns(last(fanOut), fanOut, firstPaidWithin(fanOut), settings)).toEqual([
       { reason: 'fan_out', transferIds: ['t0', 't1', 't2', 't3', 't4'] },
     ]);
-    expect(detectPatterns(last(structured), structured, settings)).toEqual([
+    expect(detectPatterns(last(structured), structured, firstPaidWithin(structured), settings)).toEqual([
       { reason: 'structuring', transferIds: ['s0', 's1', 's2'] },
     ]);
-    expect(detectPatterns(last(ordinary), ordinary, settings)).toEqual([]);
+    expect(detectPatterns(last(ordinary), ordinary, firstPaidWithin(ordinary), settings)).toEqual([]);
+  });
+
+  it('counts and names only the counterparties first paid inside the fan-out window', () => {
+    const startMs = Date.UTC(2026, 2, 2, 10, 0);
+    const at = (second: number) => new Date(startMs + second * 1000).toISOString();
+    const weekAgo = new Date(startMs - 7 * 86_400_000).toISOString();
+    const shops = ['shop0', 'shop1', 'shop2', 'shop3', 'shop4', 'shop5'];
+    const ordinary = Array.from({ length: 40 }, (_, index) => ({
+      transferId: `o${index}`,
+      creditAccountId: shops[index % shops.length] ?? 'shop0',
+      amount: 2_000n,
+      postedAt: at(index * 6),
+    }));
+    const payees = (count: number) =>
+      Array.from({ length: count }, (_, index) => ({
+        transferId: `n${index}`,
+        creditAccountId: `payee${index}`,
+        amount: 40_000n,
+        postedAt: at(241 + index),
+      }));
+    const familiar = new Map(shops.map((shop) => [shop, weekAgo]));
+    const firstPaid = (transfers: readonly WindowTransfer[]): FirstPaidAt =>
+      new Map([...firstPaidWithin(transfers), ...familiar]);
+    const { fanOutNewCounterpartyCountMin: countMin, fanOutWindowS } = settings;
+    const almost = [...ordinary, ...payees(countMin - 1)];
+    const fanOut = [...ordinary, ...payees(countMin)];
+    // A payee first paid exactly at the window's start is not new in it; a second later it is.
+    const edge = new Date(Date.parse(last(fanOut).postedAt) - fanOutWindowS * 1000).toISOString();
+    const paidAtEdge = new Map([...firstPaid(fanOut), ['payee0', edge]]);
+    const paidAfterEdge = new Map([
+      ...firstPaid(fanOut),
+      ['payee0', new Date(Date.parse(edge) + 1000).toISOString()],
+    ]);
+
+    expect(detectPatterns(last(ordinary), ordinary, firstPaid(ordinary), settings)).toEqual([]);
+    expect(detectPatterns(last(almost), almost, firstPaid(almost), settings)).toEqual([]);
+    expect(detectPatterns(last(fanOut), fanOut, firstPaid(fanOut), settings)).toEqual([
+      { reason: 'fan_out', transferIds: payees(countMin).map((transfer) => transfer.transferId) },
+    ]);
+    expect(detectPatterns(last(fanOut), fanOut, paidAtEdge, settings)).toEqual([]);
+    expect(detectPatterns(last(fanOut), fanOut, paidAfterEdge, settings)).toHaveLength(1);
+    // The same shops paid for the first time today are new, and their forty transfers with them.
+    expect(detectPatterns(last(fanOut), fanOut, firstPaidWithin(fanOut), settings)).toEqual([
+      { reason: 'fan_out', transferIds: fanOut.map((transfer) => transfer.transferId) },
+    ]);
   });
 });

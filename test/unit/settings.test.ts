@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { defaultFraudSettings } from '../../shared/domain/fraud';
+import { defaultFraudSettings, fanOutWindowSMax } from '../../shared/domain/fraud';
 import { velocityTransferCountMaxBound } from '../../shared/domain/velocity';
 import {
   readFunctionSettings,
@@ -70,6 +70,26 @@ describe('the functions’ settings', () => {
 
     expect(read).toThrow(SettingError);
     expect(read).toThrow(new RegExp(`^${name} `));
+  });
+
+  it('read the fan-out settings, and refuse the retired counterparty count by name', () => {
+    expect(
+      readFunctionSettings({
+        LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES: '8',
+        LEDGER_FRAUD_FAN_OUT_WINDOW_S: '7200',
+      }).fraud,
+    ).toMatchObject({ fanOutNewCounterpartyCountMin: 8, fanOutWindowS: 7200 });
+    for (const count of ['1', '2.5', '0', 'many']) {
+      expect(() => readFunctionSettings({ LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES: count })).toThrow(
+        /^LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES /,
+      );
+    }
+    expect(() =>
+      readFunctionSettings({ LEDGER_FRAUD_FAN_OUT_WINDOW_S: String(fanOutWindowSMax + 1) }),
+    ).toThrow(/^LEDGER_FRAUD_FAN_OUT_WINDOW_S must be a number above 0 and at most 86400/);
+    expect(() => readFunctionSettings({ LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES: '5' })).toThrow(
+      /^LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES .* retired; LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES/,
+    );
   });
 
   it('carry the resources the stack writes, and name a needed one that is missing', () => {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import {
   emptyProfile,
+  type FirstPaidAt,
   type FraudProfile,
   type FraudReason,
   fraudReasons,
@@ -24,7 +25,8 @@ import { int8, timestamp, timestampOrNull } from './rows';
 import { inTransaction } from './transaction';
 
 /**
- * Profiles, verdicts and the pattern window in the `fraud` schema (migration 0008), each event in
+ * Profiles, verdicts, the pattern window and first payments in the `fraud` schema (migrations 0008
+ * and 0009), each event in
  * one READ COMMITTED transaction. The profile row lock (scorer) and a per-account advisory lock
  * (pattern listener) serialise the work of one account; verdict rows are locked in transfer-id
  * order, so two transactions never wait on each other in a circle.
@@ -88,7 +90,7 @@ export class PostgresFraudStore implements FraudScoreStore, FraudPatternStore, F
     eventId: string,
     transfer: ScoredTransfer,
     windowS: number,
-    detect: (recent: readonly WindowTransfer[]) => PatternFinding[],
+    detect: (recent: readonly WindowTransfer[], firstPaidAt: FirstPaidAt) => PatternFinding[],
   ): Promise<
     | { readonly kind: 'checked'; readonly findings: readonly PatternFinding[] }
     | { readonly kind: 'duplicate' }
@@ -114,6 +116,14 @@ export class PostgresFraudStore implements FraudScoreStore, FraudPatternStore, F
             transfer.postedAt,
           ],
         );
+        await client.query(
+          `insert into fraud.pattern_counterparties as c (account_id, counterparty_id, first_posted_at)
+           values ($1, $2, $3)
+           on conflict (account_id, counterparty_id)
+           do update set first_posted_at = excluded.first_posted_at
+                   where excluded.first_posted_at < c.first_posted_at`,
+          [transfer.debitAccountId, transfer.creditAccountId, transfer.postedAt],
+        );
         const { rows } = await client.query<{
           transfer_id: string;
           credit_account_id: string;
@@ -128,6 +138,14 @@ export class PostgresFraudStore implements FraudScoreStore, FraudPatternStore, F
           order by posted_at, transfer_id`,
           [transfer.debitAccountId, transfer.postedAt, windowS],
         );
+        const { rows: firstPayments } = await client.query<{
+          counterparty_id: string;
+          first_posted_at: Date;
+        }>(
+          `select counterparty_id, first_posted_at from fraud.pattern_counterparties
+            where account_id = $1 and counterparty_id = any($2::uuid[])`,
+          [transfer.debitAccountId, [...new Set(rows.map((row) => row.credit_account_id))]],
+        );
         const findings = detect(
           rows.map((row) => ({
             transferId: row.transfer_id,
@@ -135,6 +153,12 @@ export class PostgresFraudStore implements FraudScoreStore, FraudPatternStore, F
             amount: int8(row.amount, 'amount'),
             postedAt: timestamp(row.posted_at, 'posted_at'),
           })),
+          new Map(
+            firstPayments.map((row) => [
+              row.counterparty_id,
+              timestamp(row.first_posted_at, 'first_posted_at'),
+            ]),
+          ),
         );
         const byTransfer = new Map<string, Set<FraudReason>>();
         for (const finding of findings) {
