@@ -1,4 +1,9 @@
-import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBClient,
+  GetItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { localAwsSettings } from '../../infra/local/aws';
@@ -227,5 +232,36 @@ describe('transfer submission', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('gives a key whose record outlived its expiry a fresh transfer id, never the old one the ledger may hold', async () => {
+    const key = newKey();
+    const request = await transferRequest();
+    const first = await submission().submit(key, request);
+    // TTL deletes late: the record is still there a day later, past its expiry.
+    const { Items = [] } = await aws.clients.dynamo.send(
+      new ScanCommand({
+        TableName: aws.resources.idempotencyTable,
+        FilterExpression: 'transfer_id = :id',
+        ExpressionAttributeValues: { ':id': { S: first.id } },
+      }),
+    );
+    expect(Items).toHaveLength(1);
+    await aws.clients.dynamo.send(
+      new UpdateItemCommand({
+        TableName: aws.resources.idempotencyTable,
+        Key: { id: Items[0]?.id ?? { S: '' } },
+        UpdateExpression: 'SET expiration = :past',
+        ExpressionAttributeValues: { ':past': { N: String(Math.floor(Date.now() / 1000) - 60) } },
+      }),
+    );
+
+    const second = await submission().submit(key, request);
+
+    expect(second.id).not.toBe(first.id);
+    expect(second.acceptedAt > first.acceptedAt).toBe(true);
+    expect((await drainGroup(request.debitAccountId)).map((transfer) => transfer.id).sort()).toEqual(
+      [first.id, second.id].sort(),
+    );
   });
 });
