@@ -402,6 +402,25 @@ describe('POST /v1/transfers over the velocity limit', () => {
     expect(await storedWindow(debit)).toEqual({ transferCount: 10, amountTotal: '30' });
   });
 
+  it('admits exactly the amount limit of 30 racing requests through the handler, and refuses the rest on the amount', async () => {
+    const handler = createSubmitTransfer(
+      dependencies({ windowS: 60, transferCountMax: 100, amountMax: 1_000n }),
+    );
+    const debit = await createAccount(database.pool);
+    const credit = await createAccount(database.pool);
+
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, () => submit(handler, { debit, credit, amount: '100' }, newKey())),
+    );
+
+    expect(responses.filter((response) => response.status !== 202 && response.status !== 429)).toEqual([]);
+    expect(responses.filter((response) => response.status === 202)).toHaveLength(10);
+    for (const refused of responses.filter((response) => response.status === 429)) {
+      expect(refused.body.detail).toMatch(/at most 1000 minor units within 60 s/);
+    }
+    expect(await storedWindow(debit)).toEqual({ transferCount: 10, amountTotal: '1000' });
+  });
+
   it('answers 429 without Retry-After when the amount alone is over the limit', async () => {
     const handler = createSubmitTransfer(
       dependencies({ windowS: 60, transferCountMax: 10, amountMax: 500n }),
