@@ -1,4 +1,5 @@
-import { DynamoTransferRequests } from '../shared/adapters/aws/transfer-requests';
+import { topology } from '../infra/topology';
+import { DynamoQueuedTransfers } from '../shared/adapters/aws/queued-transfers';
 import { PostgresFraudStore } from '../shared/adapters/postgres/fraud-store';
 import { PostgresTransferReader } from '../shared/adapters/postgres/transfers-reader';
 import { transferPathSchema } from '../shared/api/schemas';
@@ -12,7 +13,11 @@ import { TransferStatusService } from '../shared/services/transfer-status';
 export function createHandler(dependencies: Dependencies): ApiHandler {
   const transfers = new TransferStatusService(
     new PostgresTransferReader(dependencies.pool),
-    new DynamoTransferRequests(dependencies.dynamo, dependencies.resources.transferRequestsTable),
+    new DynamoQueuedTransfers(
+      dependencies.dynamo,
+      dependencies.resources.idempotencyTable,
+      topology.tables.idempotency.partitionKey,
+    ),
     dependencies.logger,
     new PostgresFraudStore(dependencies.pool),
   );

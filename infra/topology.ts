@@ -152,12 +152,13 @@ const queues: Readonly<Record<QueueKey, QueueSpec>> = {
   },
 };
 
-export type TableKey = 'idempotency' | 'transferRequests' | 'velocity';
+export type TableKey = 'idempotency' | 'velocity';
 
 const tables: Readonly<Record<TableKey, TableSpec>> = {
+  // Powertools' idempotency records of POST /v1/transfers (which also hold each key's transfer id)
+  // and, written in the same transaction as a record's completion, the queued transfer GET reads.
   idempotency: { name: 'ledgerx-idempotency', partitionKey: 'id', ttlAttribute: 'expiration' },
-  transferRequests: { name: 'ledgerx-transfer-requests', partitionKey: 'id', ttlAttribute: 'expires_at' },
-  // Velocity windows per debit account (expire after their window) and the accounts' limits.
+  // One item per debit account: its velocity window and its own limits (never expires).
   velocity: { name: 'ledgerx-velocity', partitionKey: 'pk', ttlAttribute: 'expires_at' },
 };
 
@@ -240,7 +241,6 @@ const functions: Readonly<Record<FunctionKey, FunctionSpec>> = {
     access: [
       { kind: 'queue-send', queue: 'transfers' },
       { kind: 'table-read-write', table: 'idempotency' },
-      { kind: 'table-read-write', table: 'transferRequests' },
       { kind: 'table-read-write', table: 'velocity' },
     ],
     timeoutS: 10,
@@ -249,7 +249,7 @@ const functions: Readonly<Record<FunctionKey, FunctionSpec>> = {
   getTransfer: {
     entry: 'get-transfer',
     trigger: api('GET', '/v1/transfers/{id}'),
-    access: [{ kind: 'database' }, { kind: 'table-read', table: 'transferRequests' }],
+    access: [{ kind: 'database' }, { kind: 'table-read', table: 'idempotency' }],
     timeoutS: 10,
     memoryMiB: 512,
   },

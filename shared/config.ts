@@ -23,8 +23,8 @@ export interface Resources {
   readonly transfersDeadLetterQueueUrl: string;
   readonly transferEventsQueueUrl: string;
   readonly transferEventsDeadLetterQueueUrl: string;
+  /** Powertools' idempotency records, and the records of queued transfers GET reads. */
   readonly idempotencyTable: string;
-  readonly transferRequestsTable: string;
   readonly eventBusName: string;
   readonly velocityTable: string;
 }
@@ -42,6 +42,8 @@ export interface Dependencies {
    * the functions that need them when not given.
    */
   readonly velocity?: VelocityLimits;
+  /** The clock of the submission path (acceptance times, velocity windows); the system's if unset. */
+  readonly now?: () => Date;
 }
 
 /** SDK client settings: the endpoint (LocalStack, moto) when there is one, bounded retries. */
@@ -84,7 +86,6 @@ export function resourcesFromEnv(env: NodeJS.ProcessEnv = process.env): Resource
     transferEventsQueueUrl: required(env, 'LEDGER_TRANSFER_EVENTS_QUEUE_URL'),
     transferEventsDeadLetterQueueUrl: required(env, 'LEDGER_TRANSFER_EVENTS_DLQ_URL'),
     idempotencyTable: required(env, 'LEDGER_IDEMPOTENCY_TABLE'),
-    transferRequestsTable: required(env, 'LEDGER_TRANSFER_REQUESTS_TABLE'),
     eventBusName: required(env, 'LEDGER_EVENT_BUS_NAME'),
     velocityTable: required(env, 'LEDGER_VELOCITY_TABLE'),
   };
@@ -98,7 +99,6 @@ export function resourcesToEnv(resources: Resources): Record<string, string> {
     LEDGER_TRANSFER_EVENTS_QUEUE_URL: resources.transferEventsQueueUrl,
     LEDGER_TRANSFER_EVENTS_DLQ_URL: resources.transferEventsDeadLetterQueueUrl,
     LEDGER_IDEMPOTENCY_TABLE: resources.idempotencyTable,
-    LEDGER_TRANSFER_REQUESTS_TABLE: resources.transferRequestsTable,
     LEDGER_EVENT_BUS_NAME: resources.eventBusName,
     LEDGER_VELOCITY_TABLE: resources.velocityTable,
   };

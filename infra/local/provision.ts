@@ -168,7 +168,6 @@ export async function provision(
     transferEventsQueueUrl: required(queueUrls.transferEvents, 'transfer events queue'),
     transferEventsDeadLetterQueueUrl: required(queueUrls.transferEventsDeadLetter, 'transfer events DLQ'),
     idempotencyTable: required(tableNames.idempotency, 'idempotency table'),
-    transferRequestsTable: required(tableNames.transferRequests, 'transfer requests table'),
     velocityTable: required(tableNames.velocity, 'velocity table'),
     eventBusName,
     eventBusArn,

@@ -109,7 +109,6 @@ const noResources: Resources = {
   transferEventsQueueUrl: 'unused',
   transferEventsDeadLetterQueueUrl: 'unused',
   idempotencyTable: 'unused',
-  transferRequestsTable: 'unused',
   eventBusName: 'unused',
   velocityTable: 'unused',
 };
