@@ -19,7 +19,7 @@ export default defineHttpFunction({
     },
     problems: [400, 401, 404, 503],
   },
-  access: [{ kind: 'database' }, { kind: 'table-read', table: 'transferRequests' }],
+  access: [{ kind: 'database' }, { kind: 'table-read', table: 'idempotency' }],
   limits: { timeoutS: 10, memoryMiB: 512 },
   build: ({ services }) => ({
     handle: async ({ path }) => {

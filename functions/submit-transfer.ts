@@ -6,20 +6,22 @@ import {
 import { transferAcceptedView } from '../shared/api/views';
 import { defineHttpFunction } from '../shared/definitions';
 import { formatMinorUnits } from '../shared/domain/money';
-import { requiredHeader } from '../shared/handlers/http';
+import { HandlerTimeoutError, requiredHeader } from '../shared/handlers/http';
 import {
   ConflictProblem,
   IdempotencyKeyReusedProblem,
   type ProblemError,
+  SubmissionOutcomeUnknownProblem,
   UnauthorizedProblem,
   VelocityExceededProblem,
 } from '../shared/handlers/problem';
 import {
   IdempotencyKeyReusedError,
   SubmissionInProgressError,
-  submissionInProgressMsMax,
-} from '../shared/services/transfer-submission';
-import { VelocityExceededError } from '../shared/services/velocity';
+  TransferQueueOutcomeUnknownError,
+  VelocityExceededError,
+} from '../shared/ports/submission';
+import { submissionTimeoutMs } from '../shared/services/transfer-submission';
 
 const idempotencyKeyHeader = { name: 'Idempotency-Key', schema: idempotencyKeySchema } as const;
 
@@ -46,11 +48,10 @@ export default defineHttpFunction({
   access: [
     { kind: 'queue-send', queue: 'transfers' },
     { kind: 'table-read-write', table: 'idempotency' },
-    { kind: 'table-read-write', table: 'transferRequests' },
     { kind: 'table-read-write', table: 'velocity' },
   ],
-  // A request may hold its idempotency key until the function's timeout has surely passed.
-  limits: { timeoutS: submissionInProgressMsMax / 1000, memoryMiB: 512 },
+  // An attempt holds its idempotency key for as long as the function may run, so the two agree.
+  limits: { timeoutS: submissionTimeoutMs / 1000, memoryMiB: 512 },
   build: ({ services }) => ({
     handle: async ({ body, headers, apiKeyId }) => {
       // API Gateway (and the local front door) always set it on a route that needs a key.
@@ -79,6 +80,14 @@ export default defineHttpFunction({
 });
 
 function mapError(error: unknown): ProblemError | undefined {
+  // The transfer may be queued: a 503 of its own, never "unavailable", which says nothing was.
+  if (error instanceof HandlerTimeoutError) {
+    return new SubmissionOutcomeUnknownProblem(submissionTimeoutMs / 1000, { cause: error });
+  }
+  // The attempt's record was released: a retry may come at once.
+  if (error instanceof TransferQueueOutcomeUnknownError) {
+    return new SubmissionOutcomeUnknownProblem(1, { cause: error });
+  }
   if (error instanceof SubmissionInProgressError) {
     return new ConflictProblem('a request with this Idempotency-Key is in progress; retry later', {
       cause: error,

@@ -103,12 +103,13 @@ const queues: Readonly<Record<QueueKey, QueueSpec>> = {
   },
 };
 
-export type TableKey = 'idempotency' | 'transferRequests' | 'velocity';
+export type TableKey = 'idempotency' | 'velocity';
 
 const tables: Readonly<Record<TableKey, TableSpec>> = {
+  // Powertools' idempotency records of POST /v1/transfers (which also hold each key's transfer id)
+  // and, written in the same transaction as a record's completion, the queued transfer GET reads.
   idempotency: { name: 'ledgerx-idempotency', partitionKey: 'id', ttlAttribute: 'expiration' },
-  transferRequests: { name: 'ledgerx-transfer-requests', partitionKey: 'id', ttlAttribute: 'expires_at' },
-  // Velocity windows per debit account (expire after their window) and the accounts' limits.
+  // One item per debit account: its velocity window and its own limits (never expires).
   velocity: { name: 'ledgerx-velocity', partitionKey: 'pk', ttlAttribute: 'expires_at' },
 };
 

@@ -5,7 +5,6 @@
  * `shared/` that imports adapters and services together. The local runtime builds one wiring for
  * every function it runs; on Lambda, `lambdaHandler` builds one per instance.
  */
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -14,9 +13,11 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
 import { type SecretReader, secretPassword, secretsManagerReader } from './adapters/aws/database-secret';
 import { EventBridgePublisher } from './adapters/aws/eventbridge-publisher';
+import { PowertoolsIdempotencyGuard } from './adapters/aws/idempotency-guard';
 import { SqsQueueDepths } from './adapters/aws/queue-depths';
+import { DynamoQueuedTransfers } from './adapters/aws/queued-transfers';
+import { SubmissionRecords } from './adapters/aws/submission-records';
 import { SqsTransferQueue } from './adapters/aws/transfer-queue';
-import { DynamoTransferRequests } from './adapters/aws/transfer-requests';
 import { DynamoVelocityStore } from './adapters/aws/velocity-store';
 import { PostgresAccountStore } from './adapters/postgres/accounts-store';
 import { PostgresAdminReader } from './adapters/postgres/admin-reader';
@@ -39,7 +40,11 @@ import { FraudFlagService, FraudPatternService, FraudScoringService } from './se
 import { OutboxRelay } from './services/outbox-relay';
 import { PostingService } from './services/posting-service';
 import { TransferStatusService } from './services/transfer-status';
-import { submissionInProgressMsMax, TransferSubmission } from './services/transfer-submission';
+import {
+  submissionAnswerMarginMs,
+  submissionTimeoutMs,
+  TransferSubmission,
+} from './services/transfer-submission';
 import { VelocityService } from './services/velocity';
 import { type FunctionSettings, readFunctionSettings } from './settings';
 import { topology } from './topology';
@@ -114,11 +119,14 @@ export interface WiringOptions {
   /** SDK clients to use; otherwise made for the region (and endpoint) given. */
   readonly clients?: AwsClients;
   readonly aws?: AwsClientSettings;
+  /** The clock of the submission path (acceptance times, velocity windows); the system's if unset. */
+  readonly now?: () => Date;
 }
 
 /** Builds the wiring. Nothing is connected or made until a function asks for it. */
 export function createWiring(options: WiringOptions): Wiring {
   const { settings, logger } = options;
+  const now = options.now ?? (() => new Date());
   const aws = options.aws ?? { region: process.env.AWS_REGION ?? 'us-east-1' };
   const once = <Value>(make: () => Value): (() => Value) => {
     let made: { readonly value: Value } | undefined;
@@ -141,9 +149,6 @@ export function createWiring(options: WiringOptions): Wiring {
       }),
   );
   const velocityStore = once(() => new DynamoVelocityStore(clients().dynamo, table('velocity')));
-  const transferRequests = once(
-    () => new DynamoTransferRequests(clients().dynamo, table('transferRequests')),
-  );
   const fraudStore = once(() => new PostgresFraudStore(pool()));
 
   const services = {
@@ -157,24 +162,33 @@ export function createWiring(options: WiringOptions): Wiring {
     transferSubmission: once(
       () =>
         new TransferSubmission({
-          queue: new SqsTransferQueue(clients().sqs, queueUrl('transfers')),
-          requests: transferRequests(),
-          velocity: new VelocityService({ store: velocityStore(), defaults: settings.velocity, logger }),
-          idempotencyStore: new DynamoDBPersistenceLayer({
-            tableName: table('idempotency'),
-            keyAttr: topology.tables.idempotency.partitionKey,
-            expiryAttr: topology.tables.idempotency.ttlAttribute,
-            awsSdkV3Client: clients().dynamo,
+          budgetMs: submissionTimeoutMs - submissionAnswerMarginMs,
+          guard: new PowertoolsIdempotencyGuard({
+            records: new SubmissionRecords({
+              dynamo: clients().dynamo,
+              tableName: table('idempotency'),
+              keyAttribute: topology.tables.idempotency.partitionKey,
+              expiryAttribute: topology.tables.idempotency.ttlAttribute,
+              now,
+            }),
+            inProgressMsMax: submissionTimeoutMs,
+            logger,
           }),
-          inProgressMsMax: submissionInProgressMsMax,
+          velocity: new VelocityService({ store: velocityStore(), defaults: settings.velocity, logger, now }),
+          queue: new SqsTransferQueue(clients().sqs, queueUrl('transfers')),
           logger,
+          now,
         }),
     ),
     transferStatus: once(
       () =>
         new TransferStatusService(
           new PostgresTransferReader(pool()),
-          transferRequests(),
+          new DynamoQueuedTransfers(
+            clients().dynamo,
+            table('idempotency'),
+            topology.tables.idempotency.partitionKey,
+          ),
           logger,
           fraudStore(),
         ),

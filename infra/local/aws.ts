@@ -37,6 +37,10 @@ const logLineCountMax = 50;
  *   DynamoDB never allows (seen: two racing requests with one Idempotency-Key both ran, about one
  *   run in four under load). Each item operation runs under one lock, so a condition and its
  *   write are atomic, as on AWS.
+ * - moto's TransactWriteItems deep-copies every table it touches, whole, to roll back on failure:
+ *   each completed transfer submission (one transaction on the idempotency table) cost time in
+ *   proportion to every record the table held, under the lock above. A table is not copied any
+ *   more; the items the transaction names are, and are put back if it fails.
  */
 const motoLauncher = [
   'import functools, sys, threading',
@@ -53,6 +57,37 @@ const motoLauncher = [
   '        with _item_lock:',
   '            return operation(*args, **kwargs)',
   '    return run',
+  'import copy',
+  'from moto.dynamodb.models.table import Table',
+  'Table.__deepcopy__ = lambda self, memo: self',
+  '_transact_write_items = DynamoDBBackend.transact_write_items',
+  'def _transact_with_item_backups(self, transact_items):',
+  '    backups = []',
+  '    for entry in transact_items:',
+  '        op = next(iter(entry.values()))',
+  "        table = self.tables.get(op.get('TableName'))",
+  "        keys = op.get('Key')",
+  "        if table is not None and keys is None and 'Item' in op:",
+  "            keys = {name: op['Item'][name] for name in (table.hash_key_attr, table.range_key_attr) if name and name in op['Item']}",
+  '        if table is None or not keys:',
+  '            continue',
+  '        try:',
+  '            hash_key, range_key = self.get_keys_value(table, keys)',
+  '        except Exception:',
+  '            continue',
+  '        backups.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))',
+  '    try:',
+  '        return _transact_write_items(self, transact_items)',
+  '    except Exception:',
+  '        for table, hash_key, range_key, item in reversed(backups):',
+  '            home = table.items[hash_key] if range_key is not None else table.items',
+  '            slot = range_key if range_key is not None else hash_key',
+  '            if item is None:',
+  '                home.pop(slot, None)',
+  '            else:',
+  '                home[slot] = item',
+  '        raise',
+  'DynamoDBBackend.transact_write_items = _transact_with_item_backups',
   "for _name in ('get_item', 'put_item', 'update_item', 'delete_item', 'batch_write_item', 'transact_write_items'):",
   '    setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))',
   'from moto.server import main',

@@ -104,7 +104,10 @@ const problemDescriptions: Readonly<Record<number, string>> = {
     'and the Idempotency-Key is free. Retry-After (seconds) says when the window admits it; without ' +
     'it, the amount alone is over the limit.',
   500: 'An unexpected failure; it has been logged.',
-  503: 'A dependency is unavailable; the request may be retried (with the same Idempotency-Key).',
+  503:
+    'service-unavailable: a dependency is unavailable and nothing was done; the request may be retried ' +
+    '(with the same Idempotency-Key). For a transfer, submission-outcome-unknown: it may have been queued; ' +
+    'a retry with the same Idempotency-Key and body gives the definite answer (after its Retry-After seconds).',
 };
 
 function problemResponse(status: number): JsonObject {

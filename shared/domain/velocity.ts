@@ -1,8 +1,11 @@
 /**
  * Velocity limits: how many transfers, and how much money, one debit account may send within a
- * sliding window. The window is a log of the transfers it admitted (id, time, amount), so the
- * limit is exact at every instant, not per fixed bucket; this module holds the arithmetic, the
- * settings and their bounds, with no I/O.
+ * window. Windows are fixed and anchored: a window opens at the first transfer admitted after
+ * the previous one closed and runs `windowS` seconds; within it, at most `transferCountMax`
+ * transfers and `amountMax` minor units are admitted, exactly. Across a window's end up to twice
+ * the limit can pass within `windowS` seconds (the end of one window and the start of the next):
+ * the price of admitting with one atomic write of two counters instead of a log per transfer.
+ * This module holds the settings, their bounds and the admission decision, with no I/O.
  */
 import { amountMax } from './money';
 
@@ -13,9 +16,9 @@ export const velocityTransferCountMaxDefault = 100;
 /** The longest window (a day): the window item's TTL and the log stay short. */
 export const velocityWindowSMax = 86_400;
 /**
- * The largest transfer count a window may allow. The window item holds one short entry per
- * admitted transfer (about 80 bytes), so 1000 entries stay near 80 KB, far under DynamoDB's
- * 400 KB item limit, and each conditional write stays cheap.
+ * The largest transfer count a window may allow. The window holds two counters whatever the
+ * count, so this bound is about what a limit means (a velocity check, not a throughput cap), not
+ * about storage.
  */
 export const velocityTransferCountMaxBound = 1_000;
 
@@ -66,23 +69,29 @@ export function isVelocityAmountMax(value: bigint): boolean {
   return value >= 1n && value <= amountMax;
 }
 
-/** One transfer the window admitted. */
-export interface VelocityEntry {
-  readonly transferId: string;
-  /** When it was admitted, in milliseconds since the epoch. */
-  readonly atMs: number;
-  readonly amount: bigint;
+/** A debit account's current window: when it opened, and what it has admitted since. */
+export interface VelocityWindow {
+  /** When the window opened, in milliseconds since the epoch. */
+  readonly startMs: number;
+  readonly transferCount: number;
+  /** The sum of the admitted amounts, minor units (may pass 2^63-1: up to 1000 of them). */
+  readonly amountTotal: bigint;
 }
 
-/** What the window says about one more transfer. */
-export type VelocityDecision =
-  /** Admitted: `entries` is the window to store (the live entries and the new one). */
-  | { readonly kind: 'admitted'; readonly entries: readonly VelocityEntry[] }
-  /** The transfer id is in the window already (a retry): admitted, nothing to store. */
-  | { readonly kind: 'already_counted' }
+/** Whether the window still counts at `nowMs`: it runs `windowS` seconds from its start. */
+export function isWindowOpen(window: VelocityWindow, windowS: number, nowMs: number): boolean {
+  return window.startMs + windowS * 1000 > nowMs;
+}
+
+/** What admitting one more transfer takes, decided from a window and the limits. */
+export type AdmissionPlan =
+  /** The open window has room: count the transfer in it. */
+  | { readonly kind: 'count_in_window' }
+  /** No window is open (none yet, or the last one closed): open one now, holding this transfer. */
+  | { readonly kind: 'open_window' }
   /**
-   * Refused. `retryAfterS`: whole seconds until the window would admit it, or undefined when it
-   * never would (the amount alone is over the amount limit).
+   * Refused. `retryAfterS`: whole seconds until the open window closes (the next one admits the
+   * transfer), or undefined when no window ever would (the amount alone is over the amount limit).
    */
   | {
       readonly kind: 'exceeded';
@@ -90,53 +99,27 @@ export type VelocityDecision =
       readonly retryAfterS: number | undefined;
     };
 
-/** Whether an entry still counts at `nowMs`: it counts for `windowS` after it was admitted. */
-export function isLive(entry: VelocityEntry, windowS: number, nowMs: number): boolean {
-  return entry.atMs + windowS * 1000 > nowMs;
-}
-
 /**
- * Decides whether the window admits a transfer of `amount` with id `transferId` at `nowMs`.
- * Entries that left the window are dropped. When the transfer does not fit, the retry time is
- * when enough of the oldest entries will have left for it to fit, rounded up to whole seconds.
+ * Decides how a transfer of `amount` is admitted at `nowMs` given the account's current window
+ * (undefined: it never had one). Checked in this order: the amount alone against the amount
+ * limit, then whether a window is open, then the open window's count, then its amount.
  */
-export function decideVelocity(
-  entries: readonly VelocityEntry[],
+export function planAdmission(
+  window: VelocityWindow | undefined,
   limits: VelocityLimits,
-  request: { readonly transferId: string; readonly amount: bigint; readonly nowMs: number },
-): VelocityDecision {
-  const live = entries
-    .filter((entry) => isLive(entry, limits.windowS, request.nowMs))
-    .sort((a, b) => a.atMs - b.atMs);
-  if (live.some((entry) => entry.transferId === request.transferId)) return { kind: 'already_counted' };
-  if (limits.amountMax !== undefined && request.amount > limits.amountMax) {
+  amount: bigint,
+  nowMs: number,
+): AdmissionPlan {
+  if (limits.amountMax !== undefined && amount > limits.amountMax) {
     return { kind: 'exceeded', limit: 'amount', retryAfterS: undefined };
   }
-  let liveAmount = live.reduce((sum, entry) => sum + entry.amount, 0n);
-  const countFits = (count: number): boolean => count + 1 <= limits.transferCountMax;
-  const amountFits = (sum: bigint): boolean =>
-    limits.amountMax === undefined || sum + request.amount <= limits.amountMax;
-  if (countFits(live.length) && amountFits(liveAmount)) {
-    return {
-      kind: 'admitted',
-      entries: [...live, { transferId: request.transferId, atMs: request.nowMs, amount: request.amount }],
-    };
+  if (window === undefined || !isWindowOpen(window, limits.windowS, nowMs)) return { kind: 'open_window' };
+  const retryAfterS = Math.max(1, Math.ceil((window.startMs + limits.windowS * 1000 - nowMs) / 1000));
+  if (window.transferCount >= limits.transferCountMax) {
+    return { kind: 'exceeded', limit: 'transfer_count', retryAfterS };
   }
-  const limit = countFits(live.length) ? 'amount' : 'transfer_count';
-  // Drop the oldest entries until the transfer fits; it fits when the last dropped one leaves.
-  for (let dropped = 0; dropped < live.length; dropped += 1) {
-    const leaving = live[dropped];
-    if (leaving === undefined) break;
-    liveAmount -= leaving.amount;
-    const remaining = live.length - dropped - 1;
-    if (countFits(remaining) && amountFits(liveAmount)) {
-      const admitAtMs = leaving.atMs + limits.windowS * 1000;
-      return {
-        kind: 'exceeded',
-        limit,
-        retryAfterS: Math.max(1, Math.ceil((admitAtMs - request.nowMs) / 1000)),
-      };
-    }
+  if (limits.amountMax !== undefined && window.amountTotal + amount > limits.amountMax) {
+    return { kind: 'exceeded', limit: 'amount', retryAfterS };
   }
-  throw new Error('assertion failed: an empty window admits a transfer within the amount limit');
+  return { kind: 'count_in_window' };
 }

@@ -169,6 +169,29 @@ export class ServiceUnavailableProblem extends ProblemError {
   }
 }
 
+/**
+ * A transfer submission whose outcome is not known: the answer of the queue, or the handler's
+ * time, ran out after the transfer may have been queued. Retrying under the same Idempotency-Key
+ * gives the definite answer (the same transfer if it was queued, never a second one); Retry-After
+ * says when a retry no longer finds the first attempt in progress.
+ */
+export class SubmissionOutcomeUnknownProblem extends ProblemError {
+  public constructor(retryAfterS: number, options: { cause?: unknown } = {}) {
+    super(
+      {
+        status: 503,
+        slug: 'submission-outcome-unknown',
+        title: 'Submission outcome unknown',
+        detail:
+          'the transfer may have been queued; retry with the same Idempotency-Key and body for the definite answer',
+        headers: { 'retry-after': String(retryAfterS) },
+      },
+      options,
+    );
+    this.name = 'SubmissionOutcomeUnknownProblem';
+  }
+}
+
 /** Anything else: a bug. The client learns nothing about it but that it happened. */
 export class InternalProblem extends ProblemError {
   public constructor(options: { cause?: unknown } = {}) {

@@ -1,139 +1,130 @@
 /**
- * The velocity check: before a transfer is queued, its debit account's sliding window must admit
- * it. The window is read, decided on in memory (`decideVelocity`) and written back with a
- * condition on the version that was read, so two requests that read the same window cannot both
- * take its last place: the second write fails its condition, and that request reads again. The
- * number of admitted transfers in a window is therefore exact however many requests race.
+ * The velocity check: before a transfer is queued, its debit account's window must admit it.
+ *
+ * Each account has one item holding its open window (start, transfer count, amount total) and its
+ * own limits with their version. Admission is one conditional write, never a read first: "count
+ * the transfer in the open window, if it is still open, has room, and the limits are the ones I
+ * assumed", or "open a new window with this transfer, if none is open and the limits are the ones
+ * I assumed". The store checks the condition and writes atomically, so however many requests race,
+ * never more than the limit is admitted in one window.
+ *
+ * Which write to try is decided (`planAdmission`) from what this instance last saw of the account.
+ * When the condition fails, the store answers the item as it was, and the next attempt decides
+ * from that: a full window is a refusal, a closed window means opening one, new limits are taken.
+ * Each failed attempt therefore learns the state that beat it, and plain contention ends in at
+ * most three writes (try the window, find it closed; open one, find another request opened it
+ * first; count in it, or find it full). `admissionAttemptCountMax` leaves one more for limits
+ * that changed meanwhile; past it, only a pathological race is left, answered 503.
+ *
+ * A refusal is decided only from state a failed write of this request returned, never from the
+ * cache alone: slots may have been given back, or the limits raised, since the cache saw them.
  */
 import type { AccountId } from '../domain/ids';
 import {
-  decideVelocity,
   effectiveVelocityLimits,
   noVelocityOverrides,
-  type VelocityEntry,
+  planAdmission,
   type VelocityLimits,
-  type VelocityOverrides,
 } from '../domain/velocity';
-import { LedgerError, TransientError } from '../errors';
 import type { Logger } from '../ports/logger';
+import {
+  type VelocityAdmission,
+  VelocityContentionError,
+  VelocityExceededError,
+  type VelocitySlot,
+} from '../ports/submission';
+import type { VelocityState, VelocityStore } from '../ports/velocity';
 
-/** A debit account's window as stored, and the account's own limits if it has any. */
-export interface VelocityState {
-  readonly entries: readonly VelocityEntry[];
-  /** The window's version, for the conditional write; undefined when there is no window yet. */
-  readonly version: number | undefined;
-  /** The account's limits; undefined when none were ever set (the defaults apply). */
-  readonly overrides: VelocityOverrides | undefined;
-}
+/** Conditional writes one admission may make before it gives up with 503 (see the module comment). */
+export const admissionAttemptCountMax = 4;
+/** Accounts whose last seen state one instance remembers; the least recently used go first. */
+export const velocityCacheAccountCountMax = 10_000;
 
-/**
- * Where windows and the accounts' limits are kept (DynamoDB).
- *
- * - `read` returns the window and the account's limits, read consistently.
- * - `write` stores the window if its version is still `expectedVersion` (undefined: there is no
- *   window yet) and returns 'written', or 'conflict' when another request wrote first.
- * - `putOverrides` stores an account's limits unless a newer version of them is stored.
- *
- * Each throws `TransientError` when the store is unavailable.
- */
-export interface VelocityStore {
-  read(accountId: AccountId): Promise<VelocityState>;
-  write(
-    accountId: AccountId,
-    window: {
-      readonly entries: readonly VelocityEntry[];
-      readonly expectedVersion: number | undefined;
-      readonly expiresAtS: number;
-    },
-  ): Promise<'written' | 'conflict'>;
-  putOverrides(accountId: AccountId, overrides: VelocityOverrides, version: bigint): Promise<void>;
-}
-
-/** The transfer would pass its debit account's velocity limit. */
-export class VelocityExceededError extends LedgerError {
-  public constructor(
-    public readonly limit: 'transfer_count' | 'amount',
-    public readonly limits: VelocityLimits,
-    /** Whole seconds until the window would admit the transfer; undefined: never. */
-    public readonly retryAfterS: number | undefined,
-    options: { context?: Record<string, unknown> } = {},
-  ) {
-    super(`the transfer would pass the debit account's velocity limit (${limit})`, options);
-    this.name = 'VelocityExceededError';
-  }
-}
-
-/** Concurrent requests kept winning the window past the retry bound; the request may be retried. */
-export class VelocityContentionError extends TransientError {
-  public constructor(options: { context?: Record<string, unknown> } = {}) {
-    super('the velocity window was contended past the retry bound', options);
-    this.name = 'VelocityContentionError';
-  }
-}
-
-/** Conditional-write conflicts one check retries before it gives up with 503. */
-export const velocityRetryCountMax = 12;
-const backoffBaseMs = 4;
-const backoffCapMs = 100;
+const unknownState: VelocityState = { limits: undefined, window: undefined };
 
 export interface VelocityOptions {
   readonly store: VelocityStore;
   readonly defaults: VelocityLimits;
   readonly logger: Logger;
   readonly now?: () => Date;
-  readonly retryCountMax?: number;
+  readonly attemptCountMax?: number;
 }
 
-export class VelocityService {
+export class VelocityService implements VelocityAdmission {
   private readonly now: () => Date;
+  /** What this instance last saw of each account's item: a guess to pick the first write with. */
+  private readonly seen = new Map<AccountId, VelocityState>();
 
   public constructor(private readonly options: VelocityOptions) {
     this.now = options.now ?? (() => new Date());
   }
 
   /**
-   * Counts the transfer in its debit account's window and returns when it was admitted. A
-   * transfer id already in the window is admitted again without being counted twice.
-   *
-   * Throws `VelocityExceededError` when it does not fit, `VelocityContentionError` when the
-   * window stayed contended past the retry bound, `TransientError` when the store is unavailable.
+   * Counts the transfer in its debit account's window and returns its slot. Throws
+   * `VelocityExceededError` when it does not fit, `VelocityContentionError` past the attempt
+   * bound, `TransientError` when the store is unavailable.
    */
-  public async admit(transfer: {
-    readonly transferId: string;
-    readonly debitAccountId: AccountId;
-    readonly amount: bigint;
-  }): Promise<Date> {
-    const retryCountMax = this.options.retryCountMax ?? velocityRetryCountMax;
-    for (let attempt = 0; attempt <= retryCountMax; attempt += 1) {
-      const state = await this.options.store.read(transfer.debitAccountId);
-      const limits = effectiveVelocityLimits(this.options.defaults, state.overrides ?? noVelocityOverrides);
+  public async admit(
+    transfer: { readonly debitAccountId: AccountId; readonly amount: bigint },
+    signal?: AbortSignal,
+  ): Promise<VelocitySlot> {
+    const { debitAccountId: accountId, amount } = transfer;
+    const attemptCountMax = this.options.attemptCountMax ?? admissionAttemptCountMax;
+    let assumed = this.seen.get(accountId) ?? unknownState;
+    // Whether `assumed` came from a failed write of this request, so it may decide a refusal.
+    let observed = false;
+    for (let attempt = 1; attempt <= attemptCountMax; attempt += 1) {
       const now = this.now();
-      const decision = decideVelocity(state.entries, limits, {
-        transferId: transfer.transferId,
-        amount: transfer.amount,
-        nowMs: now.getTime(),
-      });
-      if (decision.kind === 'already_counted') return now;
-      if (decision.kind === 'exceeded') {
-        throw new VelocityExceededError(decision.limit, limits, decision.retryAfterS, {
-          context: { debitAccountId: transfer.debitAccountId, transferId: transfer.transferId },
+      const nowMs = now.getTime();
+      const limits = effectiveVelocityLimits(
+        this.options.defaults,
+        assumed.limits?.overrides ?? noVelocityOverrides,
+      );
+      const plan = planAdmission(assumed.window, limits, amount, nowMs);
+      if (plan.kind === 'exceeded' && observed) {
+        throw new VelocityExceededError(plan.limit, limits, plan.retryAfterS, {
+          context: { debitAccountId: accountId },
         });
       }
-      const written = await this.options.store.write(transfer.debitAccountId, {
-        entries: decision.entries,
-        expectedVersion: state.version,
-        // Every entry leaves the window by then, the new one last.
-        expiresAtS: Math.ceil(now.getTime() / 1000) + limits.windowS,
-      });
-      if (written === 'written') return now;
-      // Full jitter, so the requests that lost one round do not collide again in step.
-      const delayMs = Math.random() * Math.min(backoffCapMs, backoffBaseMs * 2 ** attempt);
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      // A refusal guessed from the cache is checked by trying the window: the write fails, and
+      // says why, unless slots were given back or the limits raised since.
+      const kind = plan.kind === 'open_window' ? 'open_window' : 'count_in_window';
+      const { counted, state } = await this.options.store.count(
+        accountId,
+        { kind, limits, limitsVersion: assumed.limits?.version, amount, nowMs },
+        signal,
+      );
+      this.remember(accountId, state);
+      if (counted) {
+        if (state.window === undefined) throw new Error('assertion failed: a counted transfer has a window');
+        return { debitAccountId: accountId, amount, windowStartMs: state.window.startMs, admittedAt: now };
+      }
+      assumed = state;
+      observed = true;
     }
-    this.options.logger.warn('velocity window contended past the retry bound', {
-      debitAccountId: transfer.debitAccountId,
-      retryCountMax,
+    this.options.logger.warn('velocity admission gave up: the window changed under every attempt', {
+      debitAccountId: accountId,
+      attemptCountMax,
     });
-    throw new VelocityContentionError({ context: { debitAccountId: transfer.debitAccountId } });
+    throw new VelocityContentionError({ context: { debitAccountId: accountId, attemptCountMax } });
+  }
+
+  /**
+   * Gives a slot back to its window, when the transfer it was counted for was surely not queued.
+   * Nothing happens when the window has closed since (its count no longer matters).
+   */
+  public async release(slot: VelocitySlot, signal?: AbortSignal): Promise<void> {
+    const state = await this.options.store.release(slot.debitAccountId, slot, signal);
+    if (state !== undefined) this.remember(slot.debitAccountId, state);
+  }
+
+  private remember(accountId: AccountId, state: VelocityState): void {
+    // Re-inserted, so the Map's order is least recently used first.
+    this.seen.delete(accountId);
+    this.seen.set(accountId, state);
+    if (this.seen.size > velocityCacheAccountCountMax) {
+      const oldest = this.seen.keys().next();
+      if (oldest.done !== true) this.seen.delete(oldest.value);
+    }
   }
 }

@@ -101,17 +101,17 @@ describe('stateless stack: functions', () => {
 });
 
 describe('stateless stack: least privilege', () => {
-  it('lets submitTransfer send to the transfer queue and use its two tables, and nothing of the database', () => {
+  it('lets submitTransfer send to the transfer queue and update its two tables, and nothing of the database', () => {
     const app = dev();
     const statements = functionStatements(app, submitTransfer);
     const sends = statements.filter((statement) => actionsOf(statement).includes('sqs:SendMessage'));
     expect(sends).toHaveLength(1);
     expect(names(app, app.stateful.queues.transfers)(importedIds(sends[0] as never))).toBe(true);
     const tableIds = statements
-      .filter((statement) => actionsOf(statement).includes('dynamodb:PutItem'))
+      .filter((statement) => actionsOf(statement).includes('dynamodb:UpdateItem'))
       .flatMap(importedIds);
     expect(names(app, app.stateful.tables.idempotency)(tableIds)).toBe(true);
-    expect(names(app, app.stateful.tables.transferRequests)(tableIds)).toBe(true);
+    expect(names(app, app.stateful.tables.velocity)(tableIds)).toBe(true);
     const actions = statements.flatMap(actionsOf);
     expect(actions.filter((action) => action.startsWith('secretsmanager:'))).toEqual([]);
     expect(actions.filter((action) => action.startsWith('events:'))).toEqual([]);

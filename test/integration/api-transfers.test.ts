@@ -1,19 +1,33 @@
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  DeleteQueueCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import getTransferFunction from '../../functions/get-transfer';
 import submitTransferFunction from '../../functions/submit-transfer';
 import { localAwsSettings } from '../../infra/local/aws';
+import { lambdaContext } from '../../infra/local/lambda-context';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
 import { transferAcceptedResponseSchema, transferResponseSchema } from '../../shared/api/schemas';
 import type { AccountId } from '../../shared/domain/ids';
 import { parseTransferMessage, type TransferCommand } from '../../shared/domain/transfer';
 import { requestBodyBytesMax } from '../../shared/handlers/http';
 import { type AwsClients, awsClients, type Wiring } from '../../shared/wiring';
-import { apiEvent, type ParsedResponse, parseResponse, testWiring } from '../support/api';
+import {
+  apiEvent,
+  type ParsedResponse,
+  parseResponse,
+  type TestWiringOptions,
+  testWiring,
+} from '../support/api';
 import { useTestAws } from '../support/aws';
 import { useTestDatabase } from '../support/database';
 import { createAccount } from '../support/factories';
+import { startTcpProxy } from '../support/tcp-proxy';
 
 const createGetTransfer = (wiring: Wiring) => getTransferFunction.build(wiring);
 const createSubmitTransfer = (wiring: Wiring) => submitTransferFunction.build(wiring);
@@ -27,16 +41,39 @@ const closedEndpoint = 'http://127.0.0.1:9';
 interface CountingClients extends AwsClients {
   /** SendMessage calls made through this SQS client, whether they succeeded or not. */
   readonly sendCount: () => number;
+  /** Every AWS call made through these clients since the last `resetCalls`, in order. */
+  readonly calls: () => string[];
+  readonly resetCalls: () => void;
 }
 
 /**
- * Fresh SDK clients on the test's AWS endpoint whose SendMessage calls are counted: the count of
- * times the submission's body ran, since the queue's deduplication would hide a second send.
+ * Fresh SDK clients on the test's AWS endpoint whose calls are recorded (one per call, however
+ * many attempts the SDK made), and whose SendMessage calls are counted: the count of times the
+ * submission's body ran, since the queue's deduplication would hide a second send.
  * `sqsEndpoint` points SQS elsewhere (a closed port) to make the send fail.
  */
 function countingClients(options: { readonly sqsEndpoint?: string; readonly loseSendAnswer?: boolean } = {}) {
   const clients = awsClients(localAwsSettings(aws.endpoint));
   const sqs = options.sqsEndpoint ? awsClients(localAwsSettings(options.sqsEndpoint)).sqs : clients.sqs;
+  const calls: string[] = [];
+  const recordCalls = {
+    name: 'recordCalls',
+    step: 'initialize',
+  } as const;
+  clients.dynamo.middlewareStack.add(
+    (next, context) => async (args) => {
+      calls.push(callName(context.commandName ?? '', args.input as Record<string, unknown>));
+      return next(args);
+    },
+    recordCalls,
+  );
+  sqs.middlewareStack.add(
+    (next, context) => async (args) => {
+      calls.push(callName(context.commandName ?? '', args.input as Record<string, unknown>));
+      return next(args);
+    },
+    recordCalls,
+  );
   let sends = 0;
   sqs.middlewareStack.add(
     (next, context) => async (args) => {
@@ -49,11 +86,38 @@ function countingClients(options: { readonly sqsEndpoint?: string; readonly lose
     },
     { step: 'initialize', name: 'countSends' },
   );
-  return { ...clients, sqs, sendCount: () => sends } satisfies CountingClients;
+  return {
+    ...clients,
+    sqs,
+    sendCount: () => sends,
+    calls: () => [...calls],
+    resetCalls: () => {
+      calls.length = 0;
+    },
+  } satisfies CountingClients;
 }
 
-function dependencies(clients: AwsClients): Wiring {
-  return testWiring(database.pool, { clients, resources: aws.resources });
+/** A call as the tests list it: the operation, and which of the test's tables or queues it touched. */
+function callName(commandName: string, input: Record<string, unknown>): string {
+  const operation = commandName.replace(/Command$/, '');
+  const tables: Record<string, string> = {
+    [aws.resources.tableNames.idempotency]: 'idempotency',
+    [aws.resources.tableNames.velocity]: 'velocity',
+  };
+  if (typeof input.TableName === 'string')
+    return `${operation} ${tables[input.TableName] ?? input.TableName}`;
+  if (Array.isArray(input.TransactItems)) {
+    const touched = input.TransactItems.map((item: Record<string, { TableName?: string }>) => {
+      const [kind, request] = Object.entries(item)[0] ?? [];
+      return `${kind} ${tables[request?.TableName ?? ''] ?? request?.TableName}`;
+    });
+    return `${operation} [${touched.join(', ')}]`;
+  }
+  return operation;
+}
+
+function dependencies(clients: AwsClients, overrides: TestWiringOptions = {}): Wiring {
+  return testWiring(database.pool, { clients, resources: aws.resources, ...overrides });
 }
 
 async function submit(
@@ -148,10 +212,31 @@ async function itemCount(table: string): Promise<number> {
   return Count ?? 0;
 }
 
-async function storedCounts(): Promise<{ idempotency: number; requests: number }> {
+/** How many transfers the debit account's open window counts (undefined: it never had one). */
+async function windowCount(accountId: string): Promise<number | undefined> {
+  const { Item } = await aws.clients.dynamo.send(
+    new GetItemCommand({
+      TableName: aws.resources.tableNames.velocity,
+      Key: { pk: { S: `limits#${accountId}` } },
+      ConsistentRead: true,
+    }),
+  );
+  const count = Item?.transfer_count?.N;
+  return count === undefined ? undefined : Number.parseInt(count, 10);
+}
+
+/** The happy path's calls: the key held (and its transfer id reserved), admitted, sent, completed. */
+const happyPathCalls = [
+  'UpdateItem idempotency',
+  'UpdateItem velocity',
+  'SendMessage',
+  'TransactWriteItems [Update idempotency, Put idempotency]',
+];
+
+async function storedCounts(): Promise<{ idempotency: number; velocity: number }> {
   return {
     idempotency: await itemCount(aws.resources.tableNames.idempotency),
-    requests: await itemCount(aws.resources.tableNames.transferRequests),
+    velocity: await itemCount(aws.resources.tableNames.velocity),
   };
 }
 
@@ -523,6 +608,8 @@ describe('POST /v1/transfers', () => {
     });
     expect(JSON.stringify(failed.body)).not.toMatch(/ECONNREFUSED|at .*\.ts/);
     expect(broken.sendCount()).toBe(1);
+    // Nothing was queued, so the window's slot was given back: the retry is counted once.
+    expect(await windowCount(debit)).toBe(1);
     expect(retried.status).toBe(202);
     expect(repeated.body).toEqual(retried.body);
     expect(working.sendCount()).toBe(1);
@@ -545,10 +632,203 @@ describe('POST /v1/transfers', () => {
     );
 
     expect(failed.status).toBe(503);
+    expect(failed.body).toMatchObject({ type: 'https://ledgerx.dev/problems/submission-outcome-unknown' });
+    expect(failed.headers['retry-after']).toBe('1');
     expect(retried.status).toBe(202);
     // Both sends carried the same transfer id, and the queue kept one of them.
     const messages = await drainGroup(aws.clients.sqs, debit);
     expect(messages.map((message) => message.transfer.id)).toEqual([retried.body.id]);
+  });
+
+  it('makes four AWS calls on the happy path, one for a replay, and three for a velocity refusal', async () => {
+    const { debit, credit } = await accounts();
+    const clients = countingClients();
+    const handler = createSubmitTransfer(
+      dependencies(clients, { velocity: { windowS: 60, transferCountMax: 2, amountMax: undefined } }),
+    );
+    const key = newKey();
+
+    const first = await submit(handler, transferBody(debit, credit), { 'Idempotency-Key': key });
+    const firstCalls = clients.calls();
+    clients.resetCalls();
+    const second = await submit(handler, transferBody(debit, credit), { 'Idempotency-Key': newKey() });
+    const secondCalls = clients.calls();
+    clients.resetCalls();
+    const replay = await submit(handler, transferBody(debit, credit), { 'Idempotency-Key': key });
+    const replayCalls = clients.calls();
+    clients.resetCalls();
+    const refused = await submit(handler, transferBody(debit, credit), { 'Idempotency-Key': newKey() });
+    const refusedCalls = clients.calls();
+
+    expect([first.status, second.status, replay.status, refused.status]).toEqual([202, 202, 202, 429]);
+    // The account's first transfer opens its window; the second counts in it.
+    expect(firstCalls).toEqual(happyPathCalls);
+    expect(secondCalls).toEqual(happyPathCalls);
+    // A replay is answered from the record the in-progress put found.
+    expect(replayCalls).toEqual(['UpdateItem idempotency']);
+    // Held, refused by the full window, released.
+    expect(refusedCalls).toEqual(['UpdateItem idempotency', 'UpdateItem velocity', 'UpdateItem idempotency']);
+    await drainGroup(aws.clients.sqs, debit);
+  });
+
+  it('makes five calls when the queue refuses, and so does a retry on a fresh instance, whose first window write learns the window', async () => {
+    const { debit, credit } = await accounts();
+    const key = newKey();
+    const broken = countingClients({ sqsEndpoint: closedEndpoint });
+    const working = countingClients();
+
+    const failed = await submit(createSubmitTransfer(dependencies(broken)), transferBody(debit, credit), {
+      'Idempotency-Key': key,
+    });
+    const retried = await submit(createSubmitTransfer(dependencies(working)), transferBody(debit, credit), {
+      'Idempotency-Key': key,
+    });
+
+    expect([failed.status, retried.status]).toEqual([503, 202]);
+    // Held, admitted, refused by the queue, the slot given back, the key released.
+    expect(broken.calls()).toEqual([
+      'UpdateItem idempotency',
+      'UpdateItem velocity',
+      'SendMessage',
+      'UpdateItem velocity',
+      'UpdateItem idempotency',
+    ]);
+    // This instance had not seen the account: its guess (open a window) fails and tells it the
+    // window is open, so it counts in it. An instance that has seen the account makes four.
+    expect(working.calls()).toEqual([
+      'UpdateItem idempotency',
+      'UpdateItem velocity',
+      'UpdateItem velocity',
+      'SendMessage',
+      'TransactWriteItems [Update idempotency, Put idempotency]',
+    ]);
+    await drainGroup(aws.clients.sqs, debit);
+  });
+
+  it('gives the velocity slot back when the queue refuses the send (deleted), and counts the retry once', async () => {
+    const { debit, credit } = await accounts();
+    const key = newKey();
+    const { QueueUrl: goneUrl } = await aws.clients.sqs.send(
+      new CreateQueueCommand({
+        QueueName: `${aws.namePrefix}gone-${crypto.randomUUID().slice(0, 8)}.fifo`,
+        Attributes: { FifoQueue: 'true' },
+      }),
+    );
+    await aws.clients.sqs.send(new DeleteQueueCommand({ QueueUrl: goneUrl }));
+    const clients = countingClients();
+    const deps = dependencies(clients);
+
+    const failed = await submit(
+      createSubmitTransfer(
+        dependencies(clients, {
+          resources: {
+            ...aws.resources,
+            queueUrls: { ...aws.resources.queueUrls, transfers: goneUrl ?? '' },
+          },
+        }),
+      ),
+      transferBody(debit, credit),
+      { 'Idempotency-Key': key },
+    );
+    const countAfterFailure = await windowCount(debit);
+    const retried = await submit(createSubmitTransfer(deps), transferBody(debit, credit), {
+      'Idempotency-Key': key,
+    });
+
+    expect(failed.status).toBe(503);
+    expect(failed.body).toMatchObject({ type: 'https://ledgerx.dev/problems/service-unavailable' });
+    expect(countAfterFailure).toBe(0);
+    expect(retried.status).toBe(202);
+    expect(await windowCount(debit)).toBe(1);
+    const messages = await drainGroup(aws.clients.sqs, debit);
+    expect(messages.map((message) => message.transfer.id)).toEqual([retried.body.id]);
+  });
+
+  it('answers 202 when the idempotency record cannot be completed after the send; a retry meanwhile is told it is in progress', async () => {
+    const { debit, credit } = await accounts();
+    const moto = new URL(aws.endpoint);
+    const proxy = await startTcpProxy(moto.hostname, Number.parseInt(moto.port, 10));
+    try {
+      const viaProxy = awsClients(localAwsSettings(`http://127.0.0.1:${proxy.port}`));
+      const clients = countingClients();
+      // Once the send has returned, DynamoDB goes away: the completion cannot be written.
+      clients.sqs.middlewareStack.add(
+        (next, context) => async (args) => {
+          const output = await next(args);
+          if (context.commandName === 'SendMessageCommand') await proxy.cut();
+          return output;
+        },
+        { step: 'initialize', name: 'cutDynamoAfterSend' },
+      );
+      const key = newKey();
+
+      const accepted = await submit(
+        createSubmitTransfer(dependencies({ ...clients, dynamo: viaProxy.dynamo })),
+        transferBody(debit, credit),
+        { 'Idempotency-Key': key },
+      );
+      const retried = await submit(
+        createSubmitTransfer(dependencies(countingClients())),
+        transferBody(debit, credit),
+        {
+          'Idempotency-Key': key,
+        },
+      );
+
+      expect(accepted.status).toBe(202);
+      expect(transferAcceptedResponseSchema.parse(accepted.body)).toMatchObject({
+        status: 'queued',
+        amount: '1050',
+      });
+      expect(retried.status).toBe(409);
+      const messages = await drainGroup(aws.clients.sqs, debit);
+      expect(messages.map((message) => message.transfer.id)).toEqual([accepted.body.id]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('answers a handler timeout with submission-outcome-unknown and Retry-After; a retry under the same key gives the definite answer', async () => {
+    const { debit, credit } = await accounts();
+    const moto = new URL(aws.endpoint);
+    const proxy = await startTcpProxy(moto.hostname, Number.parseInt(moto.port, 10));
+    try {
+      const slowSqs = awsClients(localAwsSettings(`http://127.0.0.1:${proxy.port}`)).sqs;
+      const handler = createSubmitTransfer(dependencies({ ...countingClients(), sqs: slowSqs }));
+      const key = newKey();
+      const event = apiEvent({
+        method: 'POST',
+        resource: '/v1/transfers',
+        body: transferBody(debit, credit),
+        headers: { 'Idempotency-Key': key },
+      });
+      proxy.hold();
+
+      // An invocation with one second left: the send does not answer within it.
+      const timedOut = parseResponse(await handler(event, lambdaContext('submit-transfer', 1, 512)));
+      proxy.release();
+      const retry = createSubmitTransfer(dependencies(countingClients()));
+      let definite = await submit(retry, transferBody(debit, credit), { 'Idempotency-Key': key });
+      // The first attempt finishes once its send is answered; until then the key is in progress.
+      for (let round = 0; round < 50 && definite.status === 409; round += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        definite = await submit(retry, transferBody(debit, credit), { 'Idempotency-Key': key });
+      }
+
+      expect(timedOut.status).toBe(503);
+      expect(timedOut.headers['content-type']).toBe('application/problem+json');
+      expect(timedOut.body).toMatchObject({
+        type: 'https://ledgerx.dev/problems/submission-outcome-unknown',
+        status: 503,
+        detail: expect.stringMatching(/may have been queued.*same Idempotency-Key/),
+      });
+      expect(timedOut.headers['retry-after']).toBe('10');
+      expect(definite.status).toBe(202);
+      const messages = await drainGroup(aws.clients.sqs, debit);
+      expect(messages.map((message) => message.transfer.id)).toEqual([definite.body.id]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('refuses a retry with another body after a failure under the same key with 422', async () => {

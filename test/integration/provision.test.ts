@@ -1,4 +1,12 @@
-import { DescribeTableCommand, DescribeTimeToLiveCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  GetItemCommand,
+  ListTablesCommand,
+  PutItemCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
 import {
   DescribeRuleCommand,
   ListEventBusesCommand,
@@ -210,5 +218,68 @@ describe('provisioning the topology', () => {
     expect(QueueUrls).toEqual([]);
     expect(TableNames.filter((name) => name.startsWith(namePrefix))).toEqual([]);
     expect(EventBuses).toEqual([]);
+  });
+});
+
+describe('the AWS endpoint', () => {
+  it('undoes every write of a cancelled transaction and keeps a committed one whole, as DynamoDB does', async () => {
+    const table = aws.resources.tableNames.idempotency;
+    const id = (name: string) => ({ id: { S: `${name}-${crypto.randomUUID()}` } });
+    const [fresh, changed, guard, second] = [id('fresh'), id('changed'), id('guard'), id('second')];
+    await aws.clients.dynamo.send(
+      new PutItemCommand({ TableName: table, Item: { ...changed, v: { S: 'old' } } }),
+    );
+    await aws.clients.dynamo.send(new PutItemCommand({ TableName: table, Item: guard }));
+    const read = async (key: Record<string, { S: string }>) =>
+      (
+        await aws.clients.dynamo.send(
+          new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }),
+        )
+      ).Item;
+
+    const cancelled = await aws.clients.dynamo
+      .send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Put: { TableName: table, Item: { ...fresh, v: { S: 'new' } } } },
+            {
+              Update: {
+                TableName: table,
+                Key: changed,
+                UpdateExpression: 'SET v = :v',
+                ExpressionAttributeValues: { ':v': { S: 'changed' } },
+              },
+            },
+            {
+              ConditionCheck: {
+                TableName: table,
+                Key: guard,
+                ConditionExpression: 'attribute_not_exists(id)',
+              },
+            },
+          ],
+        }),
+      )
+      .catch((error: unknown) => error);
+    await aws.clients.dynamo.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          { Put: { TableName: table, Item: { ...second, v: { S: 'kept' } } } },
+          {
+            Update: {
+              TableName: table,
+              Key: changed,
+              UpdateExpression: 'SET v = :v',
+              ExpressionAttributeValues: { ':v': { S: 'committed' } },
+            },
+          },
+        ],
+      }),
+    );
+
+    expect(cancelled).toBeInstanceOf(TransactionCanceledException);
+    expect(await read(fresh)).toBeUndefined();
+    expect((await read(second))?.v?.S).toBe('kept');
+    expect((await read(changed))?.v?.S).toBe('committed');
   });
 });

@@ -1,25 +1,22 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import createAccountFunction from '../../functions/create-account';
 import getAccountFunction from '../../functions/get-account';
 import setAccountVelocityFunction from '../../functions/set-account-velocity';
 import submitTransferFunction from '../../functions/submit-transfer';
 import { DynamoVelocityStore } from '../../shared/adapters/aws/velocity-store';
-import { newAccountId, newTransferId } from '../../shared/domain/ids';
+import { newAccountId } from '../../shared/domain/ids';
 import type { VelocityLimits } from '../../shared/domain/velocity';
-import { toProblemError } from '../../shared/handlers/http';
-import {
-  VelocityContentionError,
-  VelocityExceededError,
-  VelocityService,
-  type VelocityStore,
-} from '../../shared/services/velocity';
+import { VelocityExceededError, type VelocitySlot } from '../../shared/ports/submission';
+import { VelocityService } from '../../shared/services/velocity';
 import type { Wiring } from '../../shared/wiring';
 import { apiEvent, type ParsedResponse, parseResponse, silentLogger, testWiring } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { useTestDatabase } from '../support/database';
 import { createAccount } from '../support/factories';
+import { VelocityModel } from '../support/velocity-model';
 
 const createCreateAccount = (wiring: Wiring) => createAccountFunction.build(wiring);
 const createGetAccount = (wiring: Wiring) => getAccountFunction.build(wiring);
@@ -29,20 +26,35 @@ const createSubmitTransfer = (wiring: Wiring) => submitTransferFunction.build(wi
 const database = useTestDatabase();
 const aws = useTestAws();
 
-function dependencies(velocity: VelocityLimits): Wiring {
-  return testWiring(database.pool, { clients: aws.clients, resources: aws.resources, velocity });
+const t0 = Date.parse('2026-01-31T12:00:00.000Z');
+const newKey = (): string => `key-${crypto.randomUUID()}`;
+
+/** A clock a test moves by hand, so a window closes without waiting for it. */
+function testClock(startMs = Date.now()): { now: () => Date; advance: (ms: number) => void } {
+  let nowMs = startMs;
+  return { now: () => new Date(nowMs), advance: (ms) => (nowMs += ms) };
 }
 
-function velocityService(
-  defaults: VelocityLimits,
-  store: VelocityStore = new DynamoVelocityStore(aws.clients.dynamo, aws.resources.tableNames.velocity),
-  retryCountMax?: number,
-): VelocityService {
+function dependencies(velocity: VelocityLimits, now?: () => Date): Wiring {
+  return testWiring(database.pool, {
+    clients: aws.clients,
+    resources: aws.resources,
+    velocity,
+    ...(now === undefined ? {} : { now }),
+  });
+}
+
+function store(): DynamoVelocityStore {
+  return new DynamoVelocityStore(aws.clients.dynamo, aws.resources.tableNames.velocity);
+}
+
+/** A velocity service of its own (one API instance, with its own cache). */
+function velocityService(defaults: VelocityLimits, now?: () => Date): VelocityService {
   return new VelocityService({
-    store,
+    store: store(),
     defaults,
     logger: silentLogger,
-    ...(retryCountMax === undefined ? {} : { retryCountMax }),
+    ...(now === undefined ? {} : { now }),
   });
 }
 
@@ -70,136 +82,274 @@ async function submit(
 
 /** The transfer ids queued in the debit account's message group (each test has its own account). */
 async function queuedIds(groupId: string): Promise<string[]> {
-  const ids: string[] = [];
-  for (let round = 0; round < 10; round += 1) {
+  const ids = new Set<string>();
+  for (let round = 0; round < 40; round += 1) {
     const { Messages = [] } = await aws.clients.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: aws.resources.queueUrls.transfers,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 0,
-        VisibilityTimeout: 0,
         MessageSystemAttributeNames: ['All'],
       }),
     );
     if (Messages.length === 0) break;
     for (const message of Messages) {
       if (message.Attributes?.MessageGroupId === groupId && message.Attributes.MessageDeduplicationId) {
-        ids.push(message.Attributes.MessageDeduplicationId);
+        ids.add(message.Attributes.MessageDeduplicationId);
       }
     }
-    // FIFO: a group's messages come one batch at a time; they stay visible for the next test's read.
-    if (ids.length > 0) break;
   }
-  return [...new Set(ids)];
+  return [...ids];
 }
 
-async function windowEntryCount(accountId: string): Promise<number> {
+/** What the account's velocity item holds, read straight from the table. */
+async function storedWindow(
+  accountId: string,
+): Promise<{ transferCount: number; amountTotal: string } | undefined> {
   const { Item } = await aws.clients.dynamo.send(
     new GetItemCommand({
       TableName: aws.resources.tableNames.velocity,
-      Key: { pk: { S: `window#${accountId}` } },
+      Key: { pk: { S: `limits#${accountId}` } },
       ConsistentRead: true,
     }),
   );
-  return Item?.entries?.L?.length ?? 0;
+  if (Item?.transfer_count?.N === undefined) return undefined;
+  return {
+    transferCount: Number.parseInt(Item.transfer_count.N, 10),
+    amountTotal: Item.amount_total?.N ?? '',
+  };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const newKey = (): string => `key-${crypto.randomUUID()}`;
+/** Runs `admit` for every request at once and sorts the outcomes. */
+async function race(admissions: readonly (() => Promise<VelocitySlot>)[]) {
+  const outcomes = await Promise.allSettled(admissions.map((admit) => admit()));
+  const admitted = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+  const refused = outcomes.flatMap((outcome) =>
+    outcome.status === 'rejected' && outcome.reason instanceof VelocityExceededError ? [outcome.reason] : [],
+  );
+  const failed = outcomes.flatMap((outcome) =>
+    outcome.status === 'rejected' && !(outcome.reason instanceof VelocityExceededError)
+      ? [outcome.reason]
+      : [],
+  );
+  return { admitted, refused, failed };
+}
 
-describe('the velocity window in DynamoDB', () => {
-  it('admits exactly L of N concurrent transfers from one account', async () => {
+describe('atomic admission in DynamoDB', () => {
+  it('admits exactly K of 1,000 concurrent transfers of one account, and refuses the rest with the window end', async () => {
+    const service = velocityService({ windowS: 60, transferCountMax: 10, amountMax: undefined });
+    const debitAccountId = newAccountId();
+
+    const { admitted, refused, failed } = await race(
+      Array.from({ length: 1_000 }, () => () => service.admit({ debitAccountId, amount: 1n })),
+    );
+
+    expect(failed).toEqual([]);
+    expect(admitted).toHaveLength(10);
+    expect(refused).toHaveLength(990);
+    for (const refusal of refused) {
+      expect(refusal.limit).toBe('transfer_count');
+      expect(refusal.retryAfterS).toBeGreaterThanOrEqual(1);
+      expect(refusal.retryAfterS).toBeLessThanOrEqual(60);
+    }
+    expect(new Set(admitted.map((slot) => slot.windowStartMs)).size).toBe(1);
+    expect(await storedWindow(debitAccountId)).toEqual({ transferCount: 10, amountTotal: '10' });
+  });
+
+  it('admits exactly K when many instances with cold caches race on one account', async () => {
+    const instances = Array.from({ length: 20 }, () =>
+      velocityService({ windowS: 60, transferCountMax: 7, amountMax: undefined }),
+    );
+    const debitAccountId = newAccountId();
+
+    const { admitted, refused, failed } = await race(
+      instances.flatMap((service) =>
+        Array.from({ length: 5 }, () => () => service.admit({ debitAccountId, amount: 1n })),
+      ),
+    );
+
+    expect(failed).toEqual([]);
+    expect(admitted).toHaveLength(7);
+    expect(refused).toHaveLength(93);
+  });
+
+  it('admits exactly as much money as the amount limit allows under concurrency, counting amounts above 2^53 exactly', async () => {
+    const large = 2n ** 62n;
+    const service = velocityService({ windowS: 60, transferCountMax: 100, amountMax: 3n * large + 5n });
+    const debitAccountId = newAccountId();
+
+    const { admitted, refused, failed } = await race(
+      Array.from({ length: 12 }, () => () => service.admit({ debitAccountId, amount: large })),
+    );
+
+    expect(failed).toEqual([]);
+    expect(admitted).toHaveLength(3);
+    expect(refused.map((refusal) => refusal.limit)).toEqual(Array.from({ length: 9 }, () => 'amount'));
+    expect(await storedWindow(debitAccountId)).toEqual({
+      transferCount: 3,
+      amountTotal: (3n * large).toString(),
+    });
+  });
+
+  it('refuses until the window ends, and opens a new one then (an injected clock, no waiting)', async () => {
+    const clock = testClock(t0);
+    const service = velocityService({ windowS: 60, transferCountMax: 2, amountMax: undefined }, clock.now);
+    const debitAccountId = newAccountId();
+
+    const first = await service.admit({ debitAccountId, amount: 1n });
+    clock.advance(10_000);
+    await service.admit({ debitAccountId, amount: 1n });
+    clock.advance(15_500);
+    const refusal = await service.admit({ debitAccountId, amount: 1n }).catch((error: unknown) => error);
+    clock.advance(34_500);
+    const next = await service.admit({ debitAccountId, amount: 1n });
+
+    expect(first.windowStartMs).toBe(t0);
+    expect(refusal).toBeInstanceOf(VelocityExceededError);
+    // The window opened at t0 and ends at t0 + 60 s; it was refused at t0 + 25.5 s.
+    expect((refusal as VelocityExceededError).retryAfterS).toBe(35);
+    expect(next.windowStartMs).toBe(t0 + 60_000);
+    expect(await storedWindow(debitAccountId)).toEqual({ transferCount: 1, amountTotal: '1' });
+  });
+
+  it('takes limits changed mid-window at once, even from an instance whose cache still holds the old ones', async () => {
     const service = velocityService({ windowS: 60, transferCountMax: 5, amountMax: undefined });
     const debitAccountId = newAccountId();
+    await service.admit({ debitAccountId, amount: 1n });
 
-    const outcomes = await Promise.allSettled(
-      Array.from({ length: 20 }, () =>
-        service.admit({ transferId: newTransferId(), debitAccountId, amount: 1n }),
+    await store().putOverrides(debitAccountId, { windowS: null, transferCountMax: 2, amountMax: null }, 1n);
+    const second = await race([() => service.admit({ debitAccountId, amount: 1n })]);
+    const third = await race([() => service.admit({ debitAccountId, amount: 1n })]);
+    await store().putOverrides(debitAccountId, { windowS: null, transferCountMax: 3, amountMax: null }, 2n);
+    const fourth = await race([() => service.admit({ debitAccountId, amount: 1n })]);
+    const fifth = await race([() => service.admit({ debitAccountId, amount: 1n })]);
+
+    expect(second.admitted).toHaveLength(1);
+    expect(third.refused.map((refusal) => refusal.limits.transferCountMax)).toEqual([2]);
+    expect(fourth.admitted).toHaveLength(1);
+    expect(fifth.refused.map((refusal) => refusal.limits.transferCountMax)).toEqual([3]);
+    expect(await storedWindow(debitAccountId)).toEqual({ transferCount: 3, amountTotal: '3' });
+  });
+
+  it('admits exactly the new limit when the limits change while requests race', async () => {
+    const instances = Array.from({ length: 5 }, () =>
+      velocityService({ windowS: 60, transferCountMax: 50, amountMax: undefined }),
+    );
+    const debitAccountId = newAccountId();
+    // Every instance has seen the account with no limits of its own.
+    for (const service of instances) await service.admit({ debitAccountId, amount: 1n });
+    await store().putOverrides(debitAccountId, { windowS: null, transferCountMax: 12, amountMax: null }, 1n);
+
+    const { admitted, refused, failed } = await race(
+      instances.flatMap((service) =>
+        Array.from({ length: 10 }, () => () => service.admit({ debitAccountId, amount: 1n })),
       ),
     );
 
-    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(5);
-    const refusals = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason] : []));
-    expect(refusals).toHaveLength(15);
-    for (const refusal of refusals) expect(refusal).toBeInstanceOf(VelocityExceededError);
-    expect(await windowEntryCount(debitAccountId)).toBe(5);
+    expect(failed).toEqual([]);
+    expect(admitted).toHaveLength(7);
+    expect(refused).toHaveLength(43);
+    expect(await storedWindow(debitAccountId)).toEqual({ transferCount: 12, amountTotal: '12' });
   });
 
-  it('admits exactly as much money as the amount limit allows under concurrency', async () => {
-    const service = velocityService({ windowS: 60, transferCountMax: 100, amountMax: 1000n });
+  it('gives a slot back to the window it was counted in, and never to a later one', async () => {
+    const clock = testClock(t0);
+    const service = velocityService({ windowS: 60, transferCountMax: 1, amountMax: undefined }, clock.now);
     const debitAccountId = newAccountId();
 
-    const outcomes = await Promise.allSettled(
-      Array.from({ length: 12 }, () =>
-        service.admit({ transferId: newTransferId(), debitAccountId, amount: 300n }),
+    const slot = await service.admit({ debitAccountId, amount: 5n });
+    await service.release(slot);
+    const again = await service.admit({ debitAccountId, amount: 5n });
+    clock.advance(60_000);
+    const nextWindow = await service.admit({ debitAccountId, amount: 7n });
+    await service.release(again);
+
+    expect(again.windowStartMs).toBe(slot.windowStartMs);
+    expect(nextWindow.windowStartMs).toBe(t0 + 60_000);
+    expect(await storedWindow(debitAccountId)).toEqual({ transferCount: 1, amountTotal: '7' });
+  });
+
+  it('agrees with the reference model on random admissions, releases and time (fixed seed)', async () => {
+    const operation = fc.oneof(
+      fc.record({
+        kind: fc.constant('admit' as const),
+        gapMs: fc.integer({ min: 0, max: 2_500 }),
+        amount: fc.bigInt({ min: 1n, max: 40n }),
+      }),
+      fc.record({ kind: fc.constant('release' as const), back: fc.integer({ min: 0, max: 3 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(operation, { minLength: 1, maxLength: 15 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 5 }),
+        async (operations, transferCountMax, windowS) => {
+          const limits: VelocityLimits = { windowS, transferCountMax, amountMax: 100n };
+          const clock = testClock(t0);
+          const service = velocityService(limits, clock.now);
+          const model = new VelocityModel(limits);
+          const debitAccountId = newAccountId();
+          const slots: VelocitySlot[] = [];
+          for (const step of operations) {
+            if (step.kind === 'release') {
+              // A slot is given back at most once, as the submission does.
+              const slot = slots[slots.length - 1 - step.back];
+              const modelSlot = model.slots[model.slots.length - 1 - step.back];
+              if (slot === undefined || modelSlot === undefined || modelSlot.released) continue;
+              await service.release(slot);
+              model.release(modelSlot);
+              modelSlot.released = true;
+              continue;
+            }
+            clock.advance(step.gapMs);
+            const expected = model.admit(step.amount, clock.now().getTime());
+            const actual = await service
+              .admit({ debitAccountId, amount: step.amount })
+              .catch((error: unknown) => error);
+            if (expected.kind === 'exceeded') {
+              expect(actual).toBeInstanceOf(VelocityExceededError);
+              expect(actual).toMatchObject({ limit: expected.limit, retryAfterS: expected.retryAfterS });
+            } else {
+              expect(actual).toMatchObject({ windowStartMs: expected.slot?.windowStartMs });
+              slots.push(actual as VelocitySlot);
+            }
+          }
+          const stored = await storedWindow(debitAccountId);
+          expect(stored?.transferCount).toBe(model.window?.transferCount);
+          expect(stored?.amountTotal).toBe(model.window?.amountTotal.toString());
+        },
       ),
+      { seed: 20_260_131, numRuns: 25 },
     );
-
-    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(3);
-    expect(await windowEntryCount(debitAccountId)).toBe(3);
-  });
-
-  it('counts one transfer id once, however often it is admitted', async () => {
-    const service = velocityService({ windowS: 60, transferCountMax: 2, amountMax: undefined });
-    const debitAccountId = newAccountId();
-    const transferId = newTransferId();
-
-    await Promise.all([1, 2, 3].map(() => service.admit({ transferId, debitAccountId, amount: 1n })));
-    await service.admit({ transferId: newTransferId(), debitAccountId, amount: 1n });
-
-    expect(await windowEntryCount(debitAccountId)).toBe(2);
-  });
-
-  it('gives up with a transient error after its retry bound when every write loses', async () => {
-    const real = new DynamoVelocityStore(aws.clients.dynamo, aws.resources.tableNames.velocity);
-    let writes = 0;
-    const alwaysLosing: VelocityStore = {
-      read: (accountId) => real.read(accountId),
-      write: async () => {
-        writes += 1;
-        return 'conflict';
-      },
-      putOverrides: (accountId, overrides, version) => real.putOverrides(accountId, overrides, version),
-    };
-    const service = velocityService(
-      { windowS: 60, transferCountMax: 5, amountMax: undefined },
-      alwaysLosing,
-      3,
-    );
-
-    await expect(
-      service.admit({ transferId: newTransferId(), debitAccountId: newAccountId(), amount: 1n }),
-    ).rejects.toBeInstanceOf(VelocityContentionError);
-    expect(writes).toBe(4);
-    // Transient: the API answers it 503 (retry the same request), never 429.
-    expect(toProblemError(new VelocityContentionError()).status).toBe(503);
   });
 
   it("keeps the newest copy of an account's limits when an older one arrives late", async () => {
-    const store = new DynamoVelocityStore(aws.clients.dynamo, aws.resources.tableNames.velocity);
     const accountId = newAccountId();
+    await store().putOverrides(accountId, { windowS: 10, transferCountMax: 2, amountMax: 5n }, 2n);
+    await store().putOverrides(accountId, { windowS: 99, transferCountMax: 99, amountMax: null }, 1n);
+    const service = velocityService({ windowS: 60, transferCountMax: 100, amountMax: undefined });
 
-    await store.putOverrides(accountId, { windowS: 10, transferCountMax: 2, amountMax: 5n }, 2n);
-    await store.putOverrides(accountId, { windowS: 99, transferCountMax: 99, amountMax: null }, 1n);
+    const { admitted, refused } = await race(
+      Array.from({ length: 3 }, () => () => service.admit({ debitAccountId: accountId, amount: 1n })),
+    );
 
-    expect((await store.read(accountId)).overrides).toEqual({
-      windowS: 10,
-      transferCountMax: 2,
-      amountMax: 5n,
-    });
+    expect(admitted).toHaveLength(2);
+    expect(refused[0]?.limits).toEqual({ windowS: 10, transferCountMax: 2, amountMax: 5n });
   });
 });
 
 describe('POST /v1/transfers over the velocity limit', () => {
-  it('answers 429 velocity_exceeded with Retry-After, queues nothing, and frees the key until the window admits it', async () => {
+  it('answers 429 velocity_exceeded with Retry-After at the window end, queues nothing, and frees the key until then', async () => {
+    const clock = testClock();
     const handler = createSubmitTransfer(
-      dependencies({ windowS: 3, transferCountMax: 2, amountMax: undefined }),
+      dependencies({ windowS: 30, transferCountMax: 2, amountMax: undefined }, clock.now),
     );
     const debit = await createAccount(database.pool);
     const credit = await createAccount(database.pool);
     const acceptedKeys = [newKey(), newKey()];
-    const accepted = [];
+    const accepted: ParsedResponse[] = [];
     for (const key of acceptedKeys) accepted.push(await submit(handler, { debit, credit }, key));
+    clock.advance(12_300);
     const refusedKey = newKey();
 
     const refused = await submit(handler, { debit, credit }, refusedKey);
@@ -214,21 +364,64 @@ describe('POST /v1/transfers over the velocity limit', () => {
       status: 429,
       field: 'debit_account_id',
     });
-    const retryAfterS = Number(refused.headers['retry-after']);
-    expect(retryAfterS).toBeGreaterThanOrEqual(1);
-    expect(retryAfterS).toBeLessThanOrEqual(3);
+    expect(refused.headers['retry-after']).toBe('18');
     // The replay is answered from the idempotency record: same transfer, not counted again.
     expect(replay.status).toBe(202);
     expect(replay.body.id).toBe(accepted[0]?.body.id);
-    expect(await windowEntryCount(debit)).toBe(2);
+    expect(await storedWindow(debit)).toEqual({ transferCount: 2, amountTotal: '200' });
     expect((await queuedIds(debit)).sort()).toEqual(
       accepted.map((response) => String(response.body.id)).sort(),
     );
 
-    await sleep(retryAfterS * 1000 + 100);
+    clock.advance(18_000);
     const later = await submit(handler, { debit, credit }, refusedKey);
 
     expect(later.status).toBe(202);
+    expect(await storedWindow(debit)).toEqual({ transferCount: 1, amountTotal: '100' });
+  });
+
+  it('answers each of 100 racing requests of one account 202 or 429, exactly K of them 202, and queues exactly those', async () => {
+    const handler = createSubmitTransfer(
+      dependencies({ windowS: 60, transferCountMax: 10, amountMax: undefined }),
+    );
+    const debit = await createAccount(database.pool);
+    const credit = await createAccount(database.pool);
+
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, () => submit(handler, { debit, credit, amount: '3' }, newKey())),
+    );
+
+    const statuses = responses.map((response) => response.status);
+    expect(statuses.filter((status) => status !== 202 && status !== 429)).toEqual([]);
+    const accepted = responses.filter((response) => response.status === 202);
+    expect(accepted).toHaveLength(10);
+    for (const response of responses.filter((each) => each.status === 429)) {
+      expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(Number(response.headers['retry-after'])).toBeLessThanOrEqual(60);
+    }
+    expect((await queuedIds(debit)).sort()).toEqual(
+      accepted.map((response) => String(response.body.id)).sort(),
+    );
+    expect(await storedWindow(debit)).toEqual({ transferCount: 10, amountTotal: '30' });
+  });
+
+  it('admits exactly the amount limit of 30 racing requests through the handler, and refuses the rest on the amount', async () => {
+    const handler = createSubmitTransfer(
+      dependencies({ windowS: 60, transferCountMax: 100, amountMax: 1_000n }),
+    );
+    const debit = await createAccount(database.pool);
+    const credit = await createAccount(database.pool);
+
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, () => submit(handler, { debit, credit, amount: '100' }, newKey())),
+    );
+
+    expect(responses.filter((response) => response.status !== 202 && response.status !== 429)).toEqual([]);
+    expect(responses.filter((response) => response.status === 202)).toHaveLength(10);
+    for (const refused of responses.filter((response) => response.status === 429)) {
+      expect(refused.body.detail).toMatch(/at most 1000 minor units within 60 s/);
+    }
+    expect(await storedWindow(debit)).toEqual({ transferCount: 10, amountTotal: '1000' });
   });
 
   it('answers 429 without Retry-After when the amount alone is over the limit', async () => {
@@ -245,12 +438,12 @@ describe('POST /v1/transfers over the velocity limit', () => {
     expect(refused.body.detail).toMatch(/at most 500 minor units within 60 s/);
   });
 
-  it('answers 503 problem+json, not 429, when the window cannot be read', async () => {
+  it('answers 503 problem+json, not 429, when the window cannot be written', async () => {
     const handler = createSubmitTransfer(
       testWiring(database.pool, {
         clients: aws.clients,
         velocity: { windowS: 60, transferCountMax: 10, amountMax: undefined },
-        // A table that does not exist: every read of the window fails.
+        // A table that does not exist: every write of the window fails.
         resources: {
           ...aws.resources,
           tableNames: { ...aws.resources.tableNames, velocity: `${aws.namePrefix}no-such-table` },
@@ -263,6 +456,7 @@ describe('POST /v1/transfers over the velocity limit', () => {
 
     expect(response.status).toBe(503);
     expect(response.headers['content-type']).toBe('application/problem+json');
+    expect(response.body.type).toBe('https://ledgerx.dev/problems/service-unavailable');
   });
 });
 

@@ -121,6 +121,8 @@ export interface TestWiringOptions {
   readonly velocity?: VelocityLimits;
   readonly fraud?: Partial<FraudSettings>;
   readonly assetRoot?: string;
+  /** The submission path's clock. */
+  readonly now?: () => Date;
 }
 
 /**
@@ -140,6 +142,7 @@ export function testWiring(pool: pg.Pool, options: TestWiringOptions = {}): Wiri
     logger: silentLogger,
     assetRoot: options.assetRoot ?? projectRoot,
     apiDocument: () => openApiDocument(httpFunctions),
+    ...(options.now === undefined ? {} : { now: options.now }),
     pool,
     clients:
       options.clients ??

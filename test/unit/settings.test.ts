@@ -104,7 +104,7 @@ describe('the functions’ settings', () => {
         fraudPatterns: 'http://queues/patterns',
         fraudPatternsDeadLetter: 'http://queues/patterns-dlq',
       },
-      tableNames: { idempotency: 'idempotency', transferRequests: 'requests', velocity: 'velocity' },
+      tableNames: { idempotency: 'idempotency', velocity: 'velocity' },
       eventBusName: 'bus',
     });
     const settings = readFunctionSettings(written);

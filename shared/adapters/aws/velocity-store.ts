@@ -1,10 +1,14 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import type { AccountId } from '../../domain/ids';
-import { formatMinorUnits, parseMinorUnits } from '../../domain/money';
-import type { VelocityEntry, VelocityOverrides } from '../../domain/velocity';
+import type { VelocityOverrides, VelocityWindow } from '../../domain/velocity';
 import { TransientError } from '../../errors';
-import type { VelocityState, VelocityStore } from '../../services/velocity';
+import type { VelocityState, VelocityStore, VelocityWrite } from '../../ports/velocity';
+import { callDeadline } from './call-deadline';
 
 /** DynamoDB could not be read or written. */
 export class VelocityStoreUnavailableError extends TransientError {
@@ -15,93 +19,120 @@ export class VelocityStoreUnavailableError extends TransientError {
 }
 
 /**
- * The velocity table (partition key `pk`, TTL attribute `expires_at`), two kinds of item:
+ * The velocity table (partition key `pk`): one item per debit account, `limits#<accountId>`,
+ * holding both halves of the admission condition, so one conditional write decides it:
  *
- * - `window#<accountId>`: `{entries, version, expires_at}`, the debit account's sliding window.
- *   Each entry is the text `<admitted at, ms>|<amount>|<transfer id>` (about 80 bytes), so a
- *   window of the largest allowed count stays far under DynamoDB's 400 KB item limit. `version`
- *   grows by one with every write, which is conditional on the version read. The item expires
- *   when its newest entry leaves the window.
- * - `limits#<accountId>`: `{window_s, max_transfers, max_amount, version}`, the copy of the
- *   account's own limits the API writes while it holds the account's row in Postgres, so the
- *   submission path reads them here, in the same round trip as the window, without Postgres.
- *   `version` is the account's `velocity_version`; an older copy never replaces a newer one. It
- *   has no `expires_at`: it lives as long as the account.
+ * - the window: `window_start` (ms since the epoch), `transfer_count`, `amount_total`;
+ * - the account's own limits: `window_s`, `max_transfers`, `max_amount` (each absent or NULL when
+ *   the default applies) and `version`, the account's `velocity_version` in Postgres.
+ *
+ * The item has no expiry: it lives as long as the account, so a version is never forgotten and
+ * restarted, and an older copy of the limits can never replace a newer one. The key keeps the
+ * name it had when the item held only the limits, so limits stored before the window moved onto
+ * it stay in force. Numbers go to DynamoDB as decimal strings and come back into bigint, never
+ * through a JavaScript number where an amount is concerned.
  */
 export class DynamoVelocityStore implements VelocityStore {
-  private readonly documents: DynamoDBDocumentClient;
-
   public constructor(
-    dynamo: DynamoDBClient,
+    private readonly dynamo: DynamoDBClient,
     private readonly tableName: string,
-  ) {
-    this.documents = DynamoDBDocumentClient.from(dynamo);
-  }
+  ) {}
 
-  public async read(accountId: AccountId): Promise<VelocityState> {
-    const windowKey = `window#${accountId}`;
-    const limitsKey = `limits#${accountId}`;
-    let items: Record<string, unknown>[];
-    try {
-      const result = await this.documents.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [this.tableName]: { Keys: [{ pk: windowKey }, { pk: limitsKey }], ConsistentRead: true },
-          },
-        }),
-      );
-      const unprocessed = result.UnprocessedKeys?.[this.tableName]?.Keys?.length ?? 0;
-      // Two small items are never throttled into a partial answer unless the table is overloaded.
-      if (unprocessed > 0) throw new Error(`${unprocessed} keys were left unprocessed`);
-      items = result.Responses?.[this.tableName] ?? [];
-    } catch (error) {
-      throw new VelocityStoreUnavailableError({ cause: error, context: { operation: 'read', accountId } });
-    }
-    const window = items.find((item) => item.pk === windowKey);
-    const limits = items.find((item) => item.pk === limitsKey);
-    return {
-      entries: window === undefined ? [] : parseEntries(window.entries, windowKey),
-      version: window === undefined ? undefined : wholeNumber(window.version, `${windowKey} version`),
-      overrides: limits === undefined ? undefined : parseOverrides(limits, limitsKey),
-    };
-  }
-
-  public async write(
+  public async count(
     accountId: AccountId,
-    window: {
-      readonly entries: readonly VelocityEntry[];
-      readonly expectedVersion: number | undefined;
-      readonly expiresAtS: number;
-    },
-  ): Promise<'written' | 'conflict'> {
-    const condition =
-      window.expectedVersion === undefined
-        ? { ConditionExpression: 'attribute_not_exists(pk)' }
-        : {
-            ConditionExpression: '#version = :expected',
-            // Attribute names go through placeholders, so no DynamoDB reserved word can clash.
-            ExpressionAttributeNames: { '#version': 'version' },
-            ExpressionAttributeValues: { ':expected': window.expectedVersion },
-          };
+    write: VelocityWrite,
+    signal?: AbortSignal,
+  ): Promise<{ counted: boolean; state: VelocityState }> {
+    const values: Record<string, AttributeValue> = {
+      ':one': { N: '1' },
+      ':amount': { N: write.amount.toString() },
+      // A window that started at or before this instant has closed by `nowMs`.
+      ':open_after': { N: String(write.nowMs - write.limits.windowS * 1000) },
+    };
+    const limitsUnchanged =
+      write.limitsVersion === undefined ? 'attribute_not_exists(#version)' : '#version = :version';
+    if (write.limitsVersion !== undefined) values[':version'] = { N: write.limitsVersion.toString() };
+    let update: string;
+    let condition: string;
+    if (write.kind === 'count_in_window') {
+      update = 'ADD #count :one, #total :amount';
+      const fits = ['#start > :open_after', '#count < :count_max'];
+      values[':count_max'] = { N: String(write.limits.transferCountMax) };
+      if (write.limits.amountMax !== undefined) {
+        // Negative when the amount alone is over the limit: then nothing fits.
+        values[':room'] = { N: (write.limits.amountMax - write.amount).toString() };
+        fits.push('#total <= :room');
+      }
+      condition = `${fits.join(' AND ')} AND ${limitsUnchanged}`;
+    } else {
+      update = 'SET #start = :now, #count = :one, #total = :amount';
+      values[':now'] = { N: String(write.nowMs) };
+      condition = `(attribute_not_exists(#start) OR #start <= :open_after) AND ${limitsUnchanged}`;
+    }
     try {
-      await this.documents.send(
-        new PutCommand({
+      const { Attributes } = await this.dynamo.send(
+        new UpdateItemCommand({
           TableName: this.tableName,
-          Item: {
-            pk: `window#${accountId}`,
-            entries: window.entries.map(
-              (entry) => `${entry.atMs}|${formatMinorUnits(entry.amount)}|${entry.transferId}`,
-            ),
-            version: (window.expectedVersion ?? 0) + 1,
-            expires_at: window.expiresAtS,
+          Key: itemKey(accountId),
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: {
+            '#start': 'window_start',
+            '#count': 'transfer_count',
+            '#total': 'amount_total',
+            '#version': 'version',
           },
-          ...condition,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
+        callDeadline(signal),
       );
-      return 'written';
+      return { counted: true, state: parseState(Attributes, accountId) };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return 'conflict';
-      throw new VelocityStoreUnavailableError({ cause: error, context: { operation: 'write', accountId } });
+      if (error instanceof ConditionalCheckFailedException) {
+        return { counted: false, state: parseState(error.Item, accountId) };
+      }
+      throw new VelocityStoreUnavailableError({
+        cause: error,
+        context: { operation: write.kind, accountId },
+      });
+    }
+  }
+
+  public async release(
+    accountId: AccountId,
+    slot: { readonly windowStartMs: number; readonly amount: bigint },
+    signal?: AbortSignal,
+  ): Promise<VelocityState | undefined> {
+    try {
+      const { Attributes } = await this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: itemKey(accountId),
+          UpdateExpression: 'ADD #count :minus_one, #total :minus_amount',
+          // Window starts only grow (a window opens only after the last one closed), so an equal
+          // start is the very window the slot was counted in.
+          ConditionExpression: '#start = :start AND #count > :zero',
+          ExpressionAttributeNames: {
+            '#start': 'window_start',
+            '#count': 'transfer_count',
+            '#total': 'amount_total',
+          },
+          ExpressionAttributeValues: {
+            ':start': { N: String(slot.windowStartMs) },
+            ':zero': { N: '0' },
+            ':minus_one': { N: '-1' },
+            ':minus_amount': { N: (-slot.amount).toString() },
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+        callDeadline(signal),
+      );
+      return parseState(Attributes, accountId);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw new VelocityStoreUnavailableError({ cause: error, context: { operation: 'release', accountId } });
     }
   }
 
@@ -110,21 +141,44 @@ export class DynamoVelocityStore implements VelocityStore {
     overrides: VelocityOverrides,
     version: bigint,
   ): Promise<void> {
+    const set = ['#version = :version'];
+    const remove: string[] = [];
+    const values: Record<string, AttributeValue> = { ':version': { N: version.toString() } };
+    const fields: [string, string, string | undefined][] = [
+      ['#window_s', ':window_s', overrides.windowS === null ? undefined : String(overrides.windowS)],
+      [
+        '#max_transfers',
+        ':max_transfers',
+        overrides.transferCountMax === null ? undefined : String(overrides.transferCountMax),
+      ],
+      [
+        '#max_amount',
+        ':max_amount',
+        overrides.amountMax === null ? undefined : overrides.amountMax.toString(),
+      ],
+    ];
+    for (const [name, value, text] of fields) {
+      if (text === undefined) {
+        remove.push(name);
+      } else {
+        set.push(`${name} = ${value}`);
+        values[value] = { N: text };
+      }
+    }
     try {
-      await this.documents.send(
-        new PutCommand({
+      await this.dynamo.send(
+        new UpdateItemCommand({
           TableName: this.tableName,
-          Item: {
-            pk: `limits#${accountId}`,
-            window_s: overrides.windowS,
-            max_transfers: overrides.transferCountMax,
-            max_amount: overrides.amountMax === null ? null : formatMinorUnits(overrides.amountMax),
-            // A count of changes of one account's limits: far below 2^53.
-            version: Number(version),
+          Key: itemKey(accountId),
+          UpdateExpression: `SET ${set.join(', ')}${remove.length === 0 ? '' : ` REMOVE ${remove.join(', ')}`}`,
+          ConditionExpression: 'attribute_not_exists(#version) OR #version <= :version',
+          ExpressionAttributeNames: {
+            '#version': 'version',
+            '#window_s': 'window_s',
+            '#max_transfers': 'max_transfers',
+            '#max_amount': 'max_amount',
           },
-          ConditionExpression: 'attribute_not_exists(pk) OR #version <= :version',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':version': Number(version) },
+          ExpressionAttributeValues: values,
         }),
       );
     } catch (error) {
@@ -138,37 +192,63 @@ export class DynamoVelocityStore implements VelocityStore {
   }
 }
 
-function parseEntries(value: unknown, key: string): VelocityEntry[] {
-  if (!Array.isArray(value)) throw new Error(`assertion failed: ${key} has a list of entries`);
-  return value.map((text: unknown) => {
-    const match = typeof text === 'string' ? /^([0-9]{1,15})\|([0-9]{1,19})\|(.+)$/.exec(text) : null;
-    const amount = parseMinorUnits(match?.[2]);
-    if (match === null || match[1] === undefined || match[3] === undefined || amount === undefined) {
-      throw new Error(`assertion failed: ${key} entry ${String(text)} is whole`);
-    }
-    // The time is milliseconds since the epoch (15 digits at most), exact in a double.
-    const atMs = Number.parseInt(match[1], 10);
-    return { atMs, amount, transferId: match[3] };
-  });
+function itemKey(accountId: AccountId): Record<string, AttributeValue> {
+  return { pk: { S: `limits#${accountId}` } };
 }
 
-function parseOverrides(item: Record<string, unknown>, key: string): VelocityOverrides {
-  const maxAmount = item.max_amount;
-  const amountMax = maxAmount === null || maxAmount === undefined ? null : parseMinorUnits(maxAmount);
-  if (amountMax === undefined) throw new Error(`assertion failed: ${key} max_amount is minor units`);
+/** The item as the service sees it; an absent item is an account with neither limits nor window. */
+function parseState(item: Record<string, AttributeValue> | undefined, accountId: AccountId): VelocityState {
+  if (item === undefined) return { limits: undefined, window: undefined };
+  const what = `the velocity item of ${accountId}`;
+  const version = item.version === undefined ? undefined : wholeNumber(item.version, `${what}: version`);
+  let window: VelocityWindow | undefined;
+  if (item.window_start !== undefined) {
+    window = {
+      startMs: safeNumber(item.window_start, `${what}: window_start`),
+      transferCount: safeNumber(item.transfer_count, `${what}: transfer_count`),
+      amountTotal: wholeNumber(item.amount_total, `${what}: amount_total`),
+    };
+  }
   return {
-    windowS: item.window_s === null || item.window_s === undefined ? null : wholeNumber(item.window_s, key),
-    transferCountMax:
-      item.max_transfers === null || item.max_transfers === undefined
-        ? null
-        : wholeNumber(item.max_transfers, key),
-    amountMax,
+    limits:
+      version === undefined
+        ? undefined
+        : {
+            version,
+            overrides: {
+              windowS: optional(item.window_s, (value) => safeNumber(value, `${what}: window_s`)),
+              transferCountMax: optional(item.max_transfers, (value) =>
+                safeNumber(value, `${what}: max_transfers`),
+              ),
+              amountMax: optional(item.max_amount, (value) => wholeNumber(value, `${what}: max_amount`)),
+            },
+          },
+    window,
   };
 }
 
-function wholeNumber(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+/** An attribute that is absent or NULL means "take the default". */
+function optional<T>(value: AttributeValue | undefined, parse: (value: AttributeValue) => T): T | null {
+  return value === undefined || value.NULL === true ? null : parse(value);
+}
+
+/**
+ * A whole DynamoDB number (or, as copies of the limits stored `max_amount` before, a string of
+ * digits) read exactly into a bigint; DynamoDB keeps up to 38 digits.
+ */
+function wholeNumber(value: AttributeValue | undefined, what: string): bigint {
+  const text = value?.N ?? value?.S;
+  if (text === undefined || !/^-?[0-9]{1,38}$/.test(text)) {
     throw new Error(`assertion failed: ${what} is a whole number`);
   }
-  return value;
+  return BigInt(text);
+}
+
+/** A whole number that fits a JavaScript number exactly: times in ms, counts, seconds. */
+function safeNumber(value: AttributeValue | undefined, what: string): number {
+  const whole = wholeNumber(value, what);
+  if (whole > BigInt(Number.MAX_SAFE_INTEGER) || whole < BigInt(Number.MIN_SAFE_INTEGER)) {
+    throw new Error(`assertion failed: ${what} is a safe integer`);
+  }
+  return Number.parseInt(whole.toString(), 10);
 }
