@@ -1,26 +1,27 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import path from 'node:path';
 import { dashboardAssetPathSchema } from '../shared/api/schemas';
-import type { Dependencies } from '../shared/config';
-import type { ApiHandler } from '../shared/http/handler';
-import { dashboardDirectory, staticFileHandler } from '../shared/http/static-files';
-import { problemFromZodError } from '../shared/http/validation';
+import { defineHttpFunction } from '../shared/definitions';
+import { dashboardAssets, staticFile } from '../shared/handlers/static-files';
 
 /** GET /admin/system/assets/{file}: the page's scripts and styles (content-hashed, cached for long). */
-export function createHandler(
-  dependencies: Pick<Dependencies, 'logger'>,
-  directory: string = dashboardDirectory(),
-): ApiHandler {
-  return staticFileHandler({
-    name: 'GET /admin/system/assets/{file}',
-    logger: dependencies.logger,
-    directory: `${directory}/assets`,
-    fileOf: (event) => {
-      const parsed = dashboardAssetPathSchema.safeParse(event.pathParameters ?? {}, { reportInput: true });
-      if (!parsed.success) throw problemFromZodError(parsed.error);
-      return parsed.data.file;
-    },
-  });
-}
-
-/** The Lambda entry point; it reads files shipped beside it, nothing from the environment. */
-export const handler = createHandler({ logger: new Logger({ serviceName: 'admin-assets' }) });
+export default defineHttpFunction({
+  name: 'admin-assets',
+  method: 'GET',
+  path: '/admin/system/assets/{file}',
+  apiKeyRequired: false,
+  request: { path: dashboardAssetPathSchema },
+  operation: {
+    operationId: 'getSystemInternalsAsset',
+    summary: 'A script or style sheet of the System Internals page',
+    success: { status: 200, schema: 'StaticFile', description: 'The file.', contentType: '*/*' },
+    problems: [400, 404],
+  },
+  access: [],
+  limits: { timeoutS: 5, memoryMiB: 256 },
+  bundledAssets: [dashboardAssets],
+  build: ({ assetRoot }) => ({
+    handle: async ({ path: parameters }) => ({
+      raw: await staticFile(path.join(assetRoot, dashboardAssets, 'assets'), parameters.file),
+    }),
+  }),
+});

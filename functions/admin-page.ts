@@ -1,23 +1,27 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import type { Dependencies } from '../shared/config';
-import type { ApiHandler } from '../shared/http/handler';
-import { dashboardDirectory, staticFileHandler } from '../shared/http/static-files';
+import path from 'node:path';
+import { defineHttpFunction } from '../shared/definitions';
+import { dashboardAssets, staticFile } from '../shared/handlers/static-files';
 
 /**
  * GET /admin/system: the System Internals page (the built dashboard's index.html). The page is
  * public; the data it shows comes from the `/v1/admin` routes, which need the API key.
  */
-export function createHandler(
-  dependencies: Pick<Dependencies, 'logger'>,
-  directory: string = dashboardDirectory(),
-): ApiHandler {
-  return staticFileHandler({
-    name: 'GET /admin/system',
-    logger: dependencies.logger,
-    directory,
-    fileOf: () => 'index.html',
-  });
-}
-
-/** The Lambda entry point; it reads files shipped beside it, nothing from the environment. */
-export const handler = createHandler({ logger: new Logger({ serviceName: 'admin-page' }) });
+export default defineHttpFunction({
+  name: 'admin-page',
+  method: 'GET',
+  path: '/admin/system',
+  apiKeyRequired: false,
+  request: {},
+  operation: {
+    operationId: 'getSystemInternalsPage',
+    summary: 'The System Internals page (HTML; its data needs the API key)',
+    success: { status: 200, schema: 'HtmlPage', description: 'The page.', contentType: 'text/html' },
+    problems: [503],
+  },
+  access: [],
+  limits: { timeoutS: 5, memoryMiB: 256 },
+  bundledAssets: [dashboardAssets],
+  build: ({ assetRoot }) => ({
+    handle: async () => ({ raw: await staticFile(path.join(assetRoot, dashboardAssets), 'index.html') }),
+  }),
+});

@@ -1,24 +1,28 @@
-import { DynamoVelocityStore } from '../shared/adapters/aws/velocity-store';
-import { PostgresAccountStore } from '../shared/adapters/postgres/accounts-store';
-import { createAccountBodySchema, entryPaging } from '../shared/api/schemas';
+import { accountResponseSchema, createAccountBodySchema } from '../shared/api/schemas';
 import { accountView, velocityOverridesFrom } from '../shared/api/views';
-import { type Dependencies, lazyHandler } from '../shared/config';
-import { type ApiHandler, httpHandler } from '../shared/http/handler';
-import { AccountService } from '../shared/services/accounts';
+import { defineHttpFunction } from '../shared/definitions';
 
 /** POST /v1/accounts: opens an account (with its own velocity limits, if given) and answers 201 with it. */
-export function createHandler(dependencies: Dependencies): ApiHandler {
-  const accounts = new AccountService(
-    new PostgresAccountStore(dependencies.pool),
-    entryPaging,
-    new DynamoVelocityStore(dependencies.dynamo, dependencies.resources.velocityTable),
-  );
-  return httpHandler({
-    name: 'POST /v1/accounts',
-    logger: dependencies.logger,
-    body: createAccountBodySchema,
+export default defineHttpFunction({
+  name: 'create-account',
+  method: 'POST',
+  path: '/v1/accounts',
+  request: { body: createAccountBodySchema },
+  operation: {
+    operationId: 'createAccount',
+    summary: 'Open an account',
+    success: {
+      status: 201,
+      schema: accountResponseSchema,
+      description: 'The account, opened with zero totals.',
+    },
+    problems: [400, 401, 413, 503],
+  },
+  access: [{ kind: 'database' }, { kind: 'table-read-write', table: 'velocity' }],
+  limits: { timeoutS: 10, memoryMiB: 512 },
+  build: ({ services }) => ({
     handle: async ({ body }) => {
-      const account = await accounts.openAccount({
+      const account = await services.accounts.openAccount({
         currency: body.currency,
         code: body.code ?? 0,
         debitsMustNotExceedCredits: body.flags?.debits_must_not_exceed_credits ?? false,
@@ -28,7 +32,5 @@ export function createHandler(dependencies: Dependencies): ApiHandler {
       });
       return { status: 201, body: accountView(account), headers: { location: `/v1/accounts/${account.id}` } };
     },
-  });
-}
-
-export const handler = lazyHandler('create-account', createHandler);
+  }),
+});

@@ -1,38 +1,22 @@
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { PostgresFraudStore } from '../shared/adapters/postgres/fraud-store';
-import { type Dependencies, lazyHandler, ledgerEventPublisher } from '../shared/config';
-import { fraudSettingsFromEnv } from '../shared/domain/fraud';
-import { FraudPatternService } from '../shared/services/fraud';
-import { relayOutbox } from '../shared/services/outbox-relay';
-import { batchResponse } from './fraud-scorer';
-import { withOutboxRelay } from './transfer-consumer';
+import { defineSqsFunction } from '../shared/definitions';
 
 /**
  * The pattern listener: `transfer.posted` events from its own queue, each added to its debit
  * account's window and checked for fan-outs and structuring, once per event id. It flags, never
- * blocks: the transfers are posted already.
+ * blocks: the transfers are posted already. Then the outbox relay, for the flags' events.
  */
-export function createFraudPatternListener(
-  service: FraudPatternService,
-): (event: SQSEvent) => Promise<SQSBatchResponse> {
-  return async (event) => {
-    const outcomes = await service.checkRecords(
-      event.Records.map((record) => ({ messageId: record.messageId, body: record.body })),
-    );
-    return batchResponse(event, outcomes);
-  };
-}
-
-/** The listener with its dependencies: the window and verdicts in Postgres, then the outbox relay. */
-export function createHandler(dependencies: Dependencies): (event: SQSEvent) => Promise<SQSBatchResponse> {
-  const store = new PostgresFraudStore(dependencies.pool);
-  const publisher = ledgerEventPublisher(dependencies);
-  return withOutboxRelay(
-    createFraudPatternListener(new FraudPatternService(store, fraudSettingsFromEnv(), dependencies.logger)),
-    () => relayOutbox(dependencies.pool, publisher),
-    dependencies.logger,
-  );
-}
-
-/** The Lambda entry point. The pool is made once per instance, on the first event. */
-export const handler = lazyHandler('fraud-patterns', createHandler);
+export default defineSqsFunction({
+  name: 'fraud-patterns',
+  queue: 'fraudPatterns',
+  batchSizeMax: 10,
+  concurrencyMax: 2,
+  access: [{ kind: 'database' }, { kind: 'bus-put', bus: 'events' }],
+  limits: { timeoutS: 30, memoryMiB: 512 },
+  build: ({ services }) => ({
+    consume: async (records) => {
+      const outcomes = await services.fraudPatterns.checkRecords(records);
+      return outcomes.map((outcome) => outcome.kind === 'done');
+    },
+    afterBatch: () => services.outboxRelay.relay(),
+  }),
+});

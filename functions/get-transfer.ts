@@ -1,36 +1,31 @@
-import { topology } from '../infra/topology';
-import { DynamoQueuedTransfers } from '../shared/adapters/aws/queued-transfers';
-import { PostgresFraudStore } from '../shared/adapters/postgres/fraud-store';
-import { PostgresTransferReader } from '../shared/adapters/postgres/transfers-reader';
-import { transferPathSchema } from '../shared/api/schemas';
+import { transferPathSchema, transferResponseSchema } from '../shared/api/schemas';
 import { transferView } from '../shared/api/views';
-import { type Dependencies, lazyHandler } from '../shared/config';
-import { type ApiHandler, httpHandler } from '../shared/http/handler';
-import { NotFoundProblem } from '../shared/http/problem';
-import { TransferStatusService } from '../shared/services/transfer-status';
+import { defineHttpFunction } from '../shared/definitions';
+import { NotFoundProblem } from '../shared/handlers/problem';
 
 /** GET /v1/transfers/{id}: where the transfer is (queued, posted, rejected), its timeline and fraud verdict, or 404. */
-export function createHandler(dependencies: Dependencies): ApiHandler {
-  const transfers = new TransferStatusService(
-    new PostgresTransferReader(dependencies.pool),
-    new DynamoQueuedTransfers(
-      dependencies.dynamo,
-      dependencies.resources.idempotencyTable,
-      topology.tables.idempotency.partitionKey,
-    ),
-    dependencies.logger,
-    new PostgresFraudStore(dependencies.pool),
-  );
-  return httpHandler({
-    name: 'GET /v1/transfers/{id}',
-    logger: dependencies.logger,
-    path: transferPathSchema,
+export default defineHttpFunction({
+  name: 'get-transfer',
+  method: 'GET',
+  path: '/v1/transfers/{id}',
+  request: { path: transferPathSchema },
+  operation: {
+    operationId: 'getTransfer',
+    summary: 'Read a transfer: queued, posted or rejected, with its timeline and fraud verdict',
+    success: {
+      status: 200,
+      schema: transferResponseSchema,
+      description: 'The transfer and the steps it went through.',
+    },
+    problems: [400, 401, 404, 503],
+  },
+  access: [{ kind: 'database' }, { kind: 'table-read', table: 'idempotency' }],
+  limits: { timeoutS: 10, memoryMiB: 512 },
+  build: ({ services }) => ({
     handle: async ({ path }) => {
-      const status = await transfers.find(path.id);
+      const status = await services.transferStatus.find(path.id);
       if (status === undefined) throw new NotFoundProblem(`transfer ${path.id} does not exist`);
       return { status: 200, body: transferView(status) };
     },
-  });
-}
-
-export const handler = lazyHandler('get-transfer', createHandler);
+  }),
+});

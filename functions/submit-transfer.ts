@@ -1,14 +1,12 @@
-import { topology } from '../infra/topology';
-import { PowertoolsIdempotencyGuard } from '../shared/adapters/aws/idempotency-guard';
-import { SubmissionRecords } from '../shared/adapters/aws/submission-records';
-import { SqsTransferQueue } from '../shared/adapters/aws/transfer-queue';
-import { DynamoVelocityStore } from '../shared/adapters/aws/velocity-store';
-import { idempotencyKeySchema, submitTransferBodySchema } from '../shared/api/schemas';
+import {
+  idempotencyKeySchema,
+  submitTransferBodySchema,
+  transferAcceptedResponseSchema,
+} from '../shared/api/schemas';
 import { transferAcceptedView } from '../shared/api/views';
-import { type Dependencies, lazyHandler } from '../shared/config';
+import { defineHttpFunction } from '../shared/definitions';
 import { formatMinorUnits } from '../shared/domain/money';
-import { velocityLimitsFromEnv } from '../shared/domain/velocity';
-import { type ApiHandler, HandlerTimeoutError, httpHandler, requiredHeader } from '../shared/http/handler';
+import { HandlerTimeoutError, requiredHeader } from '../shared/handlers/http';
 import {
   ConflictProblem,
   IdempotencyKeyReusedProblem,
@@ -16,65 +14,53 @@ import {
   SubmissionOutcomeUnknownProblem,
   UnauthorizedProblem,
   VelocityExceededProblem,
-} from '../shared/http/problem';
+} from '../shared/handlers/problem';
 import {
   IdempotencyKeyReusedError,
   SubmissionInProgressError,
   TransferQueueOutcomeUnknownError,
   VelocityExceededError,
 } from '../shared/ports/submission';
-import { TransferSubmission } from '../shared/services/transfer-submission';
-import { VelocityService } from '../shared/services/velocity';
+import { submissionTimeoutMs } from '../shared/services/transfer-submission';
 
-/** The table layout Powertools writes its records in (the topology's idempotency table). */
-const idempotencyTable = topology.tables.idempotency;
-/**
- * How long an attempt holds its key: the function's timeout, after which it is surely gone. A
- * client told the outcome is unknown is asked to wait that long, so its retry is not answered 409.
- */
-const inProgressMsMax = topology.functions.submitTransfer.timeoutS * 1000;
-/** The submission's calls end this long before the function's timeout: time to clean up and answer. */
-const answerMarginMs = 1_500;
+const idempotencyKeyHeader = { name: 'Idempotency-Key', schema: idempotencyKeySchema } as const;
 
 /**
  * POST /v1/transfers: validates the body and the Idempotency-Key header (bad input never reaches
  * the idempotency store), then submits the transfer and answers 202 with it as queued.
  */
-export function createHandler(dependencies: Dependencies): ApiHandler {
-  const now = dependencies.now ?? (() => new Date());
-  const submission = new TransferSubmission({
-    budgetMs: inProgressMsMax - answerMarginMs,
-    guard: new PowertoolsIdempotencyGuard({
-      records: new SubmissionRecords({
-        dynamo: dependencies.dynamo,
-        tableName: dependencies.resources.idempotencyTable,
-        keyAttribute: idempotencyTable.partitionKey,
-        expiryAttribute: idempotencyTable.ttlAttribute,
-        now,
-      }),
-      inProgressMsMax,
-      logger: dependencies.logger,
-    }),
-    velocity: new VelocityService({
-      store: new DynamoVelocityStore(dependencies.dynamo, dependencies.resources.velocityTable),
-      defaults: dependencies.velocity ?? velocityLimitsFromEnv(),
-      logger: dependencies.logger,
-      now,
-    }),
-    queue: new SqsTransferQueue(dependencies.sqs, dependencies.resources.transfersQueueUrl),
-    logger: dependencies.logger,
-    now,
-  });
-  return httpHandler({
-    name: 'POST /v1/transfers',
-    logger: dependencies.logger,
-    body: submitTransferBodySchema,
+export default defineHttpFunction({
+  name: 'submit-transfer',
+  method: 'POST',
+  path: '/v1/transfers',
+  request: { body: submitTransferBodySchema, headers: [idempotencyKeyHeader] },
+  operation: {
+    operationId: 'submitTransfer',
+    summary: 'Submit a transfer (idempotent per Idempotency-Key)',
+    success: {
+      status: 202,
+      schema: transferAcceptedResponseSchema,
+      description:
+        'The transfer is queued for posting. A repeat of the same request under the same key answers the same.',
+    },
+    problems: [400, 401, 409, 413, 422, 429, 503],
+  },
+  access: [
+    { kind: 'queue-send', queue: 'transfers' },
+    { kind: 'table-read-write', table: 'idempotency' },
+    { kind: 'table-read-write', table: 'velocity' },
+  ],
+  // An attempt holds its idempotency key for as long as the function may run, so the two agree.
+  limits: { timeoutS: submissionTimeoutMs / 1000, memoryMiB: 512 },
+  build: ({ services }) => ({
     handle: async ({ body, headers, apiKeyId }) => {
-      const idempotencyKey = requiredHeader(headers, 'Idempotency-Key', idempotencyKeySchema);
       // API Gateway (and the local front door) always set it on a route that needs a key.
       if (apiKeyId === undefined) throw new UnauthorizedProblem('the request carries no API key identity');
-      const transfer = await submission.submit(
-        { apiKeyId, idempotencyKey },
+      const transfer = await services.transferSubmission.submit(
+        {
+          apiKeyId,
+          idempotencyKey: requiredHeader(headers, idempotencyKeyHeader.name, idempotencyKeyHeader.schema),
+        },
         {
           debitAccountId: body.debit_account_id,
           creditAccountId: body.credit_account_id,
@@ -90,13 +76,13 @@ export function createHandler(dependencies: Dependencies): ApiHandler {
       };
     },
     mapError,
-  });
-}
+  }),
+});
 
 function mapError(error: unknown): ProblemError | undefined {
   // The transfer may be queued: a 503 of its own, never "unavailable", which says nothing was.
   if (error instanceof HandlerTimeoutError) {
-    return new SubmissionOutcomeUnknownProblem(Math.ceil(inProgressMsMax / 1000), { cause: error });
+    return new SubmissionOutcomeUnknownProblem(submissionTimeoutMs / 1000, { cause: error });
   }
   // The attempt's record was released: a retry may come at once.
   if (error instanceof TransferQueueOutcomeUnknownError) {
@@ -130,5 +116,3 @@ function mapError(error: unknown): ProblemError | undefined {
   }
   return undefined;
 }
-
-export const handler = lazyHandler('submit-transfer', createHandler);

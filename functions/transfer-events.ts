@@ -1,33 +1,21 @@
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { PostgresEventReceiptStore } from '../shared/adapters/postgres/event-receipt-store';
-import { type Dependencies, lazyHandler } from '../shared/config';
-import { EventReceiptService } from '../shared/services/event-receipts';
+import { defineSqsFunction } from '../shared/definitions';
 
 /**
  * The transfer events consumer: batches from the standard queue the EventBridge rule fills, each
- * record an event envelope. It records each delivery once per event id and reports only the
- * records that failed, so SQS redelivers those and deletes the rest.
+ * record an event envelope. It records each delivery once per event id; records that failed go
+ * back to the queue.
  */
-export function createTransferEventsConsumer(
-  service: EventReceiptService,
-): (event: SQSEvent) => Promise<SQSBatchResponse> {
-  return async (event) => {
-    const records = event.Records.map((record) => ({ messageId: record.messageId, body: record.body }));
-    const outcomes = await service.recordRecords(records);
-    return {
-      batchItemFailures: records
-        .filter((_, index) => outcomes[index]?.kind !== 'recorded')
-        .map((record) => ({ itemIdentifier: record.messageId })),
-    };
-  };
-}
-
-/** The consumer with its dependencies: receipts in Postgres. */
-export function createHandler(dependencies: Dependencies): (event: SQSEvent) => Promise<SQSBatchResponse> {
-  return createTransferEventsConsumer(
-    new EventReceiptService(new PostgresEventReceiptStore(dependencies.pool), dependencies.logger),
-  );
-}
-
-/** The Lambda entry point. The pool is made once per instance, on the first event. */
-export const handler = lazyHandler('transfer-events', createHandler);
+export default defineSqsFunction({
+  name: 'transfer-events',
+  queue: 'transferEvents',
+  batchSizeMax: 10,
+  concurrencyMax: 2,
+  access: [{ kind: 'database' }],
+  limits: { timeoutS: 30, memoryMiB: 512 },
+  build: ({ services }) => ({
+    consume: async (records) => {
+      const outcomes = await services.eventReceipts.recordRecords(records);
+      return outcomes.map((outcome) => outcome.kind === 'recorded');
+    },
+  }),
+});

@@ -8,10 +8,10 @@ import type {
   AdminTransferPageResponse,
   EntryPageResponse,
   GaugesResponse,
-  TimelineStep,
   TransferAcceptedResponse,
   TransferResponse,
 } from '../../shared/api/schemas';
+import type { TimelineStep } from '../../shared/domain/transfer';
 
 export type {
   AccountResponse,

@@ -4,7 +4,7 @@
  * added to the topology fails to compile here until the stack knows what it means.
  */
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type { Access } from '../topology';
+import type { Access } from '../../shared/definitions';
 import type { StatefulStack } from './stateful-stack';
 
 export function grantAccess(fn: lambda.Function, access: Access, stateful: StatefulStack): void {

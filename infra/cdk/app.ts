@@ -4,6 +4,8 @@
  */
 import { App, type AppProps, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { httpFunctions } from '../../functions/index';
+import { writeApiDocument } from './entries';
 import { type DeploymentSettings, settingsFromContext, stackName } from './settings';
 import { StatefulStack } from './stateful-stack';
 import { StatelessStack } from './stateless-stack';
@@ -23,6 +25,8 @@ export interface LedgerAppOptions {
 }
 
 export function buildApp(options: LedgerAppOptions = {}): LedgerApp {
+  // The openapi function ships the document beside its bundle; it must exist before the stack is.
+  writeApiDocument(httpFunctions);
   const app = new App(options.appProps);
   const settings = settingsFromContext((key) => app.node.tryGetContext(key), options.env ?? process.env);
   const stateful = new StatefulStack(app, 'Stateful', {

@@ -1,29 +1,25 @@
 /**
- * The environment every function gets for the resources of the stateful stack, in the names
- * `shared/config.ts` reads (`resourcesToEnv`). Built by a naming convention over the topology's
- * keys (queue `transfers` → `transfersQueueUrl`, table `idempotency` → `idempotencyTable`), so a
- * queue or table added to the topology reaches the functions without a change here; a field of
- * `Resources` that does not follow the convention fails to compile below.
+ * The environment every function gets for the resources of the stateful stack, under the names
+ * `shared/settings.ts` reads, so a queue or table added to the topology reaches the functions
+ * without a change here.
  */
-import { type Resources, resourcesToEnv } from '../../shared/config';
-import type { QueueKey, TableKey } from '../topology';
+import { resourceEnvironment } from '../../shared/settings';
 import type { StatefulStack } from './stateful-stack';
 
-type ConventionalResources = { readonly [K in QueueKey as `${K}QueueUrl`]: string } & {
-  readonly [K in TableKey as `${K}Table`]: string;
-} & { readonly eventBusName: string };
+/** The same keys, each value mapped. */
+function mapValues<Key extends string, From, To>(
+  record: Readonly<Record<Key, From>>,
+  map: (value: From) => To,
+): Record<Key, To> {
+  return Object.fromEntries(
+    (Object.entries(record) as [Key, From][]).map(([key, value]) => [key, map(value)]),
+  ) as Record<Key, To>;
+}
 
 export function resourcesEnvironment(stateful: StatefulStack): Record<string, string> {
-  const conventional = {
-    ...Object.fromEntries(
-      Object.entries(stateful.queues).map(([key, queue]) => [`${key}QueueUrl`, queue.queueUrl]),
-    ),
-    ...Object.fromEntries(
-      Object.entries(stateful.tables).map(([key, table]) => [`${key}Table`, table.tableName]),
-    ),
+  return resourceEnvironment({
+    queueUrls: mapValues(stateful.queues, (queue) => queue.queueUrl),
+    tableNames: mapValues(stateful.tables, (table) => table.tableName),
     eventBusName: stateful.bus.eventBusName,
-  } as ConventionalResources;
-  // Compiles only while every field of Resources is one the convention makes.
-  const resources: Resources = conventional;
-  return resourcesToEnv(resources);
+  });
 }

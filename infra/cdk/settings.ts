@@ -3,6 +3,8 @@
  * `cdk synth` needs no AWS account: the stacks are environment-agnostic.
  */
 
+import { readDeploySettings } from '../../shared/settings';
+
 export type Stage = 'dev' | 'prod';
 
 /** `aws`: the real thing. `localstack`: no VPC, Aurora or RDS Proxy; Postgres is given by URL. */
@@ -22,9 +24,6 @@ export interface DeploymentSettings {
 /** Reads a context value as the CLI passes it (always a string) or as cdk.json does. */
 export type ContextReader = (key: string) => unknown;
 
-/** The Postgres URL the LocalStack flavour points its functions at when none is given. */
-export const defaultLocalStackDatabaseUrl = 'postgres://postgres:postgres@postgres:5432/ledgerx';
-
 export function settingsFromContext(
   context: ContextReader,
   env: NodeJS.ProcessEnv = process.env,
@@ -41,9 +40,7 @@ export function settingsFromContext(
   const alarmEmail = context('alarmEmail');
   const databaseUrl =
     flavour === 'localstack'
-      ? (stringOr(context('databaseUrl')) ??
-        stringOr(env.LEDGER_LOCALSTACK_DATABASE_URL) ??
-        defaultLocalStackDatabaseUrl)
+      ? (stringOr(context('databaseUrl')) ?? readDeploySettings(env).localStackDatabaseUrl)
       : undefined;
   return {
     stage,

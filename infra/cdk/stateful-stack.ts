@@ -20,7 +20,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { type QueueKey, type QueueSpec, type RuleSpec, type TableKey, topology } from '../topology';
+import { type QueueKey, type QueueSpec, type RuleSpec, type TableKey, topology } from '../../shared/topology';
 import { acknowledge } from './nag';
 import { type DeploymentSettings, physicalName } from './settings';
 

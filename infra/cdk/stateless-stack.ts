@@ -1,8 +1,8 @@
 /**
- * The stateless stack: one Lambda per function of the topology, behind its trigger (an API route,
- * a queue, a schedule, or a deploy), with exactly the access it declares. Nothing here holds data,
- * so it can be destroyed and redeployed at will. Generic over `topology.functions`: a function
- * added there appears here without a change.
+ * The stateless stack: one Lambda per function definition (`functions/index.ts`), behind its
+ * trigger (an API route, a queue, a schedule, or a deploy), with exactly the access it declares.
+ * Nothing here holds data, so it can be destroyed and redeployed at will. Generic over the list:
+ * a function added there appears here without a change.
  */
 import path from 'node:path';
 import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
@@ -18,9 +18,13 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as customResources from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
-import { type FunctionKey, type FunctionSpec, type HttpMethod, type Trigger, topology } from '../topology';
+import { functionDefinitions } from '../../functions/index';
+import type { FunctionDefinition, HttpMethod } from '../../shared/definitions';
+import { proxyEnvironment, settingNames } from '../../shared/settings';
+import { topology } from '../../shared/topology';
 import { grantAccess, needsDatabase } from './access';
 import { assetDirectories, assetsFingerprint, bundlingOptions, projectRoot } from './bundling';
+import { writeLambdaEntry } from './entries';
 import { acknowledge } from './nag';
 import { resourcesEnvironment } from './resources';
 import { type DeploymentSettings, physicalName } from './settings';
@@ -44,7 +48,8 @@ export const oldestMessageAgeSMax = 300;
 export const metricsNamespace = 'LedgerX';
 
 export class StatelessStack extends Stack {
-  public readonly functions: Readonly<Record<FunctionKey, lambdaNodejs.NodejsFunction>>;
+  /** Each definition's Lambda. */
+  public readonly functions: ReadonlyMap<FunctionDefinition, lambdaNodejs.NodejsFunction>;
   public readonly api: apigateway.RestApi;
 
   public constructor(scope: Construct, id: string, props: StatelessStackProps) {
@@ -54,14 +59,14 @@ export class StatelessStack extends Stack {
 
     this.api = this.createApi(settings);
     const resources = resourcesEnvironment(stateful);
-    const made: Partial<Record<FunctionKey, lambdaNodejs.NodejsFunction>> = {};
-    for (const [key, spec] of Object.entries(topology.functions) as [FunctionKey, FunctionSpec][]) {
-      const fn = this.createFunction(key, spec, settings, stateful, resources);
-      for (const access of spec.access) grantAccess(fn, access, stateful);
-      this.connectTrigger(key, spec, fn, settings, stateful, alarmAction);
-      made[key] = fn;
+    const made = new Map<FunctionDefinition, lambdaNodejs.NodejsFunction>();
+    for (const definition of functionDefinitions) {
+      const fn = this.createFunction(definition, settings, stateful, resources);
+      for (const access of definition.access) grantAccess(fn, access, stateful);
+      this.connectTrigger(definition, fn, settings, stateful, alarmAction);
+      made.set(definition, fn);
     }
-    this.functions = made as Record<FunctionKey, lambdaNodejs.NodejsFunction>;
+    this.functions = made;
 
     new cloudwatch.Alarm(this, 'ApiServerErrorAlarm', {
       alarmName: physicalName(settings, 'ledgerx-api-5xx'),
@@ -150,41 +155,40 @@ export class StatelessStack extends Stack {
   }
 
   private createFunction(
-    key: FunctionKey,
-    spec: FunctionSpec,
+    definition: FunctionDefinition,
     settings: DeploymentSettings,
     stateful: StatefulStack,
     resources: Record<string, string>,
   ): lambdaNodejs.NodejsFunction {
+    const key = constructKey(definition);
     const database = stateful.database;
-    const inVpc = needsDatabase(spec.access) && database.kind === 'proxy';
-    const serviceName = spec.entry;
+    const inVpc = needsDatabase(definition.access) && database.kind === 'proxy';
     const logGroup = new logs.LogGroup(this, `Logs-${key}`, {
       retention: settings.stage === 'prod' ? logs.RetentionDays.THREE_MONTHS : logs.RetentionDays.TWO_WEEKS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const fn = new lambdaNodejs.NodejsFunction(this, `Function-${key}`, {
-      functionName: physicalName(settings, `ledgerx-${spec.entry}`),
-      description: describeTrigger(spec.trigger),
-      entry: path.join(projectRoot, 'functions', `${spec.entry}.ts`),
+      functionName: physicalName(settings, `ledgerx-${definition.name}`),
+      description: describeTrigger(definition),
+      entry: writeLambdaEntry(definition),
       handler: 'handler',
       projectRoot,
       depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: spec.memoryMiB,
-      timeout: Duration.seconds(spec.timeoutS),
+      memorySize: definition.limits.memoryMiB,
+      timeout: Duration.seconds(definition.limits.timeoutS),
       tracing: lambda.Tracing.ACTIVE,
       logGroup,
-      bundling: bundlingOptions(spec.bundledAssets),
+      bundling: bundlingOptions(definition.bundledAssets),
       environment: {
         ...resources,
         ...databaseEnvironment(stateful),
-        ...(spec.trigger.kind === 'deploy'
+        ...(definition.kind === 'deploy'
           ? // Migrations may run long; the function's own timeout is the bound.
-            { LEDGER_DB_QUERY_TIMEOUT_MS: String(spec.timeoutS * 1000) }
+            { [settingNames.queryTimeoutMs]: String(definition.limits.timeoutS * 1000) }
           : {}),
-        POWERTOOLS_SERVICE_NAME: serviceName,
+        POWERTOOLS_SERVICE_NAME: definition.name,
         POWERTOOLS_LOG_LEVEL: settings.stage === 'prod' ? 'INFO' : 'DEBUG',
         POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
         POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
@@ -234,19 +238,19 @@ export class StatelessStack extends Stack {
   }
 
   private connectTrigger(
-    key: FunctionKey,
-    spec: FunctionSpec,
+    definition: FunctionDefinition,
     fn: lambdaNodejs.NodejsFunction,
     settings: DeploymentSettings,
     stateful: StatefulStack,
     alarmAction: cloudwatch.IAlarmAction,
   ): void {
-    const trigger = spec.trigger;
+    const key = constructKey(definition);
+    const trigger = definition;
     switch (trigger.kind) {
       case 'http': {
-        const resource = this.api.root.resourceForPath(trigger.route.path);
-        resource.addMethod(httpMethod(trigger.route.method), new apigateway.LambdaIntegration(fn), {
-          apiKeyRequired: trigger.route.apiKeyRequired,
+        const resource = this.api.root.resourceForPath(trigger.path);
+        resource.addMethod(httpMethod(trigger.method), new apigateway.LambdaIntegration(fn), {
+          apiKeyRequired: trigger.apiKeyRequired,
           requestValidator: this.requestValidator(),
         });
         return;
@@ -263,7 +267,7 @@ export class StatelessStack extends Stack {
         this.alarmOnErrors(key, fn, settings, alarmAction);
         new cloudwatch.Alarm(this, `OldestMessageAlarm-${key}`, {
           alarmName: physicalName(settings, `ledgerx-${trigger.queue}-behind`),
-          alarmDescription: `The oldest message in ${topology.queues[trigger.queue].name} waited over ${oldestMessageAgeSMax} s: ${spec.entry} is falling behind or failing.`,
+          alarmDescription: `The oldest message in ${topology.queues[trigger.queue].name} waited over ${oldestMessageAgeSMax} s: ${definition.name} is falling behind or failing.`,
           metric: queue.metricApproximateAgeOfOldestMessage({
             period: Duration.minutes(1),
             statistic: cloudwatch.Stats.MAXIMUM,
@@ -279,12 +283,12 @@ export class StatelessStack extends Stack {
       case 'schedule': {
         if (trigger.rateS < 60 || trigger.rateS % 60 !== 0) {
           throw new Error(
-            `${spec.entry}: a schedule runs every whole number of minutes, not ${trigger.rateS} s`,
+            `${definition.name}: a schedule runs every whole number of minutes, not ${trigger.rateS} s`,
           );
         }
         new scheduler.Schedule(this, `Schedule-${key}`, {
-          scheduleName: physicalName(settings, `ledgerx-${spec.entry}`),
-          description: `Runs ${spec.entry} every ${trigger.rateS} s`,
+          scheduleName: physicalName(settings, `ledgerx-${definition.name}`),
+          description: `Runs ${definition.name} every ${trigger.rateS} s`,
           schedule: scheduler.ScheduleExpression.rate(Duration.minutes(trigger.rateS / 60)),
           // A missed run is not retried: the next one, a period later, does the same work.
           target: new schedulerTargets.LambdaInvoke(fn, {
@@ -313,8 +317,8 @@ export class StatelessStack extends Stack {
           resourceType: 'Custom::LedgerXDeployStep',
           // A change to the shipped directories (a new migration) changes this, so the step runs.
           properties: {
-            function: spec.entry,
-            assetsFingerprint: assetsFingerprint(assetDirectories(spec.bundledAssets)),
+            function: definition.name,
+            assetsFingerprint: assetsFingerprint(assetDirectories(definition.bundledAssets)),
           },
         });
         acknowledge(
@@ -347,14 +351,14 @@ export class StatelessStack extends Stack {
       requestValidatorName: 'ledgerx',
       validateRequestParameters: true,
       // Without a model nothing is checked of the body here; the handlers validate it with zod
-      // and bound it at 256 KiB (shared/http/handler.ts), answering problem+json.
+      // and bound it at 256 KiB (shared/handlers/handler.ts), answering problem+json.
       validateRequestBody: true,
     });
     return this.validator;
   }
 
   private alarmOnErrors(
-    key: FunctionKey,
+    key: string,
     fn: lambda.IFunction,
     settings: DeploymentSettings,
     alarmAction: cloudwatch.IAlarmAction,
@@ -374,26 +378,31 @@ export class StatelessStack extends Stack {
 /** How a function reaches Postgres: the proxy and the secret's ARN, or a URL (LocalStack). */
 function databaseEnvironment(stateful: StatefulStack): Record<string, string> {
   const database = stateful.database;
-  if (database.kind === 'url') return { DATABASE_URL: database.url };
-  // Every function gets where the database is, which is no secret: `shared/config.ts` builds a
-  // pool for each. Only those with `database` access may read the secret and reach the proxy.
-  return {
-    LEDGER_DATABASE_HOST: database.proxy.endpoint,
-    LEDGER_DATABASE_PORT: String(database.port),
-    LEDGER_DATABASE_NAME: database.databaseName,
-    LEDGER_DATABASE_USER: database.user,
-    LEDGER_DATABASE_SECRET_ARN: database.secret.secretArn,
-  };
+  if (database.kind === 'url') return { [settingNames.databaseUrl]: database.url };
+  // Every function gets where the database is, which is no secret; only those with `database`
+  // access may read the secret and reach the proxy, and only they ever open a pool.
+  return proxyEnvironment({
+    host: database.proxy.endpoint,
+    port: database.port,
+    name: database.databaseName,
+    user: database.user,
+    secretArn: database.secret.secretArn,
+  });
 }
 
 function httpMethod(method: HttpMethod): string {
   return method;
 }
 
-function describeTrigger(trigger: Trigger): string {
+/** The construct id of a function: its name in camel case (`submit-transfer` → `submitTransfer`). */
+function constructKey(definition: FunctionDefinition): string {
+  return definition.name.replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+function describeTrigger(trigger: FunctionDefinition): string {
   switch (trigger.kind) {
     case 'http':
-      return `LedgerX ${trigger.route.method} ${trigger.route.path}`;
+      return `LedgerX ${trigger.method} ${trigger.path}`;
     case 'sqs':
       return `LedgerX consumer of ${topology.queues[trigger.queue].name}`;
     case 'schedule':
@@ -405,7 +414,7 @@ function describeTrigger(trigger: Trigger): string {
   }
 }
 
-/** Compiles only when every kind of trigger above is handled. */
+/** Compiles only when every kind of function above is handled. */
 function unhandledTrigger(trigger: never): never {
   throw new Error(`trigger ${JSON.stringify(trigger)} is not handled by the stack`);
 }

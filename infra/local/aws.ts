@@ -4,7 +4,7 @@
  * child process. moto needs no Docker and no account, which is why it is the default.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { AwsClientSettings } from '../../shared/config';
+import type { AwsClientSettings } from '../../shared/wiring';
 import { freePort } from './postgres';
 
 /** A reachable AWS endpoint and how to stop it (a no-op for an endpoint we did not start). */

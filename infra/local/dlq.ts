@@ -6,8 +6,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { awsClients } from '../../shared/config';
-import { type QueueKey, topology } from '../topology';
+import { readLocalSettings } from '../../shared/settings';
+import { type QueueKey, topology } from '../../shared/topology';
+import { awsClients } from '../../shared/wiring';
 import { localAwsSettings } from './aws';
 import { type DeadLetterRoute, listDeadLetters, redriveDeadLetters } from './dead-letters';
 import type { RuntimeFile } from './runtime';
@@ -40,20 +41,20 @@ interface Target {
 }
 
 function readTarget(): Target {
-  const runtime: RuntimeFile | undefined = existsSync(runtimeFilePath)
-    ? (JSON.parse(readFileSync(runtimeFilePath, 'utf8')) as RuntimeFile)
+  const settings = readLocalSettings();
+  const file = runtimeFilePath(settings);
+  const runtime: RuntimeFile | undefined = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as RuntimeFile)
     : undefined;
-  const configured = process.env.AWS_ENDPOINT_URL;
-  if (configured !== undefined && configured !== '') {
+  const configured = settings.awsEndpoint;
+  if (configured !== undefined) {
     // The runtime file's queue URLs hold only when it describes this same endpoint.
     return runtime?.awsEndpoint === configured
       ? { endpoint: configured, namePrefix: runtime.namePrefix, queueUrls: runtime.resources.queueUrls }
-      : { endpoint: configured, namePrefix: process.env.LEDGER_NAME_PREFIX ?? '' };
+      : { endpoint: configured, namePrefix: settings.namePrefix };
   }
   if (runtime === undefined) {
-    throw new Error(
-      `no AWS endpoint: set AWS_ENDPOINT_URL, or run 'npm start' (it writes ${runtimeFilePath})`,
-    );
+    throw new Error(`no AWS endpoint: set AWS_ENDPOINT_URL, or run 'npm start' (it writes ${file})`);
   }
   return {
     endpoint: runtime.awsEndpoint,

@@ -1,6 +1,6 @@
 /**
  * The local front door: what API Gateway (REST API, Lambda proxy integration) does in front of the
- * HTTP functions. It routes by the topology's path templates, checks `x-api-key` on the routes
+ * HTTP functions. It routes by the functions' path templates, checks `x-api-key` on the routes
  * that require it, refuses bodies over 256 KiB, builds the proxy event a Lambda receives, and
  * turns the handler's result back into an HTTP response. It answers `GET /health` itself.
  */
@@ -8,10 +8,10 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { requestBodyBytesMax } from '../../shared/http/handler';
-import { problemContentType, problemTypeBase } from '../../shared/http/problem';
+import type { HttpFunction, HttpMethod } from '../../shared/definitions';
+import { requestBodyBytesMax } from '../../shared/handlers/http';
+import { problemContentType, problemTypeBase } from '../../shared/handlers/problem';
 import type { Logger } from '../../shared/ports/logger';
-import type { FunctionSpec, HttpMethod, RouteSpec } from '../topology';
 import { InvocationTimeoutError, lambdaContext, withTimeout } from './lambda-context';
 
 /** Characters of the API key id: the first 16 hex digits of its SHA-256. */
@@ -22,12 +22,10 @@ const stopTimeoutMs = 5_000;
 /** A handler as Lambda calls it for an API Gateway proxy event. */
 export type HttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
-/** One route: its spec from the topology and its handler, or why it has none. */
+/** One route: the HTTP function's definition and its handler. */
 export interface FrontDoorRoute {
-  readonly functionName: string;
-  readonly spec: FunctionSpec;
-  readonly route: RouteSpec;
-  readonly handler: HttpHandler | { readonly missing: string };
+  readonly definition: HttpFunction;
+  readonly handler: HttpHandler;
 }
 
 export interface FrontDoorOptions {
@@ -63,7 +61,10 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
   let ready = false;
   const expectedKeyDigest = createHash('sha256').update(options.apiKey).digest();
   const apiKeyId = apiKeyIdOf(options.apiKey);
-  const routes = options.routes.map((route) => ({ ...route, pattern: compileTemplate(route.route.path) }));
+  const routes = options.routes.map((route) => ({
+    ...route,
+    pattern: compileTemplate(route.definition.path),
+  }));
   const host = options.host ?? '127.0.0.1';
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -92,13 +93,13 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
         detail: `no route for ${url.pathname}`,
       });
     }
-    const match = matches.find((candidate) => candidate.route.route.method === method);
+    const match = matches.find((candidate) => candidate.route.definition.method === method);
     if (match === undefined) {
-      const allowed = matches.map((candidate) => candidate.route.route.method);
+      const allowed = matches.map((candidate) => candidate.route.definition.method);
       return sendProblem(response, methodNotAllowed(allowed), { Allow: allowed.join(', ') });
     }
     const { route, pathParameters } = match;
-    if (route.route.apiKeyRequired && !keyMatches(request.headers['x-api-key'], expectedKeyDigest)) {
+    if (route.definition.apiKeyRequired && !keyMatches(request.headers['x-api-key'], expectedKeyDigest)) {
       return sendProblem(response, {
         status: 401,
         slug: 'unauthorized',
@@ -124,24 +125,17 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
         detail: 'LedgerX is starting or stopping',
       });
     }
-    if ('missing' in route.handler) {
-      return sendProblem(response, {
-        status: 501,
-        slug: 'not-implemented',
-        title: 'Not implemented',
-        detail: `${route.route.method} ${route.route.path} has no handler yet (${route.handler.missing})`,
-      });
-    }
-    const event = proxyEvent(request, url, route.route, pathParameters ?? {}, body, {
-      apiKeyId: route.route.apiKeyRequired ? apiKeyId : null,
+    const { definition, handler } = route;
+    const event = proxyEvent(request, url, definition, pathParameters ?? {}, body, {
+      apiKeyId: definition.apiKeyRequired ? apiKeyId : null,
     });
-    const handler = route.handler;
     let result: APIGatewayProxyResult;
     try {
-      const context = lambdaContext(route.functionName, route.spec.timeoutS, route.spec.memoryMiB);
-      result = await withTimeout(route.functionName, route.spec.timeoutS, () => handler(event, context));
+      const { timeoutS, memoryMiB } = definition.limits;
+      const context = lambdaContext(definition.name, timeoutS, memoryMiB);
+      result = await withTimeout(definition.name, timeoutS, () => handler(event, context));
     } catch (error) {
-      options.logger.error('handler failed', { functionName: route.functionName, error: String(error) });
+      options.logger.error('handler failed', { function: definition.name, error: String(error) });
       // API Gateway answers 504 when the integration times out and 502 when the Lambda fails.
       return sendProblem(
         response,
@@ -274,7 +268,7 @@ async function readBody(request: IncomingMessage): Promise<Buffer | 'too-large'>
 function proxyEvent(
   request: IncomingMessage,
   url: URL,
-  route: RouteSpec,
+  route: Pick<HttpFunction, 'method' | 'path'>,
   pathParameters: Record<string, string>,
   body: Buffer,
   identity: { apiKeyId: string | null },

@@ -37,12 +37,12 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { awsClients, type Dependencies, type Resources } from '../../shared/config';
-import { type QueueKey, type QueueSpec, type TableKey, topology } from '../topology';
+import type { ResourceNames } from '../../shared/settings';
+import { type QueueKey, type QueueSpec, type TableKey, topology } from '../../shared/topology';
+import { type AwsClients, awsClients } from '../../shared/wiring';
 import { localAwsSettings } from './aws';
 
-/** The SDK clients provisioning uses. */
-export type AwsClients = Pick<Dependencies, 'sqs' | 'dynamo' | 'eventBridge'>;
+export type { AwsClients };
 
 /** What a caller may change about the provisioned copy; the topology's values otherwise. */
 export interface ProvisionOptions {
@@ -61,9 +61,8 @@ export interface ProvisionOptions {
 }
 
 /** What `provision` made: the resources the functions use, plus the ARNs tests inspect. */
-export interface ProvisionedResources extends Resources {
+export interface ProvisionedResources extends ResourceNames {
   readonly queueArns: Readonly<Record<QueueKey, string>>;
-  readonly queueUrls: Readonly<Record<QueueKey, string>>;
   readonly ruleArns: Readonly<Record<string, string>>;
   readonly eventBusArn: string;
 }
@@ -163,12 +162,7 @@ export async function provision(
   }
 
   return {
-    transfersQueueUrl: required(queueUrls.transfers, 'transfers queue'),
-    transfersDeadLetterQueueUrl: required(queueUrls.transfersDeadLetter, 'transfers DLQ'),
-    transferEventsQueueUrl: required(queueUrls.transferEvents, 'transfer events queue'),
-    transferEventsDeadLetterQueueUrl: required(queueUrls.transferEventsDeadLetter, 'transfer events DLQ'),
-    idempotencyTable: required(tableNames.idempotency, 'idempotency table'),
-    velocityTable: required(tableNames.velocity, 'velocity table'),
+    tableNames: tableNames as Record<TableKey, string>,
     eventBusName,
     eventBusArn,
     ruleArns,

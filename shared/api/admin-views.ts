@@ -1,12 +1,7 @@
 /** The admin reads as the API answers them (snake_case, amounts as decimal strings). */
 import { formatMinorUnits } from '../domain/money';
-import type {
-  ActivityPage,
-  Gauges,
-  QueueDepth,
-  RecordedTransferRow,
-  TransferListPage,
-} from '../services/admin';
+import type { ActivityPage, QueueDepth, RecordedTransferRow, TransferListPage } from '../ports/admin';
+import type { Gauges } from '../services/admin';
 import {
   type ActivityResponse,
   type AdminTransferPageResponse,

@@ -1,24 +1,28 @@
 /**
- * The OpenAPI 3.1 document of the HTTP API, generated from the same zod schemas the handlers
- * validate with (`z.toJSONSchema`) and from the routes in the topology, so the document, the
- * validators and the deployed routes cannot disagree. OpenAPI 3.1 uses JSON Schema 2020-12, the
- * dialect zod writes.
+ * The OpenAPI 3.1 document of the HTTP API, generated from the HTTP functions' definitions: their
+ * routes, the same zod schemas their handlers validate with (`z.toJSONSchema`), and their
+ * documented problems, so the document, the validators and the deployed routes cannot disagree.
+ * OpenAPI 3.1 uses JSON Schema 2020-12, the dialect zod writes.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
-import { topology } from '../../infra/topology';
-import { requestBodyBytesMax } from '../http/handler';
-import { problemContentType } from '../http/problem';
-import {
-  accountPathSchema,
-  activityQuerySchema,
-  adminTransfersQuerySchema,
-  apiSchemas,
-  dashboardAssetPathSchema,
-  entriesQuerySchema,
-  flagsQuerySchema,
-  idempotencyKeySchema,
-  transferPathSchema,
-} from './schemas';
+import type { HttpFunction, HttpOperation } from '../definitions';
+import { requestBodyBytesMax } from '../handlers/http';
+import { problemContentType } from '../handlers/problem';
+import { apiSchemas } from './schemas';
+
+/**
+ * Where the document is shipped beside the `openapi` function's bundle (its `bundledAssets`),
+ * relative to the asset root; the CDK app writes it there from the definitions at synth.
+ */
+export const apiDocumentAssets = '.build/openapi';
+export const apiDocumentFile = 'openapi.json';
+
+/** Reads the document shipped beside a function. */
+export function readApiDocument(assetRoot: string): unknown {
+  return JSON.parse(readFileSync(path.join(assetRoot, apiDocumentAssets, apiDocumentFile), 'utf8'));
+}
 
 type JsonObject = { [key: string]: unknown };
 
@@ -46,15 +50,6 @@ interface ParameterSource {
   readonly description?: string;
 }
 
-/** The parameters of an object schema (path or query), required when the validator requires them. */
-function parametersOf(location: 'path' | 'query', schema: z.ZodObject): ParameterSource[] {
-  return Object.entries(schema.shape).map(([name, field]) => ({
-    in: location,
-    name,
-    schema: field as z.ZodType,
-  }));
-}
-
 function parameter(source: ParameterSource): JsonObject {
   const schema = embeddable(z.toJSONSchema(source.schema, jsonSchemaOptions) as JsonObject);
   const { description, ...rest } = schema;
@@ -68,146 +63,34 @@ function parameter(source: ParameterSource): JsonObject {
   };
 }
 
-/** How each HTTP function's route is described. Every HTTP function of the topology needs one. */
-interface OperationSpec {
-  readonly operationId: string;
-  readonly summary: string;
-  readonly requestBody?: string;
-  readonly parameters: readonly ParameterSource[];
-  readonly success: {
-    readonly status: number;
-    readonly schema: string;
-    readonly description: string;
-    /** application/json unless said otherwise (the System Internals page's files). */
-    readonly contentType?: string;
-  };
-  /** The problem statuses the route can answer, besides 500. */
-  readonly problems: readonly number[];
+/** The id a schema is registered under in `apiSchemas`, for a `$ref` to it. */
+function registeredId(schema: z.ZodType, what: string): string {
+  const id = apiSchemas.get(schema)?.id;
+  if (id === undefined) throw new Error(`${what}: the schema is not registered in apiSchemas`);
+  return id;
 }
 
-const idempotencyKeyHeader: ParameterSource = {
-  in: 'header',
-  name: 'Idempotency-Key',
-  schema: idempotencyKeySchema,
-};
-
-const operations: Readonly<Record<string, OperationSpec>> = {
-  'create-account': {
-    operationId: 'createAccount',
-    summary: 'Open an account',
-    requestBody: 'CreateAccountRequest',
-    parameters: [],
-    success: { status: 201, schema: 'Account', description: 'The account, opened with zero totals.' },
-    problems: [400, 401, 413, 503],
-  },
-  'get-account': {
-    operationId: 'getAccount',
-    summary: 'Read an account and its totals',
-    parameters: parametersOf('path', accountPathSchema),
-    success: { status: 200, schema: 'Account', description: 'The account.' },
-    problems: [400, 401, 404, 503],
-  },
-  'list-account-entries': {
-    operationId: 'listAccountEntries',
-    summary: "List an account's entries, newest first",
-    parameters: [...parametersOf('path', accountPathSchema), ...parametersOf('query', entriesQuerySchema)],
-    success: {
-      status: 200,
-      schema: 'EntryPage',
-      description: 'A page of entries and the cursor to the next.',
-    },
-    problems: [400, 401, 404, 503],
-  },
-  'submit-transfer': {
-    operationId: 'submitTransfer',
-    summary: 'Submit a transfer (idempotent per Idempotency-Key)',
-    requestBody: 'SubmitTransferRequest',
-    parameters: [idempotencyKeyHeader],
-    success: {
-      status: 202,
-      schema: 'TransferAccepted',
-      description:
-        'The transfer is queued for posting. A repeat of the same request under the same key answers the same.',
-    },
-    problems: [400, 401, 409, 413, 422, 429, 503],
-  },
-  'get-transfer': {
-    operationId: 'getTransfer',
-    summary: 'Read a transfer: queued, posted or rejected, with its timeline and fraud verdict',
-    parameters: parametersOf('path', transferPathSchema),
-    success: { status: 200, schema: 'Transfer', description: 'The transfer and the steps it went through.' },
-    problems: [400, 401, 404, 503],
-  },
-  'set-account-velocity': {
-    operationId: 'setAccountVelocity',
-    summary: "Replace an account's own velocity limits (left out or null: the default)",
-    requestBody: 'VelocityLimits',
-    parameters: parametersOf('path', accountPathSchema),
-    success: { status: 200, schema: 'Account', description: 'The account with its new limits.' },
-    problems: [400, 401, 404, 413, 503],
-  },
-  'list-fraud-flags': {
-    operationId: 'listFraudFlags',
-    summary: 'List flagged transfers, newest flag first',
-    parameters: parametersOf('query', flagsQuerySchema),
-    success: {
-      status: 200,
-      schema: 'FraudFlagPage',
-      description: 'A page of flagged transfers and the cursor to the next.',
-    },
-    problems: [400, 401, 503],
-  },
-  'admin-page': {
-    operationId: 'getSystemInternalsPage',
-    summary: 'The System Internals page (HTML; its data needs the API key)',
-    parameters: [],
-    success: { status: 200, schema: 'HtmlPage', description: 'The page.', contentType: 'text/html' },
-    problems: [503],
-  },
-  'admin-assets': {
-    operationId: 'getSystemInternalsAsset',
-    summary: 'A script or style sheet of the System Internals page',
-    parameters: parametersOf('path', dashboardAssetPathSchema),
-    success: { status: 200, schema: 'StaticFile', description: 'The file.', contentType: '*/*' },
-    problems: [400, 404],
-  },
-  'admin-activity': {
-    operationId: 'listAdminActivity',
-    summary: 'Admin: transfers recorded since a cursor (the live feed), each change once',
-    parameters: parametersOf('query', activityQuerySchema),
-    success: {
-      status: 200,
-      schema: 'ActivityPage',
-      description: 'The changes and the cursor to read on from.',
-    },
-    problems: [400, 401, 503],
-  },
-  'admin-gauges': {
-    operationId: 'getAdminGauges',
-    summary: 'Admin: queue depths, transfers per second, consumer batches, fraud flags',
-    parameters: [],
-    success: { status: 200, schema: 'Gauges', description: 'The gauges; a source without data yet is null.' },
-    problems: [401, 503],
-  },
-  'admin-transfers': {
-    operationId: 'listAdminTransfers',
-    summary: 'Admin: recorded transfers, newest first, optionally by status',
-    parameters: parametersOf('query', adminTransfersQuerySchema),
-    success: {
-      status: 200,
-      schema: 'AdminTransferPage',
-      description: 'A page of transfers and the cursor to the next.',
-    },
-    problems: [400, 401, 503],
-  },
-  openapi: {
-    operationId: 'getOpenApiDocument',
-    summary: 'This document',
-    parameters: [],
-    success: { status: 200, schema: 'OpenApiDocument', description: 'The OpenAPI 3.1 document.' },
-    problems: [],
-  },
-};
+/** The parameters of a function's request: path, query, then headers. */
+function parametersOf(definition: HttpFunction): ParameterSource[] {
+  const objectParameters = (location: 'path' | 'query', schema: z.ZodType | undefined): ParameterSource[] => {
+    if (schema === undefined) return [];
+    if (!(schema instanceof z.ZodObject)) {
+      throw new Error(`${definition.name}: the ${location} schema must be an object`);
+    }
+    return Object.entries(schema.shape).map(([name, field]) => ({
+      in: location,
+      name,
+      schema: field as z.ZodType,
+    }));
+  };
+  return [
+    ...objectParameters('path', definition.request.path),
+    ...objectParameters('query', definition.request.query),
+    ...(definition.request.headers ?? []).map(
+      (header): ParameterSource => ({ in: 'header', name: header.name, schema: header.schema }),
+    ),
+  ];
+}
 
 const problemDescriptions: Readonly<Record<number, string>> = {
   400: 'The request is invalid: malformed JSON, or a field (named in `field`) with a bad value.',
@@ -244,35 +127,44 @@ function problemResponse(status: number): JsonObject {
   };
 }
 
-function operation(spec: OperationSpec, apiKeyRequired: boolean): JsonObject {
+function operation(definition: HttpFunction): JsonObject {
+  const spec: HttpOperation = definition.operation;
+  const successSchema =
+    typeof spec.success.schema === 'string'
+      ? spec.success.schema
+      : registeredId(spec.success.schema, `${definition.name} success`);
   const responses: JsonObject = {
     [String(spec.success.status)]: {
       description: spec.success.description,
       content: {
-        [spec.success.contentType ?? 'application/json']: { schema: componentRef(spec.success.schema) },
+        [spec.success.contentType ?? 'application/json']: { schema: componentRef(successSchema) },
       },
     },
   };
   for (const status of [...spec.problems, 500]) responses[String(status)] = problemResponse(status);
+  const parameters = parametersOf(definition);
+  const body = definition.request.body;
   return {
     operationId: spec.operationId,
     summary: spec.summary,
-    security: apiKeyRequired ? [{ apiKey: [] }] : [],
-    ...(spec.parameters.length === 0 ? {} : { parameters: spec.parameters.map(parameter) }),
-    ...(spec.requestBody === undefined
+    security: definition.apiKeyRequired ? [{ apiKey: [] }] : [],
+    ...(parameters.length === 0 ? {} : { parameters: parameters.map(parameter) }),
+    ...(body === undefined
       ? {}
       : {
           requestBody: {
             required: true,
-            content: { 'application/json': { schema: componentRef(spec.requestBody) } },
+            content: {
+              'application/json': { schema: componentRef(registeredId(body, `${definition.name} body`)) },
+            },
           },
         }),
     responses,
   };
 }
 
-/** Builds the document. Throws when an HTTP function of the topology has no description here. */
-export function openApiDocument(): JsonObject {
+/** Builds the document of the HTTP functions given (the deployed list). */
+export function openApiDocument(functions: readonly HttpFunction[]): JsonObject {
   const registered = z.toJSONSchema(apiSchemas, {
     ...jsonSchemaOptions,
     uri: (id) => `#/components/schemas/${id}`,
@@ -284,13 +176,11 @@ export function openApiDocument(): JsonObject {
   schemas.StaticFile = { type: 'string', description: 'A file: a script, a style sheet or an image.' };
 
   const paths: Record<string, JsonObject> = {};
-  for (const spec of Object.values(topology.functions)) {
-    if (spec.trigger.kind !== 'http') continue;
-    const described = operations[spec.entry];
-    if (described === undefined)
-      throw new Error(`the HTTP function ${spec.entry} is not in the OpenAPI document`);
-    const { method, path, apiKeyRequired } = spec.trigger.route;
-    paths[path] = { ...paths[path], [method.toLowerCase()]: operation(described, apiKeyRequired) };
+  for (const definition of functions) {
+    paths[definition.path] = {
+      ...paths[definition.path],
+      [definition.method.toLowerCase()]: operation(definition),
+    };
   }
 
   return {

@@ -12,6 +12,7 @@ import { fraudReasons } from '../domain/fraud';
 import { parseAccountId, parseTransferId } from '../domain/ids';
 import { metadataBytesMax, metadataDepthMax, parseMetadata } from '../domain/metadata';
 import { amountMax, parseCurrency, parseMinorUnits } from '../domain/money';
+import { timelineSteps } from '../domain/transfer';
 import { velocityTransferCountMaxBound, velocityWindowSMax } from '../domain/velocity';
 
 /** The most entries one page holds, and how many a page holds when the client does not say. */
@@ -340,24 +341,6 @@ export const transferAcceptedResponseSchema = z
   .register(apiSchemas, { id: 'TransferAccepted' });
 
 export type TransferAcceptedResponse = z.output<typeof transferAcceptedResponseSchema>;
-
-/**
- * The steps of a transfer's journey, in the order they happen. A step appears once it has been
- * recorded: the API records the first four, the consumer the next four, the fraud scorer the last.
- */
-export const timelineSteps = [
-  'accepted',
-  'idempotency_checked',
-  'velocity_checked',
-  'queued',
-  'picked_up',
-  'posted',
-  'rejected',
-  'outbox_written',
-  'event_published',
-  'fraud_scored',
-] as const;
-export type TimelineStep = (typeof timelineSteps)[number];
 
 /** The fraud score's range: 0 (nothing unusual) to 1, rounded to three decimals. */
 const fraudScoreSchema = z.number().min(0).max(1).nullable().meta({

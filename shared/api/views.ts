@@ -6,8 +6,8 @@
 import { formatMinorUnits } from '../domain/money';
 import { type TransferCommand, toTransferMessage } from '../domain/transfer';
 import type { VelocityOverrides } from '../domain/velocity';
-import type { Account, EntryPage } from '../services/accounts';
-import type { FraudFlag } from '../services/fraud';
+import type { Account, EntryPage } from '../ports/accounts';
+import type { FraudFlag } from '../ports/fraud';
 import type { TransferStatus } from '../services/transfer-status';
 import {
   type AccountResponse,

@@ -28,7 +28,7 @@ export function parseFraudReason(value: string): FraudReason | undefined {
 /** What a client sees of a transfer's fraud check. */
 export type FraudStatus = 'pending' | 'clear' | 'flagged';
 
-/** The knobs of the model, all with units in their names. See `fraudSettingsFromEnv` for the env. */
+/** The knobs of the model, all with units in their names; `shared/settings.ts` reads them. */
 export interface FraudSettings {
   /** A transfer whose score (0 to 1) reaches this is flagged. */
   readonly threshold: number;
@@ -74,67 +74,8 @@ export const defaultFraudSettings: FraudSettings = {
   structuringCountMin: 3,
 };
 
-/** The environment variables that tune the model, and what each sets. */
-export const fraudSettingsEnv = {
-  LEDGER_FRAUD_THRESHOLD: 'threshold',
-  LEDGER_FRAUD_COLD_START_COUNT: 'coldStartObservationCountMin',
-  LEDGER_FRAUD_COLD_START_AMOUNT_MAX: 'coldStartAmountMax',
-  LEDGER_FRAUD_DEVIATION_Z: 'deviationZ',
-  LEDGER_FRAUD_VELOCITY_HALF_LIFE_S: 'velocityHalfLifeS',
-  LEDGER_FRAUD_BURST_HALF_LIFE_S: 'burstHalfLifeS',
-  LEDGER_FRAUD_FAN_OUT_WINDOW_S: 'fanOutWindowS',
-  LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES: 'fanOutNewCounterpartyCountMin',
-  LEDGER_FRAUD_STRUCTURING_LIMIT: 'structuringLimit',
-  LEDGER_FRAUD_STRUCTURING_BAND_PERCENT: 'structuringBandPercent',
-  LEDGER_FRAUD_STRUCTURING_WINDOW_S: 'structuringWindowS',
-  LEDGER_FRAUD_STRUCTURING_COUNT: 'structuringCountMin',
-} as const satisfies Record<string, keyof FraudSettings>;
-
-/**
- * Variables that no longer set anything, and why. One still set is refused rather than ignored,
- * so a deployment tuned for the old meaning finds out at once.
- */
-const retiredFraudSettingsEnv: Readonly<Record<string, string>> = {
-  LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES:
-    'LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES counted every counterparty and is retired; LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES counts only the ones new to the account',
-};
-
 /** The longest fan-out window: the listener reads the whole window back at every transfer. */
 export const fanOutWindowSMax = 24 * 3600;
-
-/** Reads the settings from the environment; an unset variable keeps its default, a bad one throws. */
-export function fraudSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): FraudSettings {
-  for (const [name, message] of Object.entries(retiredFraudSettingsEnv)) {
-    if (env[name] !== undefined && env[name] !== '') throw new RangeError(message);
-  }
-  const settings: Record<string, number | bigint> = { ...defaultFraudSettings };
-  for (const [name, key] of Object.entries(fraudSettingsEnv)) {
-    const text = env[name];
-    if (text === undefined || text === '') continue;
-    const current = defaultFraudSettings[key];
-    if (typeof current === 'bigint') {
-      if (!/^[1-9][0-9]{0,18}$/.test(text)) throw new RangeError(`${name} must be a positive whole number`);
-      settings[key] = BigInt(text);
-    } else {
-      const value = Number.parseFloat(text);
-      if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number`);
-      settings[key] = value;
-    }
-  }
-  const result = settings as unknown as FraudSettings;
-  if (result.threshold > 1) throw new RangeError('LEDGER_FRAUD_THRESHOLD must be in (0, 1]');
-  if (result.structuringBandPercent >= 100) {
-    throw new RangeError('LEDGER_FRAUD_STRUCTURING_BAND_PERCENT must be below 100');
-  }
-  // One new counterparty is the scorer's `new_counterparty`, not a fan-out.
-  if (!Number.isInteger(result.fanOutNewCounterpartyCountMin) || result.fanOutNewCounterpartyCountMin < 2) {
-    throw new RangeError('LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES must be a whole number of at least 2');
-  }
-  if (result.fanOutWindowS > fanOutWindowSMax) {
-    throw new RangeError(`LEDGER_FRAUD_FAN_OUT_WINDOW_S must be at most ${fanOutWindowSMax}`);
-  }
-  return result;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Running statistics

@@ -100,3 +100,21 @@ export function toTransferMessage(command: TransferCommand): TransferMessage {
     accepted_at: command.acceptedAt,
   };
 }
+
+/**
+ * The steps of a transfer's journey, in the order they happen. A step appears once it has been
+ * recorded: the API records the first four, the consumer the next four, the fraud scorer the last.
+ */
+export const timelineSteps = [
+  'accepted',
+  'idempotency_checked',
+  'velocity_checked',
+  'queued',
+  'picked_up',
+  'posted',
+  'rejected',
+  'outbox_written',
+  'event_published',
+  'fraud_scored',
+] as const;
+export type TimelineStep = (typeof timelineSteps)[number];

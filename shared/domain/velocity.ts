@@ -7,11 +7,11 @@
  * the price of admitting with one atomic write of two counters instead of a log per transfer.
  * This module holds the settings, their bounds and the admission decision, with no I/O.
  */
-import { amountMax, parseMinorUnits } from './money';
+import { amountMax } from './money';
 
-/** The window when LEDGER_VELOCITY_WINDOW_S is not set: a minute. */
+/** The default window (LEDGER_VELOCITY_WINDOW_S unset): a minute. */
 export const velocityWindowSDefault = 60;
-/** Transfers per window when LEDGER_VELOCITY_MAX_TRANSFERS is not set. */
+/** The default transfers per window (LEDGER_VELOCITY_MAX_TRANSFERS unset). */
 export const velocityTransferCountMaxDefault = 100;
 /** The longest window (a day): the window item's TTL and the log stay short. */
 export const velocityWindowSMax = 86_400;
@@ -67,42 +67,6 @@ export function isVelocityTransferCountMax(value: number): boolean {
 /** Whether an amount limit is one LedgerX takes (1 to 2^63-1 minor units). */
 export function isVelocityAmountMax(value: bigint): boolean {
   return value >= 1n && value <= amountMax;
-}
-
-/**
- * Reads the deployment's default limits from LEDGER_VELOCITY_WINDOW_S,
- * LEDGER_VELOCITY_MAX_TRANSFERS and LEDGER_VELOCITY_MAX_AMOUNT (minor units; unset or empty means
- * no amount limit). Throws a RangeError naming the variable on a bad value, so a function with a
- * bad setting fails at its first event instead of limiting wrongly.
- */
-export function velocityLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): VelocityLimits {
-  const windowS = wholeNumber(env, 'LEDGER_VELOCITY_WINDOW_S', velocityWindowSDefault);
-  if (!isVelocityWindowS(windowS)) {
-    throw new RangeError(`LEDGER_VELOCITY_WINDOW_S must be from 1 to ${velocityWindowSMax} seconds`);
-  }
-  const transferCountMax = wholeNumber(env, 'LEDGER_VELOCITY_MAX_TRANSFERS', velocityTransferCountMaxDefault);
-  if (!isVelocityTransferCountMax(transferCountMax)) {
-    throw new RangeError(`LEDGER_VELOCITY_MAX_TRANSFERS must be from 1 to ${velocityTransferCountMaxBound}`);
-  }
-  const amountText = env.LEDGER_VELOCITY_MAX_AMOUNT;
-  let limitAmount: bigint | undefined;
-  if (amountText !== undefined && amountText !== '') {
-    const parsed = parseMinorUnits(amountText);
-    if (parsed === undefined || !isVelocityAmountMax(parsed)) {
-      throw new RangeError(
-        'LEDGER_VELOCITY_MAX_AMOUNT must be a decimal string of minor units from 1 to 2^63-1, or unset',
-      );
-    }
-    limitAmount = parsed;
-  }
-  return { windowS, transferCountMax, amountMax: limitAmount };
-}
-
-function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const text = env[name];
-  if (text === undefined || text === '') return fallback;
-  if (!/^[1-9][0-9]{0,8}$/.test(text)) throw new RangeError(`${name} must be a positive whole number`);
-  return Number.parseInt(text, 10);
 }
 
 /** A debit account's current window: when it opened, and what it has admitted since. */

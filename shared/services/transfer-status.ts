@@ -5,52 +5,13 @@
  * request only answers for transfers the consumer has not reached yet.
  */
 
-import type { TimelineStep } from '../api/schemas';
 import type { TransferId } from '../domain/ids';
 import type { RejectionReason } from '../domain/results';
-import type { TransferCommand } from '../domain/transfer';
+import type { TimelineStep, TransferCommand } from '../domain/transfer';
+import type { FraudVerdict, FraudVerdictReader } from '../ports/fraud';
 import type { Logger } from '../ports/logger';
-import { type FraudVerdict, type FraudVerdictReader, pendingVerdict } from './fraud';
-
-/** A transfer as the ledger recorded it. */
-export interface RecordedTransfer {
-  readonly transfer: TransferCommand;
-  readonly status: 'posted' | 'rejected';
-  readonly reason: RejectionReason | null;
-  readonly processedAt: string;
-  /** When the consumer received the batch that decided it (null for rows older than the column). */
-  readonly pickedUpAt: string | null;
-  /** When its event was written to the outbox, in the transaction that recorded it. */
-  readonly outboxWrittenAt: string | null;
-  /** When its event was published to the bus, or null while it waits in the outbox. */
-  readonly eventPublishedAt: string | null;
-}
-
-/** A transfer the API accepted and sent to the queue. */
-export interface QueuedTransfer {
-  readonly transfer: TransferCommand;
-  readonly queuedAt: string;
-  /** When the idempotency check let the request through and the velocity window admitted it. */
-  readonly idempotencyCheckedAt?: string;
-  readonly velocityCheckedAt?: string;
-}
-
-/**
- * The ledger's transfers. `findTransfer` returns the recorded transfer, or undefined when the
- * ledger has none with that id; throws `TransientError` when the database is unavailable.
- */
-export interface TransferLedgerReader {
-  findTransfer(id: TransferId): Promise<RecordedTransfer | undefined>;
-}
-
-/**
- * The API's record of accepted transfers (kept for a bounded time). `findQueued` returns it, or
- * undefined when there is none (never accepted, or expired); throws `TransientError` when the
- * store is unavailable.
- */
-export interface QueuedTransferReader {
-  findQueued(id: TransferId): Promise<QueuedTransfer | undefined>;
-}
+import type { QueuedTransfer, QueuedTransferReader, TransferLedgerReader } from '../ports/transfer-status';
+import { pendingVerdict } from './fraud';
 
 export interface TransferStatus {
   readonly transfer: TransferCommand;

@@ -37,6 +37,16 @@ import {
   type VelocitySlot,
 } from '../ports/submission';
 
+/**
+ * How long a submission may run: the submitting function's timeout (its definition takes it from
+ * here). An attempt holds its idempotency key that long, after which it is surely gone, and a
+ * client told the outcome is unknown is asked to wait that long, so its retry is not answered 409.
+ */
+export const submissionTimeoutMs = 10_000;
+
+/** The submission's calls end this long before its timeout: time to clean up and answer. */
+export const submissionAnswerMarginMs = 1_500;
+
 /** A transfer as a client asks for it, validated, amounts in minor units. */
 export interface TransferRequest {
   readonly debitAccountId: AccountId;

@@ -25,8 +25,6 @@ import {
   noVelocityOverrides,
   planAdmission,
   type VelocityLimits,
-  type VelocityOverrides,
-  type VelocityWindow,
 } from '../domain/velocity';
 import type { Logger } from '../ports/logger';
 import {
@@ -35,53 +33,7 @@ import {
   VelocityExceededError,
   type VelocitySlot,
 } from '../ports/submission';
-
-/** An account's velocity item: its own limits, if it has any, and its current window. */
-export interface VelocityState {
-  /** The account's limits and their version; undefined when none were ever stored. */
-  readonly limits: { readonly overrides: VelocityOverrides; readonly version: bigint } | undefined;
-  /** The last window opened; undefined when the account never had one. */
-  readonly window: VelocityWindow | undefined;
-}
-
-/** One conditional write of admission (see `VelocityStore.count`). */
-export interface VelocityWrite {
-  readonly kind: 'count_in_window' | 'open_window';
-  /** The limits the write assumes, and their version (undefined: the account stores none). */
-  readonly limits: VelocityLimits;
-  readonly limitsVersion: bigint | undefined;
-  readonly amount: bigint;
-  readonly nowMs: number;
-}
-
-/**
- * Where each account's velocity item is kept (DynamoDB), written only with conditions.
- *
- * - `count` makes one conditional write: `count_in_window` adds the transfer to the window if it
- *   is open at `nowMs` and the transfer fits it under `limits`; `open_window` opens a window at
- *   `nowMs` holding only the transfer if no window is open at `nowMs`; both only if the stored
- *   limits' version is `limitsVersion`. Returns `counted: true` with the item after the write, or
- *   `counted: false` with the item as it was when the condition failed.
- * - `release` takes one transfer of `amount` out of the window that started at `windowStartMs`,
- *   if that window is still the last one; returns the item after, or undefined when the window
- *   had moved on (nothing to give back).
- * - `putOverrides` stores an account's limits unless a newer version of them is stored.
- *
- * Each throws `TransientError` when the store is unavailable, or `signal` aborted the call.
- */
-export interface VelocityStore {
-  count(
-    accountId: AccountId,
-    write: VelocityWrite,
-    signal?: AbortSignal,
-  ): Promise<{ counted: boolean; state: VelocityState }>;
-  release(
-    accountId: AccountId,
-    slot: { readonly windowStartMs: number; readonly amount: bigint },
-    signal?: AbortSignal,
-  ): Promise<VelocityState | undefined>;
-  putOverrides(accountId: AccountId, overrides: VelocityOverrides, version: bigint): Promise<void>;
-}
+import type { VelocityState, VelocityStore } from '../ports/velocity';
 
 /** Conditional writes one admission may make before it gives up with 503 (see the module comment). */
 export const admissionAttemptCountMax = 4;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
+import transferConsumer from '../../functions/transfer-consumer';
 import type { LocalRuntime } from '../../infra/local/runtime';
 import { uniqueNamePrefix } from '../support/aws';
 import { useTestDatabase } from '../support/database';
@@ -14,21 +15,18 @@ afterEach(async () => {
   for (const runtime of runtimes.splice(0)) await runtime.stop();
 });
 
-type ConsumerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
-
 describe('a consumer that dies mid-batch', () => {
   it('posts each record once when the handler crashes after its transaction committed', async () => {
     let crashCount = 0;
     const runtime = await startTestRuntime({
       databaseUrl: database.url,
       namePrefix: uniqueNamePrefix(),
-      wrapHandler: (key, handler) => {
-        if (key !== 'transferConsumer') return handler;
-        const consume = handler as ConsumerHandler;
+      wrapConsumer: (definition, consume) => {
+        if (definition !== transferConsumer) return consume;
         // The batch commits, then the invocation dies before Lambda could delete the messages:
         // they come back after the visibility timeout and must not post again.
-        return async (event: SQSEvent, context: Context) => {
-          const response = await consume(event, context);
+        return async (event: SQSEvent) => {
+          const response = await consume(event);
           if (crashCount < 2) {
             crashCount += 1;
             throw new Error('test: the consumer crashed after committing');
@@ -64,14 +62,13 @@ describe('a consumer that dies mid-batch', () => {
       databaseUrl: database.url,
       namePrefix,
       stopTimeoutMs: 500,
-      wrapHandler: (key, handler) => {
-        if (key !== 'transferConsumer') return handler;
-        const consume = handler as ConsumerHandler;
+      wrapConsumer: (definition, consume) => {
+        if (definition !== transferConsumer) return consume;
         // The first runtime's consumer hangs before it posts: the stop finds it in flight.
-        return async (event: SQSEvent, context: Context) => {
+        return async (event: SQSEvent) => {
           inFlight = true;
           await blocked;
-          return consume(event, context);
+          return consume(event);
         };
       },
     });

@@ -30,7 +30,7 @@ describe('an outage that outlasts the receive count', () => {
       visibilityTimeoutS: { transfers: 1, transferEvents: 1 },
       maxReceiveCount: { transfers: 2 },
     });
-    const { sqs } = runtime.dependencies;
+    const { sqs } = runtime.clients;
     const { resources } = runtime;
     const api = client(runtime);
     const [debit, credit] = [await openAccount(api), await openAccount(api)];
@@ -45,7 +45,7 @@ describe('an outage that outlasts the receive count', () => {
       async () => {
         const { Attributes = {} } = await sqs.send(
           new GetQueueAttributesCommand({
-            QueueUrl: resources.transfersDeadLetterQueueUrl,
+            QueueUrl: resources.queueUrls.transfersDeadLetter,
             AttributeNames: ['ApproximateNumberOfMessages'],
           }),
         );
@@ -54,11 +54,11 @@ describe('an outage that outlasts the receive count', () => {
       30_000,
     );
     await proxy.restore();
-    const listed = await listDeadLetters(sqs, resources.transfersDeadLetterQueueUrl);
+    const listed = await listDeadLetters(sqs, resources.queueUrls.transfersDeadLetter);
     const beforeRedrive = await trailOf(database.pool, transferIds);
     const outcome = await redriveDeadLetters(sqs, {
-      deadLetterQueueUrl: resources.transfersDeadLetterQueueUrl,
-      sourceQueueUrl: resources.transfersQueueUrl,
+      deadLetterQueueUrl: resources.queueUrls.transfersDeadLetter,
+      sourceQueueUrl: resources.queueUrls.transfers,
       fifo: true,
     });
     const trail = await waitForCompleteTrail(database.pool, transferIds);

@@ -36,7 +36,7 @@ describe('npm start', () => {
         DATABASE_URL: database.url,
         PORT: String(port),
         LEDGER_API_KEY: 'npm-start-test-key',
-        LEDGER_RUNTIME_FILE: runtimeFile,
+        LEDGER_LOCAL_RUNTIME_FILE: runtimeFile,
         POWERTOOLS_LOG_LEVEL: 'SILENT',
       },
     });

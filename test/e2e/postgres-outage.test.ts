@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
+import transferConsumer from '../../functions/transfer-consumer';
 import type { LocalRuntime } from '../../infra/local/runtime';
 import { uniqueNamePrefix } from '../support/aws';
 import { checkInvariants, useTestDatabase } from '../support/database';
@@ -19,8 +20,6 @@ afterAll(async () => {
   await proxy?.close();
 });
 
-type ConsumerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
-
 describe('Postgres unreachable for a while', () => {
   it('fails the batches, which come back and post once Postgres is back: nothing lost, nothing twice', async () => {
     const target = new URL(database.url);
@@ -31,11 +30,10 @@ describe('Postgres unreachable for a while', () => {
     runtime = await startTestRuntime({
       databaseUrl: proxied.toString(),
       namePrefix: uniqueNamePrefix(),
-      wrapHandler: (key, handler) => {
-        if (key !== 'transferConsumer') return handler;
-        const consume = handler as ConsumerHandler;
-        return async (event: SQSEvent, context: Context) => {
-          const response = await consume(event, context);
+      wrapConsumer: (definition, consume) => {
+        if (definition !== transferConsumer) return consume;
+        return async (event: SQSEvent) => {
+          const response = await consume(event);
           failedRecordCount += response.batchItemFailures.length;
           return response;
         };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../infra/local/runtime';
-import { timelineSteps } from '../../shared/api/schemas';
+import { timelineSteps } from '../../shared/domain/transfer';
 import { uniqueNamePrefix } from '../support/aws';
 import { checkInvariants, useTestDatabase } from '../support/database';
 import { client, startTestRuntime, waitFor } from '../support/runtime';

@@ -13,7 +13,7 @@ import {
   type ScoredTransfer,
   type WindowTransfer,
 } from '../../shared/domain/fraud';
-import type { FraudPatternStore, FraudScoreStore, ScoringDecision } from '../../shared/services/fraud';
+import type { FraudPatternStore, FraudScoreStore, ScoringDecision } from '../../shared/ports/fraud';
 
 export interface MemoryVerdict {
   score: number | null;

@@ -7,8 +7,9 @@
 import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { buildApp, type LedgerApp } from '../../infra/cdk/app';
-import type { FunctionKey } from '../../infra/topology';
+import type { FunctionDefinition } from '../../shared/definitions';
 
 export interface SynthesizedApp extends LedgerApp {
   readonly statefulTemplate: Template;
@@ -58,8 +59,15 @@ export interface PolicyStatement {
 }
 
 /** Every statement of the policies attached to a function's role. */
-export function functionStatements(app: SynthesizedApp, key: FunctionKey): PolicyStatement[] {
-  const fn = app.stateless.functions[key];
+/** The Lambda the stack made for a definition. */
+export function lambdaOf(app: SynthesizedApp, definition: FunctionDefinition): NodejsFunction {
+  const fn = app.stateless.functions.get(definition);
+  if (fn === undefined) throw new Error(`test: the stack made no Lambda for ${definition.name}`);
+  return fn;
+}
+
+export function functionStatements(app: SynthesizedApp, definition: FunctionDefinition): PolicyStatement[] {
+  const fn = lambdaOf(app, definition);
   const roleId = app.stateless.getLogicalId(fn.role?.node.defaultChild as CfnFunction);
   const policies = app.statelessTemplate.findResources('AWS::IAM::Policy');
   return Object.values(policies)

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { defaultLocalStackDatabaseUrl } from '../../infra/cdk/settings';
-import { topology } from '../../infra/topology';
+import { functionDefinitions } from '../../functions/index';
+import { readDeploySettings } from '../../shared/settings';
+import { topology } from '../../shared/topology';
 import { synthesize } from './cdk-app';
 
 const databaseUrl = 'postgres://ledgerx:secret@postgres:5432/ledgerx';
@@ -32,11 +33,11 @@ describe('LocalStack flavour', () => {
     const functions = Object.values(statelessTemplate.findResources('AWS::Lambda::Function')).filter(
       (fn) => typeof fn.Properties.FunctionName === 'string',
     );
-    expect(functions).toHaveLength(Object.keys(topology.functions).length);
+    expect(functions).toHaveLength(functionDefinitions.length);
     for (const fn of functions) {
       expect(fn.Properties.VpcConfig).toBeUndefined();
       expect(fn.Properties.Environment.Variables.DATABASE_URL).toBe(databaseUrl);
-      expect(fn.Properties.Environment.Variables).not.toHaveProperty('LEDGER_DATABASE_SECRET_ARN');
+      expect(fn.Properties.Environment.Variables).not.toHaveProperty('LEDGER_DB_SECRET_ARN');
     }
   });
 
@@ -44,6 +45,9 @@ describe('LocalStack flavour', () => {
     const fromEnv = synthesize({ flavour: 'localstack' }, { LEDGER_LOCALSTACK_DATABASE_URL: databaseUrl });
     const fallback = synthesize({ flavour: 'localstack' });
     expect(fromEnv.stateful.database).toEqual({ kind: 'url', url: databaseUrl });
-    expect(fallback.stateful.database).toEqual({ kind: 'url', url: defaultLocalStackDatabaseUrl });
+    expect(fallback.stateful.database).toEqual({
+      kind: 'url',
+      url: readDeploySettings({}).localStackDatabaseUrl,
+    });
   });
 });

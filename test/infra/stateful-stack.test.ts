@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { deadLetterQueueKeys } from '../../infra/cdk/stateful-stack';
-import { type QueueKey, type TableKey, topology } from '../../infra/topology';
+import { type QueueKey, type TableKey, topology } from '../../shared/topology';
 import { logicalId, synthesize } from './cdk-app';
 
 const dev = () => synthesize();

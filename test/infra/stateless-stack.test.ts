@@ -1,24 +1,28 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { functionDefinitions } from '../../functions/index';
+import migrateDatabase from '../../functions/migrate-database';
+import openapi from '../../functions/openapi';
+import submitTransfer from '../../functions/submit-transfer';
+import transferConsumer from '../../functions/transfer-consumer';
 import { clientThrottle, metricsNamespace, oldestMessageAgeSMax } from '../../infra/cdk/stateless-stack';
-import { type FunctionKey, type FunctionSpec, topology } from '../../infra/topology';
-import { type Resources, resourcesToEnv } from '../../shared/config';
+import type { FunctionDefinition } from '../../shared/definitions';
+import { proxyEnvironment, resourceEnvironment } from '../../shared/settings';
 import {
   actionsOf,
   functionStatements,
   importedIds,
+  lambdaOf,
   logicalId,
   type SynthesizedApp,
   synthesize,
 } from './cdk-app';
 
 const dev = () => synthesize();
-const functionEntries = Object.entries(topology.functions) as [FunctionKey, FunctionSpec][];
-
-function functionProperties(app: SynthesizedApp, key: FunctionKey): Record<string, unknown> {
-  const id = logicalId(app.stateless, app.stateless.functions[key]);
+function functionProperties(app: SynthesizedApp, definition: FunctionDefinition): Record<string, unknown> {
+  const id = logicalId(app.stateless, lambdaOf(app, definition));
   const resource = app.statelessTemplate.toJSON().Resources[id];
-  if (resource === undefined) throw new Error(`test: no function ${key}`);
+  if (resource === undefined) throw new Error(`test: no function ${definition.name}`);
   return resource.Properties;
 }
 
@@ -32,32 +36,32 @@ function names(
 }
 
 describe('stateless stack: functions', () => {
-  it('makes one Lambda per function of the topology, and no other but the provider framework', () => {
+  it('makes one Lambda per function definition, and no other but the provider framework', () => {
     const app = dev();
-    for (const [, spec] of functionEntries) {
+    for (const definition of functionDefinitions) {
       app.statelessTemplate.hasResourceProperties('AWS::Lambda::Function', {
-        FunctionName: `dev-ledgerx-${spec.entry}`,
+        FunctionName: `dev-ledgerx-${definition.name}`,
       });
     }
     const ours = Object.values(app.statelessTemplate.findResources('AWS::Lambda::Function')).filter(
       (fn) => typeof fn.Properties.FunctionName === 'string',
     );
-    expect(ours).toHaveLength(functionEntries.length);
+    expect(ours).toHaveLength(functionDefinitions.length);
   });
 
-  it('runs every function on Node.js 22, arm64, traced, with Powertools settings and the topology size', () => {
+  it('runs every function on Node.js 22, arm64, traced, with Powertools settings and its own limits', () => {
     const app = dev();
-    for (const [key, spec] of functionEntries) {
-      expect(functionProperties(app, key)).toMatchObject({
+    for (const definition of functionDefinitions) {
+      expect(functionProperties(app, definition)).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
-        MemorySize: spec.memoryMiB,
-        Timeout: spec.timeoutS,
+        MemorySize: definition.limits.memoryMiB,
+        Timeout: definition.limits.timeoutS,
         TracingConfig: { Mode: 'Active' },
         Environment: {
           Variables: expect.objectContaining({
-            POWERTOOLS_SERVICE_NAME: spec.entry,
+            POWERTOOLS_SERVICE_NAME: definition.name,
             POWERTOOLS_LOG_LEVEL: 'DEBUG',
             POWERTOOLS_METRICS_NAMESPACE: metricsNamespace,
           }),
@@ -66,32 +70,32 @@ describe('stateless stack: functions', () => {
     }
   });
 
-  it('gives every function the resource variables shared/config.ts reads, and the proxy with its secret', () => {
+  it('gives every function the resource settings shared/settings.ts reads, and the proxy with its secret', () => {
     const app = dev();
-    // Every name resourcesToEnv writes, whatever fields Resources grows.
-    const names = Object.keys(resourcesToEnv(new Proxy({}, { get: () => '' }) as Resources));
-    for (const [key] of functionEntries) {
-      const variables = (functionProperties(app, key).Environment as { Variables: Record<string, unknown> })
-        .Variables;
-      for (const name of [
-        ...names,
-        'LEDGER_DATABASE_HOST',
-        'LEDGER_DATABASE_PORT',
-        'LEDGER_DATABASE_NAME',
-        'LEDGER_DATABASE_USER',
-        'LEDGER_DATABASE_SECRET_ARN',
-      ]) {
-        expect(variables, `${key} ${name}`).toHaveProperty(name);
-      }
+    // Every name the settings read the resources and the proxy under, whatever the topology grows.
+    const anything = new Proxy({}, { get: () => '' });
+    const names = [
+      ...Object.keys(
+        resourceEnvironment({ queueUrls: anything, tableNames: anything, eventBusName: '' } as never),
+      ),
+      ...Object.keys(proxyEnvironment({ host: '', port: 1, name: '', user: '', secretArn: '' })),
+    ];
+    expect(names).toContain('LEDGER_QUEUE_TRANSFERS_URL');
+    expect(names).toContain('LEDGER_DB_SECRET_ARN');
+    for (const definition of functionDefinitions) {
+      const variables = (
+        functionProperties(app, definition).Environment as { Variables: Record<string, unknown> }
+      ).Variables;
+      for (const name of names) expect(variables, `${definition.name} ${name}`).toHaveProperty(name);
       expect(variables).not.toHaveProperty('DATABASE_URL');
     }
   });
 
   it('puts the functions with database access in the VPC, and only those', () => {
     const app = dev();
-    for (const [key, spec] of functionEntries) {
-      const inVpc = functionProperties(app, key).VpcConfig !== undefined;
-      expect(inVpc, key).toBe(spec.access.some((access) => access.kind === 'database'));
+    for (const definition of functionDefinitions) {
+      const inVpc = functionProperties(app, definition).VpcConfig !== undefined;
+      expect(inVpc, definition.name).toBe(definition.access.some((access) => access.kind === 'database'));
     }
   });
 });
@@ -99,7 +103,7 @@ describe('stateless stack: functions', () => {
 describe('stateless stack: least privilege', () => {
   it('lets submitTransfer send to the transfer queue and update its two tables, and nothing of the database', () => {
     const app = dev();
-    const statements = functionStatements(app, 'submitTransfer');
+    const statements = functionStatements(app, submitTransfer);
     const sends = statements.filter((statement) => actionsOf(statement).includes('sqs:SendMessage'));
     expect(sends).toHaveLength(1);
     expect(names(app, app.stateful.queues.transfers)(importedIds(sends[0] as never))).toBe(true);
@@ -116,7 +120,7 @@ describe('stateless stack: least privilege', () => {
 
   it('lets the transfer consumer read the secret, put events on the bus and consume its queue, and nothing else', () => {
     const app = dev();
-    const statements = functionStatements(app, 'transferConsumer');
+    const statements = functionStatements(app, transferConsumer);
     const actions = statements.flatMap(actionsOf);
     expect(actions).toContain('secretsmanager:GetSecretValue');
     expect(actions).toContain('events:PutEvents');
@@ -132,7 +136,7 @@ describe('stateless stack: least privilege', () => {
   });
 
   it('gives a function without access (openapi) no grants beyond tracing', () => {
-    const actions = functionStatements(dev(), 'openapi').flatMap(actionsOf);
+    const actions = functionStatements(dev(), openapi).flatMap(actionsOf);
     expect(actions.sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
   });
 });
@@ -141,14 +145,14 @@ describe('stateless stack: triggers', () => {
   it('maps each SQS-triggered function to its queue with partial batch failures, its batch size and concurrency', () => {
     const app = dev();
     let count = 0;
-    for (const [key, spec] of functionEntries) {
-      if (spec.trigger.kind !== 'sqs') continue;
+    for (const definition of functionDefinitions) {
+      if (definition.kind !== 'sqs') continue;
       count += 1;
       app.statelessTemplate.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-        FunctionName: { Ref: logicalId(app.stateless, app.stateless.functions[key]) },
+        FunctionName: { Ref: logicalId(app.stateless, lambdaOf(app, definition)) },
         FunctionResponseTypes: ['ReportBatchItemFailures'],
-        BatchSize: spec.trigger.batchSizeMax,
-        ScalingConfig: { MaximumConcurrency: spec.trigger.concurrencyMax },
+        BatchSize: definition.batchSizeMax,
+        ScalingConfig: { MaximumConcurrency: definition.concurrencyMax },
       });
     }
     app.statelessTemplate.resourceCountIs('AWS::Lambda::EventSourceMapping', count);
@@ -157,12 +161,12 @@ describe('stateless stack: triggers', () => {
 
   it('runs the scheduled functions on EventBridge Scheduler at their rate', () => {
     const app = dev();
-    for (const [key, spec] of functionEntries) {
-      if (spec.trigger.kind !== 'schedule') continue;
+    for (const definition of functionDefinitions) {
+      if (definition.kind !== 'schedule') continue;
       app.statelessTemplate.hasResourceProperties('AWS::Scheduler::Schedule', {
-        ScheduleExpression: `rate(${spec.trigger.rateS / 60} minute${spec.trigger.rateS === 60 ? '' : 's'})`,
+        ScheduleExpression: `rate(${definition.rateS / 60} minute${definition.rateS === 60 ? '' : 's'})`,
         Target: Match.objectLike({
-          Arn: { 'Fn::GetAtt': [logicalId(app.stateless, app.stateless.functions[key]), 'Arn'] },
+          Arn: { 'Fn::GetAtt': [logicalId(app.stateless, lambdaOf(app, definition)), 'Arn'] },
         }),
       });
     }
@@ -174,18 +178,17 @@ describe('stateless stack: triggers', () => {
       function: 'migrate-database',
       assetsFingerprint: Match.stringLikeRegexp('^[0-9a-f]{64}$'),
     });
-    expect(topology.functions.migrateDatabase.bundledAssets).toEqual(['migrations']);
+    expect(migrateDatabase.bundledAssets).toEqual(['migrations']);
   });
 });
 
 describe('stateless stack: API', () => {
-  it('routes every HTTP function, requiring the API key where the topology says', () => {
+  it('routes every HTTP function, requiring the API key where its definition says', () => {
     const app = dev();
     const methods = Object.values(app.statelessTemplate.findResources('AWS::ApiGateway::Method'));
-    for (const [key, spec] of functionEntries) {
-      if (spec.trigger.kind !== 'http') continue;
-      const route = spec.trigger.route;
-      const fnId = logicalId(app.stateless, app.stateless.functions[key]);
+    for (const route of functionDefinitions) {
+      if (route.kind !== 'http') continue;
+      const fnId = logicalId(app.stateless, lambdaOf(app, route));
       const method = methods.find(
         (candidate) =>
           candidate.Properties.HttpMethod === route.method &&
@@ -221,17 +224,17 @@ describe('stateless stack: API', () => {
 describe('stateless stack: alarms', () => {
   it('alarms on errors of each queue consumer and the age of the oldest message in its queue', () => {
     const app = dev();
-    for (const [key, spec] of functionEntries) {
-      if (spec.trigger.kind !== 'sqs') continue;
+    for (const definition of functionDefinitions) {
+      if (definition.kind !== 'sqs') continue;
       app.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: 'Errors',
         Namespace: 'AWS/Lambda',
         Dimensions: [
-          { Name: 'FunctionName', Value: { Ref: logicalId(app.stateless, app.stateless.functions[key]) } },
+          { Name: 'FunctionName', Value: { Ref: logicalId(app.stateless, lambdaOf(app, definition)) } },
         ],
       });
       app.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: `dev-ledgerx-${spec.trigger.queue}-behind`,
+        AlarmName: `dev-ledgerx-${definition.queue}-behind`,
         MetricName: 'ApproximateAgeOfOldestMessage',
         Threshold: oldestMessageAgeSMax,
       });

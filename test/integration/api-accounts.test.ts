@@ -1,35 +1,36 @@
 import { describe, expect, it } from 'vitest';
-import { createHandler as createCreateAccount } from '../../functions/create-account';
-import { createHandler as createGetAccount } from '../../functions/get-account';
-import { createHandler as createListEntries } from '../../functions/list-account-entries';
+import createAccountFunction from '../../functions/create-account';
+import getAccountFunction from '../../functions/get-account';
+import listAccountEntries from '../../functions/list-account-entries';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
 import {
   accountResponseSchema,
   entryPageResponseSchema,
   entryPageSizeDefault,
 } from '../../shared/api/schemas';
+import type { HttpFunction } from '../../shared/definitions';
 import { type AccountId, parseAccountId } from '../../shared/domain/ids';
-import { requestBodyBytesMax } from '../../shared/http/handler';
-import { type ApiRequest, apiEvent, parseResponse, testDependencies } from '../support/api';
+import { requestBodyBytesMax } from '../../shared/handlers/http';
+import { type ApiRequest, apiEvent, parseResponse, testWiring } from '../support/api';
 import { useTestDatabase } from '../support/database';
 import { transferFactory } from '../support/factories';
 
 const database = useTestDatabase();
 
 async function call(
-  create: typeof createCreateAccount,
+  definition: HttpFunction,
   request: ApiRequest,
 ): Promise<ReturnType<typeof parseResponse>> {
-  const handler = create(testDependencies(database.pool));
+  const handler = definition.build(testWiring(database.pool));
   return parseResponse(await handler(apiEvent(request)));
 }
 
 const postAccount = (body: unknown) =>
-  call(createCreateAccount, { method: 'POST', resource: '/v1/accounts', body });
+  call(createAccountFunction, { method: 'POST', resource: '/v1/accounts', body });
 const getAccount = (id: string) =>
-  call(createGetAccount, { method: 'GET', resource: '/v1/accounts/{id}', pathParameters: { id } });
+  call(getAccountFunction, { method: 'GET', resource: '/v1/accounts/{id}', pathParameters: { id } });
 const listEntries = (id: string, query: Record<string, string> = {}) =>
-  call(createListEntries, {
+  call(listAccountEntries, {
     method: 'GET',
     resource: '/v1/accounts/{id}/entries',
     pathParameters: { id },

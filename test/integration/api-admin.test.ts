@@ -1,11 +1,11 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { createHandler as createActivity } from '../../functions/admin-activity';
-import { createHandler as createAssets } from '../../functions/admin-assets';
-import { createHandler as createGauges } from '../../functions/admin-gauges';
-import { createHandler as createPage } from '../../functions/admin-page';
-import { createHandler as createTransfers } from '../../functions/admin-transfers';
+import createActivity from '../../functions/admin-activity';
+import createAssets from '../../functions/admin-assets';
+import createGauges from '../../functions/admin-gauges';
+import createPage from '../../functions/admin-page';
+import createTransfers from '../../functions/admin-transfers';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
 import {
   activityResponseSchema,
@@ -13,10 +13,10 @@ import {
   adminTransferPageResponseSchema,
   gaugesResponseSchema,
 } from '../../shared/api/schemas';
-import type { Dependencies } from '../../shared/config';
+import type { HttpFunction } from '../../shared/definitions';
 import { type AccountId, newTransferId } from '../../shared/domain/ids';
 import type { TransferCommand } from '../../shared/domain/transfer';
-import { apiEvent, type ParsedResponse, parseResponse, silentLogger, testDependencies } from '../support/api';
+import { apiEvent, type ParsedResponse, parseResponse, testWiring } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { useTestDatabase } from '../support/database';
 import { createAccount, fund, transferFactory } from '../support/factories';
@@ -24,22 +24,15 @@ import { createAccount, fund, transferFactory } from '../support/factories';
 const database = useTestDatabase();
 const aws = useTestAws();
 
-function dependencies(): Dependencies {
-  return {
-    ...testDependencies(database.pool, { endpoint: aws.endpoint }),
-    ...aws.clients,
-    resources: aws.resources,
-  };
-}
-
 async function get(
-  create: (dependencies: Dependencies) => ReturnType<typeof createActivity>,
+  definition: HttpFunction,
   resource: string,
   query?: Record<string, string>,
 ): Promise<ParsedResponse> {
-  return parseResponse(
-    await create(dependencies())(apiEvent({ method: 'GET', resource, ...(query ? { query } : {}) })),
+  const handler = definition.build(
+    testWiring(database.pool, { clients: aws.clients, resources: aws.resources }),
   );
+  return parseResponse(await handler(apiEvent({ method: 'GET', resource, ...(query ? { query } : {}) })));
 }
 
 /** Posts transfers through the real engine, one batch each, and returns them. */
@@ -227,7 +220,7 @@ describe('GET /v1/admin/gauges', () => {
     for (const group of ['a', 'b']) {
       await aws.clients.sqs.send(
         new SendMessageCommand({
-          QueueUrl: aws.resources.transfersDeadLetterQueueUrl,
+          QueueUrl: aws.resources.queueUrls.transfersDeadLetter,
           MessageBody: '{}',
           MessageGroupId: group,
           MessageDeduplicationId: group,
@@ -263,14 +256,10 @@ describe('GET /v1/admin/gauges', () => {
   });
 
   it('answers the other gauges when a queue cannot be read', async () => {
-    const unreachable: Dependencies = {
-      ...testDependencies(database.pool),
-      resources: aws.resources,
-      logger: silentLogger,
-    };
+    const unreachable = testWiring(database.pool, { resources: aws.resources });
 
     const response = parseResponse(
-      await createGauges(unreachable)(apiEvent({ method: 'GET', resource: '/v1/admin/gauges' })),
+      await createGauges.build(unreachable)(apiEvent({ method: 'GET', resource: '/v1/admin/gauges' })),
     );
 
     expect(response.status).toBe(200);
@@ -280,16 +269,17 @@ describe('GET /v1/admin/gauges', () => {
 
 describe('the System Internals page', () => {
   it('serves the built page without a key and refuses files outside the build', async () => {
-    const page = await createPage({ logger: silentLogger })(
+    const wiring = testWiring(database.pool);
+    const page = await createPage.build(wiring)(
       apiEvent({ method: 'GET', resource: '/admin/system', apiKeyId: null }),
     );
     const traversal = parseResponse(
-      await createAssets({ logger: silentLogger })(
+      await createAssets.build(wiring)(
         apiEvent({ method: 'GET', resource: '/admin/system/assets/{file}', pathParameters: { file: '..' } }),
       ),
     );
     const missing = parseResponse(
-      await createAssets({ logger: silentLogger })(
+      await createAssets.build(wiring)(
         apiEvent({
           method: 'GET',
           resource: '/admin/system/assets/{file}',
@@ -298,7 +288,7 @@ describe('the System Internals page', () => {
       ),
     );
     const script = /\/admin\/system\/assets\/([\w.-]+\.js)/.exec(page.body)?.[1] ?? '';
-    const asset = await createAssets({ logger: silentLogger })(
+    const asset = await createAssets.build(wiring)(
       apiEvent({ method: 'GET', resource: '/admin/system/assets/{file}', pathParameters: { file: script } }),
     );
 
@@ -312,10 +302,9 @@ describe('the System Internals page', () => {
 
   it('says how to build the page when it is not built', async () => {
     const page = parseResponse(
-      await createPage(
-        { logger: silentLogger },
-        '/nonexistent/dist',
-      )(apiEvent({ method: 'GET', resource: '/admin/system' })),
+      await createPage.build(testWiring(database.pool, { assetRoot: '/nonexistent' }))(
+        apiEvent({ method: 'GET', resource: '/admin/system' }),
+      ),
     );
 
     expect(page.status).toBe(503);

@@ -7,21 +7,30 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { createHandler as createGetTransfer } from '../../functions/get-transfer';
-import { createHandler as createSubmitTransfer } from '../../functions/submit-transfer';
+import getTransferFunction from '../../functions/get-transfer';
+import submitTransferFunction from '../../functions/submit-transfer';
 import { localAwsSettings } from '../../infra/local/aws';
 import { lambdaContext } from '../../infra/local/lambda-context';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
 import { transferAcceptedResponseSchema, transferResponseSchema } from '../../shared/api/schemas';
-import { awsClients, type Dependencies } from '../../shared/config';
 import type { AccountId } from '../../shared/domain/ids';
 import { parseTransferMessage, type TransferCommand } from '../../shared/domain/transfer';
-import { requestBodyBytesMax } from '../../shared/http/handler';
-import { apiEvent, type ParsedResponse, parseResponse, silentLogger } from '../support/api';
+import { requestBodyBytesMax } from '../../shared/handlers/http';
+import { type AwsClients, awsClients, type Wiring } from '../../shared/wiring';
+import {
+  apiEvent,
+  type ParsedResponse,
+  parseResponse,
+  type TestWiringOptions,
+  testWiring,
+} from '../support/api';
 import { useTestAws } from '../support/aws';
 import { useTestDatabase } from '../support/database';
 import { createAccount } from '../support/factories';
 import { startTcpProxy } from '../support/tcp-proxy';
+
+const createGetTransfer = (wiring: Wiring) => getTransferFunction.build(wiring);
+const createSubmitTransfer = (wiring: Wiring) => submitTransferFunction.build(wiring);
 
 const database = useTestDatabase();
 const aws = useTestAws();
@@ -29,7 +38,7 @@ const aws = useTestAws();
 /** A closed port: every call to it is refused at once. */
 const closedEndpoint = 'http://127.0.0.1:9';
 
-interface CountingClients extends Pick<Dependencies, 'sqs' | 'dynamo' | 'eventBridge'> {
+interface CountingClients extends AwsClients {
   /** SendMessage calls made through this SQS client, whether they succeeded or not. */
   readonly sendCount: () => number;
   /** Every AWS call made through these clients since the last `resetCalls`, in order. */
@@ -92,8 +101,8 @@ function countingClients(options: { readonly sqsEndpoint?: string; readonly lose
 function callName(commandName: string, input: Record<string, unknown>): string {
   const operation = commandName.replace(/Command$/, '');
   const tables: Record<string, string> = {
-    [aws.resources.idempotencyTable]: 'idempotency',
-    [aws.resources.velocityTable]: 'velocity',
+    [aws.resources.tableNames.idempotency]: 'idempotency',
+    [aws.resources.tableNames.velocity]: 'velocity',
   };
   if (typeof input.TableName === 'string')
     return `${operation} ${tables[input.TableName] ?? input.TableName}`;
@@ -107,11 +116,8 @@ function callName(commandName: string, input: Record<string, unknown>): string {
   return operation;
 }
 
-function dependencies(
-  clients: Pick<Dependencies, 'sqs' | 'dynamo' | 'eventBridge'>,
-  overrides: Partial<Dependencies> = {},
-): Dependencies {
-  return { pool: database.pool, ...clients, resources: aws.resources, logger: silentLogger, ...overrides };
+function dependencies(clients: AwsClients, overrides: TestWiringOptions = {}): Wiring {
+  return testWiring(database.pool, { clients, resources: aws.resources, ...overrides });
 }
 
 async function submit(
@@ -174,7 +180,7 @@ async function drainGroup(sqs: SQSClient, groupId: string): Promise<ReceivedMess
   for (let round = 0; round < 20; round += 1) {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: aws.resources.transfersQueueUrl,
+        QueueUrl: aws.resources.queueUrls.transfers,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 0,
         MessageSystemAttributeNames: ['All'],
@@ -184,7 +190,7 @@ async function drainGroup(sqs: SQSClient, groupId: string): Promise<ReceivedMess
     for (const message of Messages) {
       await sqs.send(
         new DeleteMessageCommand({
-          QueueUrl: aws.resources.transfersQueueUrl,
+          QueueUrl: aws.resources.queueUrls.transfers,
           ReceiptHandle: message.ReceiptHandle,
         }),
       );
@@ -210,7 +216,7 @@ async function itemCount(table: string): Promise<number> {
 async function windowCount(accountId: string): Promise<number | undefined> {
   const { Item } = await aws.clients.dynamo.send(
     new GetItemCommand({
-      TableName: aws.resources.velocityTable,
+      TableName: aws.resources.tableNames.velocity,
       Key: { pk: { S: `limits#${accountId}` } },
       ConsistentRead: true,
     }),
@@ -229,8 +235,8 @@ const happyPathCalls = [
 
 async function storedCounts(): Promise<{ idempotency: number; velocity: number }> {
   return {
-    idempotency: await itemCount(aws.resources.idempotencyTable),
-    velocity: await itemCount(aws.resources.velocityTable),
+    idempotency: await itemCount(aws.resources.tableNames.idempotency),
+    velocity: await itemCount(aws.resources.tableNames.velocity),
   };
 }
 
@@ -709,10 +715,18 @@ describe('POST /v1/transfers', () => {
       }),
     );
     await aws.clients.sqs.send(new DeleteQueueCommand({ QueueUrl: goneUrl }));
-    const deps = dependencies(countingClients());
+    const clients = countingClients();
+    const deps = dependencies(clients);
 
     const failed = await submit(
-      createSubmitTransfer({ ...deps, resources: { ...aws.resources, transfersQueueUrl: goneUrl ?? '' } }),
+      createSubmitTransfer(
+        dependencies(clients, {
+          resources: {
+            ...aws.resources,
+            queueUrls: { ...aws.resources.queueUrls, transfers: goneUrl ?? '' },
+          },
+        }),
+      ),
       transferBody(debit, credit),
       { 'Idempotency-Key': key },
     );

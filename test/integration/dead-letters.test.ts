@@ -46,10 +46,10 @@ async function sendTransfer(queueUrl: string): Promise<{ id: string; group: stri
 /** Receives the whole transfers queue until moto's redrive policy moved everything to the DLQ. */
 async function failUntilDeadLettered(count: number): Promise<void> {
   const deadline = Date.now() + 20_000;
-  while ((await depth(aws.resources.transfersDeadLetterQueueUrl)) < count && Date.now() < deadline) {
+  while ((await depth(aws.resources.queueUrls.transfersDeadLetter)) < count && Date.now() < deadline) {
     await aws.clients.sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: aws.resources.transfersQueueUrl,
+        QueueUrl: aws.resources.queueUrls.transfers,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 1,
       }),
@@ -83,20 +83,20 @@ async function receiveAll(queueUrl: string, count: number) {
 describe('the dead-letter tooling', () => {
   it('lists dead letters without consuming them, then redrives them with their group and a new deduplication id', async () => {
     const sent = [
-      await sendTransfer(aws.resources.transfersQueueUrl),
-      await sendTransfer(aws.resources.transfersQueueUrl),
+      await sendTransfer(aws.resources.queueUrls.transfers),
+      await sendTransfer(aws.resources.queueUrls.transfers),
     ];
     await failUntilDeadLettered(2);
 
-    const listed = await listDeadLetters(aws.clients.sqs, aws.resources.transfersDeadLetterQueueUrl);
-    const listedAgain = await listDeadLetters(aws.clients.sqs, aws.resources.transfersDeadLetterQueueUrl);
+    const listed = await listDeadLetters(aws.clients.sqs, aws.resources.queueUrls.transfersDeadLetter);
+    const listedAgain = await listDeadLetters(aws.clients.sqs, aws.resources.queueUrls.transfersDeadLetter);
     const outcome = await redriveDeadLetters(aws.clients.sqs, {
-      deadLetterQueueUrl: aws.resources.transfersDeadLetterQueueUrl,
-      sourceQueueUrl: aws.resources.transfersQueueUrl,
+      deadLetterQueueUrl: aws.resources.queueUrls.transfersDeadLetter,
+      sourceQueueUrl: aws.resources.queueUrls.transfers,
       fifo: true,
     });
-    const dlqDepthAfter = await depth(aws.resources.transfersDeadLetterQueueUrl);
-    const redriven = await receiveAll(aws.resources.transfersQueueUrl, 2);
+    const dlqDepthAfter = await depth(aws.resources.queueUrls.transfersDeadLetter);
+    const redriven = await receiveAll(aws.resources.queueUrls.transfers, 2);
 
     expect(new Set(listed.map((letter) => letter.transferId))).toEqual(
       new Set(sent.map((transfer) => transfer.id)),
@@ -128,9 +128,9 @@ describe('the dead-letter tooling', () => {
   });
 
   it('answers npm run dlq -- list and redrive against AWS_ENDPOINT_URL', async () => {
-    const sent = await sendTransfer(aws.resources.transfersQueueUrl);
+    const sent = await sendTransfer(aws.resources.queueUrls.transfers);
     await failUntilDeadLettered(1);
-    const env = { ...process.env, AWS_ENDPOINT_URL: aws.endpoint, LEDGER_NAME_PREFIX: aws.namePrefix };
+    const env = { ...process.env, AWS_ENDPOINT_URL: aws.endpoint, LEDGER_LOCAL_NAME_PREFIX: aws.namePrefix };
     const run = (args: string[]) =>
       promisify(execFile)(process.execPath, ['--import', 'tsx', 'infra/local/dlq.ts', ...args], {
         cwd: projectRoot,
@@ -139,7 +139,7 @@ describe('the dead-letter tooling', () => {
 
     const list = await run(['list', '--json']);
     const redrive = await run(['redrive']);
-    const redriven = await receiveAll(aws.resources.transfersQueueUrl, 1);
+    const redriven = await receiveAll(aws.resources.queueUrls.transfers, 1);
 
     expect(JSON.parse(list.stdout)).toEqual([
       expect.objectContaining({ transferId: sent.id, messageGroupId: sent.group }),

@@ -3,28 +3,33 @@ import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
-import { createHandler as createPatternListener } from '../../functions/fraud-patterns';
-import { createHandler as createScorer } from '../../functions/fraud-scorer';
-import { createHandler as createListFlags } from '../../functions/list-fraud-flags';
-import { topology } from '../../infra/topology';
+import fraudPatternsFunction from '../../functions/fraud-patterns';
+import fraudScorerFunction from '../../functions/fraud-scorer';
+import listFraudFlagsFunction from '../../functions/list-fraud-flags';
 import { PostgresFraudStore } from '../../shared/adapters/postgres/fraud-store';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
 import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { defaultFraudSettings, type ScoredTransfer } from '../../shared/domain/fraud';
 import { parseAccountId, parseTransferId } from '../../shared/domain/ids';
 import { FraudPatternService, FraudScoringService } from '../../shared/services/fraud';
+import { topology } from '../../shared/topology';
+import type { Wiring } from '../../shared/wiring';
 import { MemoryFraudStore } from '../eval/memory-fraud-store';
 import { generateTraffic } from '../eval/traffic';
-import { apiEvent, parseResponse, silentLogger, testDependencies } from '../support/api';
+import { apiEvent, parseResponse, silentLogger, testWiring } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { databaseUrl, useTestDatabase } from '../support/database';
 import { createAccount, sqsEvent, transferFactory } from '../support/factories';
 
+const createPatternListener = (wiring: Wiring) => fraudPatternsFunction.build(wiring);
+const createScorer = (wiring: Wiring) => fraudScorerFunction.build(wiring);
+const createListFlags = (wiring: Wiring) => listFraudFlagsFunction.build(wiring);
+
 const database = useTestDatabase();
 const aws = useTestAws();
 
-function dependencies() {
-  return { pool: database.pool, ...aws.clients, resources: aws.resources, logger: silentLogger };
+function dependencies(): Wiring {
+  return testWiring(database.pool, { clients: aws.clients, resources: aws.resources });
 }
 
 /** Posts the transfers in the ledger (making their accounts), so verdicts and flags name real ones. */
@@ -215,15 +220,7 @@ describe('the fraud scorer', () => {
     await aws.clients.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.resources.queueUrls.fraudScorer }));
     const transfer = posted();
     await postInLedger([transfer]);
-    const { relayOutbox } = await import('../../shared/services/outbox-relay');
-    const { EventBridgePublisher } = await import('../../shared/adapters/aws/eventbridge-publisher');
-    await relayOutbox(
-      database.pool,
-      new EventBridgePublisher(aws.clients.eventBridge, {
-        eventBusName: aws.resources.eventBusName,
-        source: topology.eventBus.source,
-      }),
-    );
+    await dependencies().services.outboxRelay.relay();
     const { Messages = [] } = await aws.clients.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: aws.resources.queueUrls.fraudScorer,
@@ -503,7 +500,7 @@ describe('migration 0009_fraud_first_payments', () => {
 
 describe('GET /v1/fraud/flags', () => {
   async function list(query: Record<string, string> = {}) {
-    const handler = createListFlags(testDependencies(database.pool));
+    const handler = createListFlags(testWiring(database.pool));
     return parseResponse(await handler(apiEvent({ method: 'GET', resource: '/v1/fraud/flags', query })));
   }
 

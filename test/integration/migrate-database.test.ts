@@ -2,15 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
-import { createHandler, physicalResourceId } from '../../functions/migrate-database';
+import migrateDatabase, { physicalResourceId } from '../../functions/migrate-database';
 import { migrationsDir, readMigrations } from '../../shared/adapters/postgres/migrate';
+import { DatabaseMigrator } from '../../shared/adapters/postgres/migrator';
 import { createPool } from '../../shared/adapters/postgres/pool';
-import type { Logger } from '../../shared/ports/logger';
+import { silentLogger, testWiring } from '../support/api';
 import { databaseUrl, useTestDatabase } from '../support/database';
 
 const database = useTestDatabase();
-
-const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };
 
 function customResourceEvent(requestType: 'Create' | 'Update' | 'Delete'): CloudFormationCustomResourceEvent {
   const base = {
@@ -34,7 +33,8 @@ function customResourceEvent(requestType: 'Create' | 'Update' | 'Delete'): Cloud
   return { ...base, RequestType: 'Delete', PhysicalResourceId: physicalResourceId };
 }
 
-const options = { migrationsDirectory: migrationsDir, connectAttemptCountMax: 3, connectRetryDelayMs: 1 };
+/** Little patience, so the tests of giving up end at once. */
+const patience = { connectAttemptCountMax: 3, connectRetryDelayMs: 1 };
 
 describe('the migration custom resource', () => {
   it('migrates an empty database on create, applying every migration in order', async () => {
@@ -45,7 +45,7 @@ describe('the migration custom resource', () => {
     await admin.query(`create database ${name}`);
     const pool = createPool(databaseUrl(serverUrl, name));
     try {
-      const handler = createHandler({ pool, logger: silentLogger }, options);
+      const handler = migrateDatabase.build(testWiring(pool));
       const response = await handler(customResourceEvent('Create'));
       const names = (await readMigrations()).map((migration) => migration.name);
       expect(response).toEqual({
@@ -60,7 +60,7 @@ describe('the migration custom resource', () => {
   });
 
   it('applies nothing on a database already migrated, and answers with one stable id', async () => {
-    const handler = createHandler({ pool: database.pool, logger: silentLogger }, options);
+    const handler = migrateDatabase.build(testWiring(database.pool));
     expect(await handler(customResourceEvent('Update'))).toEqual({
       PhysicalResourceId: physicalResourceId,
       Data: { applied: '' },
@@ -82,10 +82,8 @@ describe('the migration custom resource', () => {
         return database.pool.connect();
       },
     } as unknown as pg.Pool;
-    const handler = createHandler({ pool, logger: silentLogger }, options);
-    await expect(handler(customResourceEvent('Create'))).resolves.toMatchObject({
-      PhysicalResourceId: physicalResourceId,
-    });
+    const migrator = new DatabaseMigrator(pool, silentLogger);
+    await expect(migrator.migrate(migrationsDir, patience)).resolves.toMatchObject({ applied: [] });
     expect(refusals).toBe(0);
   });
 
@@ -95,8 +93,8 @@ describe('the migration custom resource', () => {
         throw new Error('connection refused');
       },
     } as unknown as pg.Pool;
-    const handler = createHandler({ pool, logger: silentLogger }, options);
-    await expect(handler(customResourceEvent('Create'))).rejects.toThrow('connection refused');
+    const migrator = new DatabaseMigrator(pool, silentLogger);
+    await expect(migrator.migrate(migrationsDir, patience)).rejects.toThrow('connection refused');
   });
 
   it('leaves the database alone when the stack deletes the resource (migrations only go forward)', async () => {
@@ -105,7 +103,7 @@ describe('the migration custom resource', () => {
         throw new Error('test: a delete must not connect');
       },
     } as unknown as pg.Pool;
-    const handler = createHandler({ pool, logger: silentLogger }, options);
+    const handler = migrateDatabase.build(testWiring(pool));
     expect(await handler(customResourceEvent('Delete'))).toEqual({
       PhysicalResourceId: physicalResourceId,
       Data: { applied: '' },

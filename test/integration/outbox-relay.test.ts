@@ -1,16 +1,18 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { createHandler as createRelayHandler } from '../../functions/outbox-relay';
-import { createHandler as createConsumerHandler } from '../../functions/transfer-consumer';
-import { topology } from '../../infra/topology';
+import outboxRelayFunction from '../../functions/outbox-relay';
+import transferConsumer from '../../functions/transfer-consumer';
 import { EventBridgePublisher } from '../../shared/adapters/aws/eventbridge-publisher';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
-import type { Dependencies } from '../../shared/config';
+import { PostgresOutboxStore } from '../../shared/adapters/postgres/outbox-store';
 import type { TransferId } from '../../shared/domain/ids';
 import { TransientError } from '../../shared/errors';
 import type { EventPublisher, LedgerEvent, PublishOutcome } from '../../shared/ports/event-publisher';
-import { relayOutbox } from '../../shared/services/outbox-relay';
+import { OutboxRelay } from '../../shared/services/outbox-relay';
+import { topology } from '../../shared/topology';
+import type { Wiring } from '../../shared/wiring';
+import { testWiring } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { useTestDatabase } from '../support/database';
 import { createAccount, sqsEvent, transferFactory, transferRecord } from '../support/factories';
@@ -19,8 +21,13 @@ const database = useTestDatabase();
 const aws = useTestAws();
 const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 
-function dependencies(): Dependencies {
-  return { pool: database.pool, ...aws.clients, resources: aws.resources, logger };
+function dependencies(): Wiring {
+  return testWiring(database.pool, { clients: aws.clients, resources: aws.resources });
+}
+
+/** One relay run through the real outbox, publishing with `through`. */
+function relayOutbox(through: EventPublisher, rowCountMax?: number) {
+  return new OutboxRelay(new PostgresOutboxStore(database.pool), through, logger).relay(rowCountMax);
 }
 
 function publisher(): EventBridgePublisher {
@@ -55,7 +62,7 @@ async function receiveEvents(expectedCount: number): Promise<Record<string, unkn
   while (details.length < expectedCount && Date.now() < deadline) {
     const { Messages = [] } = await aws.clients.sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: aws.resources.transferEventsQueueUrl,
+        QueueUrl: aws.resources.queueUrls.transferEvents,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 1,
       }),
@@ -64,7 +71,7 @@ async function receiveEvents(expectedCount: number): Promise<Record<string, unkn
     for (const message of Messages) details.push(JSON.parse(message.Body ?? '{}'));
     await aws.clients.sqs.send(
       new DeleteMessageBatchCommand({
-        QueueUrl: aws.resources.transferEventsQueueUrl,
+        QueueUrl: aws.resources.queueUrls.transferEvents,
         Entries: Messages.map((message, index) => ({
           Id: String(index),
           ReceiptHandle: message.ReceiptHandle,
@@ -102,12 +109,12 @@ class RefusingPublisher implements EventPublisher {
 
 describe('the outbox relay', () => {
   it('publishes every unpublished event once, in PutEvents calls of at most 10, and marks them', async () => {
-    await relayOutbox(database.pool, publisher(), { rowCountMax: 1000 });
+    await relayOutbox(publisher(), 1000);
     await receiveEvents(0);
     const transferIds = await postTransfers(23);
 
-    const outcome = await relayOutbox(database.pool, publisher(), { rowCountMax: 100 });
-    const again = await relayOutbox(database.pool, publisher(), { rowCountMax: 100 });
+    const outcome = await relayOutbox(publisher(), 100);
+    const again = await relayOutbox(publisher(), 100);
     const events = await receiveEvents(23);
 
     expect(outcome).toEqual({ selectedCount: 23, publishedCount: 23, failedCount: 0 });
@@ -129,8 +136,8 @@ describe('the outbox relay', () => {
   it('takes at most rowCountMax rows per run, oldest first', async () => {
     await postTransfers(7);
 
-    const first = await relayOutbox(database.pool, publisher(), { rowCountMax: 5 });
-    const second = await relayOutbox(database.pool, publisher(), { rowCountMax: 5 });
+    const first = await relayOutbox(publisher(), 5);
+    const second = await relayOutbox(publisher(), 5);
     await receiveEvents(7);
 
     expect(first.selectedCount).toBe(5);
@@ -142,9 +149,9 @@ describe('the outbox relay', () => {
     const transferIds = await postTransfers(4);
     const refused = new Set([transferIds[1] ?? '', transferIds[3] ?? '']);
 
-    const outcome = await relayOutbox(database.pool, new RefusingPublisher(publisher(), refused));
+    const outcome = await relayOutbox(new RefusingPublisher(publisher(), refused));
     const unpublishedAfterRefusal = await unpublishedCount();
-    const retry = await relayOutbox(database.pool, publisher());
+    const retry = await relayOutbox(publisher());
     const events = await receiveEvents(4);
 
     expect(outcome).toEqual({ selectedCount: 4, publishedCount: 2, failedCount: 2 });
@@ -161,9 +168,9 @@ describe('the outbox relay', () => {
       },
     };
 
-    await expect(relayOutbox(database.pool, unreachable)).rejects.toBeInstanceOf(TransientError);
+    await expect(relayOutbox(unreachable)).rejects.toBeInstanceOf(TransientError);
     const unpublishedAfterFailure = await unpublishedCount();
-    await relayOutbox(database.pool, publisher());
+    await relayOutbox(publisher());
     await receiveEvents(3);
 
     expect(unpublishedAfterFailure).toBe(3);
@@ -174,10 +181,8 @@ describe('the outbox relay', () => {
     await postTransfers(30);
     const publishers = Array.from({ length: 3 }, () => new RefusingPublisher(publisher(), new Set()));
 
-    const outcomes = await Promise.all(
-      publishers.map((each) => relayOutbox(database.pool, each, { rowCountMax: 10 })),
-    );
-    const rest = await relayOutbox(database.pool, publisher(), { rowCountMax: 100 });
+    const outcomes = await Promise.all(publishers.map((each) => relayOutbox(each, 10)));
+    const rest = await relayOutbox(publisher(), 100);
     await receiveEvents(30);
 
     const seen = publishers.flatMap((each) => each.seen);
@@ -189,7 +194,7 @@ describe('the outbox relay', () => {
   it('runs from the schedule until the backlog is drained', async () => {
     await postTransfers(120);
 
-    const result = await createRelayHandler(dependencies())();
+    const result = await outboxRelayFunction.build(dependencies())();
     await receiveEvents(120);
 
     expect(result).toEqual({ runCount: 2, publishedCount: 120, failedCount: 0 });
@@ -203,7 +208,7 @@ describe('the outbox relay', () => {
       transferFactory({ debitAccountId: debitId, creditAccountId: creditId, amount: 3n }),
     );
 
-    const response = await createConsumerHandler(dependencies())(
+    const response = await transferConsumer.build(dependencies())(
       sqsEvent(transfers.map((transfer) => transferRecord(transfer))),
     );
     const events = await receiveEvents(5);
@@ -219,14 +224,14 @@ describe('the outbox relay', () => {
     const debitId = await createAccount(database.pool);
     const creditId = await createAccount(database.pool);
     const transfer = transferFactory({ debitAccountId: debitId, creditAccountId: creditId, amount: 3n });
-    const broken: Dependencies = {
-      ...dependencies(),
+    const broken = testWiring(database.pool, {
+      clients: aws.clients,
       resources: { ...aws.resources, eventBusName: `${aws.namePrefix}no-such-bus` },
-    };
+    });
 
-    const response = await createConsumerHandler(broken)(sqsEvent([transferRecord(transfer)]));
+    const response = await transferConsumer.build(broken)(sqsEvent([transferRecord(transfer)]));
     const unpublishedAfterBatch = await unpublishedCount();
-    await relayOutbox(database.pool, publisher());
+    await relayOutbox(publisher());
     await receiveEvents(1);
 
     expect(response).toEqual({ batchItemFailures: [] });

@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { deprovision, provision } from '../../infra/local/provision';
-import { type QueueKey, topology } from '../../infra/topology';
+import { type QueueKey, topology } from '../../shared/topology';
 import { useTestAws } from '../support/aws';
 
 const aws = useTestAws();
@@ -49,7 +49,9 @@ describe('provisioning the topology', () => {
       deadLetterTargetArn: aws.resources.queueArns.transfersDeadLetter,
       maxReceiveCount: topology.queues.transfers.deadLetter?.maxReceiveCount,
     });
-    expect(aws.resources.transfersQueueUrl).toMatch(new RegExp(`${aws.namePrefix}ledgerx-transfers\\.fifo$`));
+    expect(aws.resources.queueUrls.transfers).toMatch(
+      new RegExp(`${aws.namePrefix}ledgerx-transfers\\.fifo$`),
+    );
   });
 
   it('makes the dead-letter queues with the longer retention and no redrive of their own', async () => {
@@ -137,7 +139,7 @@ describe('provisioning the topology', () => {
     );
     const { Messages } = await aws.clients.sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: aws.resources.transferEventsQueueUrl,
+        QueueUrl: aws.resources.queueUrls.transferEvents,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 1,
       }),
@@ -145,7 +147,7 @@ describe('provisioning the topology', () => {
     for (const message of Messages ?? []) {
       await aws.clients.sqs.send(
         new DeleteMessageCommand({
-          QueueUrl: aws.resources.transferEventsQueueUrl,
+          QueueUrl: aws.resources.queueUrls.transferEvents,
           ReceiptHandle: message.ReceiptHandle,
         }),
       );
@@ -192,7 +194,7 @@ describe('provisioning the topology', () => {
     });
 
     const { Attributes } = await aws.clients.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: copy.transfersQueueUrl, AttributeNames: ['All'] }),
+      new GetQueueAttributesCommand({ QueueUrl: copy.queueUrls.transfers, AttributeNames: ['All'] }),
     );
 
     expect(Attributes?.VisibilityTimeout).toBe('2');
@@ -221,7 +223,7 @@ describe('provisioning the topology', () => {
 
 describe('the AWS endpoint', () => {
   it('undoes every write of a cancelled transaction and keeps a committed one whole, as DynamoDB does', async () => {
-    const table = aws.resources.idempotencyTable;
+    const table = aws.resources.tableNames.idempotency;
     const id = (name: string) => ({ id: { S: `${name}-${crypto.randomUUID()}` } });
     const [fresh, changed, guard, second] = [id('fresh'), id('changed'), id('guard'), id('second')];
     await aws.clients.dynamo.send(

@@ -18,7 +18,7 @@ function poll(handler: SqsPollerOptions['handler'], overrides: Partial<SqsPoller
   const poller = startSqsPoller({
     functionName: 'test-consumer',
     sqs: aws.clients.sqs,
-    queueUrl: aws.resources.transfersQueueUrl,
+    queueUrl: aws.resources.queueUrls.transfers,
     queueArn: aws.resources.queueArns.transfers,
     region: 'us-east-1',
     handler,
@@ -40,7 +40,7 @@ function poll(handler: SqsPollerOptions['handler'], overrides: Partial<SqsPoller
 async function sendFifo(bodies: readonly { body: string; group: string; id: string }[]): Promise<void> {
   await aws.clients.sqs.send(
     new SendMessageBatchCommand({
-      QueueUrl: aws.resources.transfersQueueUrl,
+      QueueUrl: aws.resources.queueUrls.transfers,
       Entries: bodies.map((message, index) => ({
         Id: String(index),
         MessageBody: message.body,
@@ -54,7 +54,7 @@ async function sendFifo(bodies: readonly { body: string; group: string; id: stri
 async function depth(): Promise<number> {
   const { Attributes = {} } = await aws.clients.sqs.send(
     new GetQueueAttributesCommand({
-      QueueUrl: aws.resources.transfersQueueUrl,
+      QueueUrl: aws.resources.queueUrls.transfers,
       AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
     }),
   );

@@ -1,21 +1,17 @@
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { createTransferConsumer } from '../../functions/transfer-consumer';
-import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
+import transferConsumer from '../../functions/transfer-consumer';
 import type { AccountId, TransferId } from '../../shared/domain/ids';
 import { type TransferCommand, toTransferMessage } from '../../shared/domain/transfer';
-import { PostingService } from '../../shared/services/posting-service';
+import { testWiring } from '../support/api';
 import { useTestDatabase } from '../support/database';
 import { createAccount, fund, sqsEvent, transferFactory, transferRecord } from '../support/factories';
 
 const database = useTestDatabase();
 
-const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
-
+/** The consumer as Lambda runs it. Its relay after the batch has no bus here and only logs. */
 function consume(event: SQSEvent): Promise<SQSBatchResponse> {
-  const service = new PostingService(new PostgresLedgerStore(database.pool), logger);
-  return createTransferConsumer(service)(event);
+  return transferConsumer.build(testWiring(database.pool))(event);
 }
 
 interface LedgerCounts {

@@ -1,27 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { createHandler, createTransferEventsConsumer } from '../../functions/transfer-events';
+import transferEvents from '../../functions/transfer-events';
 import { freePort } from '../../infra/local/postgres';
-import { topology } from '../../infra/topology';
-import { EventBridgePublisher } from '../../shared/adapters/aws/eventbridge-publisher';
-import { PostgresEventReceiptStore } from '../../shared/adapters/postgres/event-receipt-store';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
 import { createPool } from '../../shared/adapters/postgres/pool';
-import { EventReceiptService } from '../../shared/services/event-receipts';
-import { relayOutbox } from '../../shared/services/outbox-relay';
+import { topology } from '../../shared/topology';
+import { testWiring } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { useTestDatabase } from '../support/database';
 import { createAccount, sqsEvent, transferFactory } from '../support/factories';
 
 const database = useTestDatabase();
 const aws = useTestAws();
-const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 
 function consume(records: readonly SQSRecord[]) {
-  return createHandler({ pool: database.pool, ...aws.clients, resources: aws.resources, logger })(
+  return transferEvents.build(testWiring(database.pool, { clients: aws.clients, resources: aws.resources }))(
     sqsEvent(records),
   );
 }
@@ -107,9 +102,7 @@ describe('the transfer events consumer', () => {
       queryTimeoutMs: 1_000,
       idleTimeoutMs: 1_000,
     });
-    const service = new EventReceiptService(new PostgresEventReceiptStore(unreachable), logger);
-
-    const response = await createTransferEventsConsumer(service)(sqsEvent(records));
+    const response = await transferEvents.build(testWiring(unreachable))(sqsEvent(records));
     await unreachable.end();
     const redelivered = await consume(records);
 
@@ -127,14 +120,13 @@ describe('the transfer events consumer', () => {
     const creditId = await createAccount(database.pool);
     const transfer = transferFactory({ debitAccountId: debitId, creditAccountId: creditId, amount: 7n });
     await new PostgresLedgerStore(database.pool).postBatch([transfer], []);
-    const publisher = new EventBridgePublisher(aws.clients.eventBridge, {
-      eventBusName: aws.resources.eventBusName,
-      source: topology.eventBus.source,
-    });
-    await relayOutbox(database.pool, publisher);
+    await testWiring(database.pool, {
+      clients: aws.clients,
+      resources: aws.resources,
+    }).services.outboxRelay.relay();
     const { Messages = [] } = await aws.clients.sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: aws.resources.transferEventsQueueUrl,
+        QueueUrl: aws.resources.queueUrls.transferEvents,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 2,
       }),

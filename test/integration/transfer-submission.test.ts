@@ -7,13 +7,11 @@ import {
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { localAwsSettings } from '../../infra/local/aws';
-import { topology } from '../../infra/topology';
 import { PowertoolsIdempotencyGuard } from '../../shared/adapters/aws/idempotency-guard';
 import { SubmissionRecords } from '../../shared/adapters/aws/submission-records';
 import { SqsTransferQueue } from '../../shared/adapters/aws/transfer-queue';
 import { DynamoVelocityStore } from '../../shared/adapters/aws/velocity-store';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
-import { awsClients } from '../../shared/config';
 import type { AccountId } from '../../shared/domain/ids';
 import { parseTransferMessage, type TransferCommand } from '../../shared/domain/transfer';
 import type { VelocityLimits } from '../../shared/domain/velocity';
@@ -24,6 +22,8 @@ import {
 } from '../../shared/ports/submission';
 import { type TransferRequest, TransferSubmission } from '../../shared/services/transfer-submission';
 import { VelocityService } from '../../shared/services/velocity';
+import { topology } from '../../shared/topology';
+import { awsClients } from '../../shared/wiring';
 import { silentLogger } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { useTestDatabase } from '../support/database';
@@ -68,7 +68,7 @@ function submission(
     guard: new PowertoolsIdempotencyGuard({
       records: new SubmissionRecords({
         dynamo,
-        tableName: aws.resources.idempotencyTable,
+        tableName: aws.resources.tableNames.idempotency,
         keyAttribute: topology.tables.idempotency.partitionKey,
         expiryAttribute: topology.tables.idempotency.ttlAttribute,
       }),
@@ -76,12 +76,13 @@ function submission(
       logger: silentLogger,
     }),
     velocity: new VelocityService({
-      store: new DynamoVelocityStore(dynamo, aws.resources.velocityTable),
+      store: new DynamoVelocityStore(dynamo, aws.resources.tableNames.velocity),
       defaults: defaultLimits,
       logger: silentLogger,
     }),
     queue:
-      options.queue ?? new SqsTransferQueue(options.sqs ?? aws.clients.sqs, aws.resources.transfersQueueUrl),
+      options.queue ??
+      new SqsTransferQueue(options.sqs ?? aws.clients.sqs, aws.resources.queueUrls.transfers),
     logger: silentLogger,
   });
 }
@@ -104,7 +105,7 @@ async function drainGroup(groupId: AccountId): Promise<TransferCommand[]> {
   for (let round = 0; round < 20; round += 1) {
     const { Messages = [] } = await aws.clients.sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: aws.resources.transfersQueueUrl,
+        QueueUrl: aws.resources.queueUrls.transfers,
         MaxNumberOfMessages: 10,
         MessageSystemAttributeNames: ['All'],
       }),
@@ -113,7 +114,7 @@ async function drainGroup(groupId: AccountId): Promise<TransferCommand[]> {
     for (const message of Messages) {
       await aws.clients.sqs.send(
         new DeleteMessageCommand({
-          QueueUrl: aws.resources.transfersQueueUrl,
+          QueueUrl: aws.resources.queueUrls.transfers,
           ReceiptHandle: message.ReceiptHandle,
         }),
       );
@@ -129,7 +130,7 @@ async function drainGroup(groupId: AccountId): Promise<TransferCommand[]> {
 async function windowCount(accountId: AccountId): Promise<number | undefined> {
   const { Item } = await aws.clients.dynamo.send(
     new GetItemCommand({
-      TableName: aws.resources.velocityTable,
+      TableName: aws.resources.tableNames.velocity,
       Key: { pk: { S: `limits#${accountId}` } },
       ConsistentRead: true,
     }),
@@ -142,7 +143,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('transfer submission', () => {
   it('lets a key held by a frozen invocation be taken over after its in-progress bound, with the same transfer id', async () => {
-    const realQueue = new SqsTransferQueue(aws.clients.sqs, aws.resources.transfersQueueUrl);
+    const realQueue = new SqsTransferQueue(aws.clients.sqs, aws.resources.queueUrls.transfers);
     const stalling = stallingQueue(realQueue);
     const inProgressMsMax = 300;
     const frozen = submission({ queue: stalling, inProgressMsMax });
@@ -241,7 +242,7 @@ describe('transfer submission', () => {
     // TTL deletes late: the record is still there a day later, past its expiry.
     const { Items = [] } = await aws.clients.dynamo.send(
       new ScanCommand({
-        TableName: aws.resources.idempotencyTable,
+        TableName: aws.resources.tableNames.idempotency,
         FilterExpression: 'transfer_id = :id',
         ExpressionAttributeValues: { ':id': { S: first.id } },
       }),
@@ -249,7 +250,7 @@ describe('transfer submission', () => {
     expect(Items).toHaveLength(1);
     await aws.clients.dynamo.send(
       new UpdateItemCommand({
-        TableName: aws.resources.idempotencyTable,
+        TableName: aws.resources.tableNames.idempotency,
         Key: { id: Items[0]?.id ?? { S: '' } },
         UpdateExpression: 'SET expiration = :past',
         ExpressionAttributeValues: { ':past': { N: String(Math.floor(Date.now() / 1000) - 60) } },

@@ -2,21 +2,26 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createHandler as createCreateAccount } from '../../functions/create-account';
-import { createHandler as createGetAccount } from '../../functions/get-account';
-import { createHandler as createSetAccountVelocity } from '../../functions/set-account-velocity';
-import { createHandler as createSubmitTransfer } from '../../functions/submit-transfer';
+import createAccountFunction from '../../functions/create-account';
+import getAccountFunction from '../../functions/get-account';
+import setAccountVelocityFunction from '../../functions/set-account-velocity';
+import submitTransferFunction from '../../functions/submit-transfer';
 import { DynamoVelocityStore } from '../../shared/adapters/aws/velocity-store';
-import type { Dependencies } from '../../shared/config';
 import { newAccountId } from '../../shared/domain/ids';
 import type { VelocityLimits } from '../../shared/domain/velocity';
 import { VelocityExceededError, type VelocitySlot } from '../../shared/ports/submission';
 import { VelocityService } from '../../shared/services/velocity';
-import { apiEvent, type ParsedResponse, parseResponse, silentLogger, testDependencies } from '../support/api';
+import type { Wiring } from '../../shared/wiring';
+import { apiEvent, type ParsedResponse, parseResponse, silentLogger, testWiring } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { useTestDatabase } from '../support/database';
 import { createAccount } from '../support/factories';
 import { VelocityModel } from '../support/velocity-model';
+
+const createCreateAccount = (wiring: Wiring) => createAccountFunction.build(wiring);
+const createGetAccount = (wiring: Wiring) => getAccountFunction.build(wiring);
+const createSetAccountVelocity = (wiring: Wiring) => setAccountVelocityFunction.build(wiring);
+const createSubmitTransfer = (wiring: Wiring) => submitTransferFunction.build(wiring);
 
 const database = useTestDatabase();
 const aws = useTestAws();
@@ -30,19 +35,17 @@ function testClock(startMs = Date.now()): { now: () => Date; advance: (ms: numbe
   return { now: () => new Date(nowMs), advance: (ms) => (nowMs += ms) };
 }
 
-function dependencies(velocity: VelocityLimits, now?: () => Date): Dependencies {
-  return {
-    pool: database.pool,
-    ...aws.clients,
+function dependencies(velocity: VelocityLimits, now?: () => Date): Wiring {
+  return testWiring(database.pool, {
+    clients: aws.clients,
     resources: aws.resources,
-    logger: silentLogger,
     velocity,
     ...(now === undefined ? {} : { now }),
-  };
+  });
 }
 
 function store(): DynamoVelocityStore {
-  return new DynamoVelocityStore(aws.clients.dynamo, aws.resources.velocityTable);
+  return new DynamoVelocityStore(aws.clients.dynamo, aws.resources.tableNames.velocity);
 }
 
 /** A velocity service of its own (one API instance, with its own cache). */
@@ -83,7 +86,7 @@ async function queuedIds(groupId: string): Promise<string[]> {
   for (let round = 0; round < 40; round += 1) {
     const { Messages = [] } = await aws.clients.sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: aws.resources.transfersQueueUrl,
+        QueueUrl: aws.resources.queueUrls.transfers,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 0,
         MessageSystemAttributeNames: ['All'],
@@ -105,7 +108,7 @@ async function storedWindow(
 ): Promise<{ transferCount: number; amountTotal: string } | undefined> {
   const { Item } = await aws.clients.dynamo.send(
     new GetItemCommand({
-      TableName: aws.resources.velocityTable,
+      TableName: aws.resources.tableNames.velocity,
       Key: { pk: { S: `limits#${accountId}` } },
       ConsistentRead: true,
     }),
@@ -436,12 +439,17 @@ describe('POST /v1/transfers over the velocity limit', () => {
   });
 
   it('answers 503 problem+json, not 429, when the window cannot be written', async () => {
-    const deps = dependencies({ windowS: 60, transferCountMax: 10, amountMax: undefined });
-    const handler = createSubmitTransfer({
-      ...deps,
-      // A table that does not exist: every write of the window fails.
-      resources: { ...aws.resources, velocityTable: `${aws.namePrefix}no-such-table` },
-    });
+    const handler = createSubmitTransfer(
+      testWiring(database.pool, {
+        clients: aws.clients,
+        velocity: { windowS: 60, transferCountMax: 10, amountMax: undefined },
+        // A table that does not exist: every write of the window fails.
+        resources: {
+          ...aws.resources,
+          tableNames: { ...aws.resources.tableNames, velocity: `${aws.namePrefix}no-such-table` },
+        },
+      }),
+    );
     const debit = await createAccount(database.pool);
 
     const response = await submit(handler, { debit, credit: newAccountId() }, newKey());
@@ -453,7 +461,7 @@ describe('POST /v1/transfers over the velocity limit', () => {
 });
 
 describe("an account's own velocity limits", () => {
-  async function openAccount(body: Record<string, unknown>, deps: Dependencies): Promise<ParsedResponse> {
+  async function openAccount(body: Record<string, unknown>, deps: Wiring): Promise<ParsedResponse> {
     return parseResponse(
       await createCreateAccount(deps)(apiEvent({ method: 'POST', resource: '/v1/accounts', body })),
     );
@@ -541,7 +549,7 @@ describe("an account's own velocity limits", () => {
   });
 
   it('are not stored at all when their copy cannot be written: no account is opened', async () => {
-    const unreachable = testDependencies(database.pool, { resources: aws.resources });
+    const unreachable = testWiring(database.pool, { resources: aws.resources });
     const before = await database.pool.query('select count(*)::int as n from ledger.accounts');
 
     const response = await openAccount({ currency: 'USD', velocity: { max_transfers: 1 } }, unreachable);
@@ -553,7 +561,7 @@ describe("an account's own velocity limits", () => {
 
   it('keep the account and its old limits when a change cannot reach the copy', async () => {
     const debit = await createAccount(database.pool);
-    const unreachable = testDependencies(database.pool, { resources: aws.resources });
+    const unreachable = testWiring(database.pool, { resources: aws.resources });
     const handler = createSetAccountVelocity(unreachable);
 
     const response = parseResponse(
@@ -576,7 +584,7 @@ describe("an account's own velocity limits", () => {
   });
 
   it('opens an account without limits of its own without touching DynamoDB', async () => {
-    const unreachable = testDependencies(database.pool);
+    const unreachable = testWiring(database.pool);
 
     const response = await openAccount({ currency: 'USD', velocity: {} }, unreachable);
 

@@ -1,12 +1,18 @@
 /**
  * API Gateway REST proxy events as API Gateway builds them, for calling HTTP handlers directly,
- * and the Dependencies a test hands to `createHandler`.
+ * and the wiring a test builds a function's handler from (`definition.build(wiring)`).
  */
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type pg from 'pg';
-import { awsClients, type Dependencies, type Resources } from '../../shared/config';
+import { httpFunctions } from '../../functions/index';
+import { openApiDocument } from '../../shared/api/openapi';
+import type { FraudSettings } from '../../shared/domain/fraud';
+import type { VelocityLimits } from '../../shared/domain/velocity';
+import { type ResourceNames, readFunctionSettings, resourceEnvironment } from '../../shared/settings';
+import { type AwsClients, awsClients, createWiring, type Wiring } from '../../shared/wiring';
 
 export const testApiKeyId = 'a1b2c3d4e5f60718';
 
@@ -102,33 +108,48 @@ export function parseResponse(result: APIGatewayProxyResult): ParsedResponse {
 
 export const silentLogger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 
-/** Resources for handlers that touch no AWS resource (the accounts routes). */
-const noResources: Resources = {
-  transfersQueueUrl: 'unused',
-  transfersDeadLetterQueueUrl: 'unused',
-  transferEventsQueueUrl: 'unused',
-  transferEventsDeadLetterQueueUrl: 'unused',
-  idempotencyTable: 'unused',
-  eventBusName: 'unused',
-  velocityTable: 'unused',
-};
+/** The repository root: where the built dashboard and the migrations are, as on a laptop. */
+export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface TestWiringOptions {
+  /** The AWS endpoint (a closed port by default, so a route that should not touch AWS fails loudly). */
+  readonly endpoint?: string;
+  /** Clients to use instead (a test that counts or faults calls). */
+  readonly clients?: AwsClients;
+  /** The provisioned resources; without them, a function that needs one fails naming its setting. */
+  readonly resources?: ResourceNames;
+  readonly velocity?: VelocityLimits;
+  readonly fraud?: Partial<FraudSettings>;
+  readonly assetRoot?: string;
+  /** The submission path's clock. */
+  readonly now?: () => Date;
+}
 
 /**
- * Dependencies for a test: its own pool, and AWS clients for `endpoint` (a closed port by
- * default, so a route that should not touch AWS fails loudly if it does).
+ * The wiring a test builds functions from: its own pool, the settings the functions would read
+ * (the defaults, and the resources when given), and AWS clients for `endpoint`.
  */
-export function testDependencies(
-  pool: pg.Pool,
-  options: { readonly endpoint?: string; readonly resources?: Resources } = {},
-): Dependencies {
-  return {
-    pool,
-    ...awsClients({
-      endpoint: options.endpoint ?? 'http://127.0.0.1:9',
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    }),
-    resources: options.resources ?? noResources,
+export function testWiring(pool: pg.Pool, options: TestWiringOptions = {}): Wiring {
+  const read = readFunctionSettings(
+    options.resources === undefined ? {} : resourceEnvironment(options.resources),
+  );
+  return createWiring({
+    settings: {
+      ...read,
+      ...(options.velocity === undefined ? {} : { velocity: options.velocity }),
+      fraud: { ...read.fraud, ...options.fraud },
+    },
     logger: silentLogger,
-  };
+    assetRoot: options.assetRoot ?? projectRoot,
+    apiDocument: () => openApiDocument(httpFunctions),
+    ...(options.now === undefined ? {} : { now: options.now }),
+    pool,
+    clients:
+      options.clients ??
+      awsClients({
+        endpoint: options.endpoint ?? 'http://127.0.0.1:9',
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      }),
+  });
 }

@@ -8,7 +8,7 @@ import {
   type ProvisionOptions,
   provision,
 } from '../../infra/local/provision';
-import { awsClients } from '../../shared/config';
+import { awsClients } from '../../shared/wiring';
 
 /** A test file's own copy of the topology on the shared AWS endpoint, and clients for it. */
 export interface TestAws {

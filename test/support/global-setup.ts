@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { ensureDashboardBuilt } from '../../infra/dashboard-build';
 import { startAwsEndpoint } from '../../infra/local/aws';
-import { ensureDashboardBuilt } from '../../infra/local/dashboard-build';
 import { type PostgresServer, projectRoot, startEmbeddedPostgres } from '../../infra/local/postgres';
 import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { databaseUrl, templateDatabaseName } from './database';

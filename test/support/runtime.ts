@@ -8,7 +8,7 @@ export const testRuntimeDefaults = {
   port: 0,
   pollWaitS: 1,
   stopTimeoutMs: 2_000,
-  relayRateS: 1,
+  scheduleRateS: 1,
   visibilityTimeoutS: { transfers: 2, transferEvents: 2 },
 } as const;
 

@@ -9,7 +9,7 @@ import {
   submitTransferBodySchema,
 } from '../../shared/api/schemas';
 import { amountMax } from '../../shared/domain/money';
-import { problemFromZodError } from '../../shared/http/validation';
+import { problemFromZodError } from '../../shared/handlers/validation';
 
 const validTransfer = {
   debit_account_id: '0192f6a4-1d2e-4c3b-8a9f-0123456789ab',

@@ -1,16 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { secretPassword } from '../../shared/adapters/aws/database-secret';
 import type { PasswordTarget } from '../../shared/adapters/postgres/pool';
-import { databaseTargetFromEnv } from '../../shared/config';
+import { readFunctionSettings } from '../../shared/settings';
+import { databaseTarget } from '../../shared/wiring';
 
 const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ledgerx-db-AbCdEf';
 const proxyEnv = {
-  LEDGER_DATABASE_SECRET_ARN: secretArn,
-  LEDGER_DATABASE_HOST: 'ledgerx.proxy-abc.eu-west-1.rds.amazonaws.com',
-  LEDGER_DATABASE_PORT: '5432',
-  LEDGER_DATABASE_NAME: 'ledgerx',
-  LEDGER_DATABASE_USER: 'ledgerx_admin',
+  LEDGER_DB_SECRET_ARN: secretArn,
+  LEDGER_DB_HOST: 'ledgerx.proxy-abc.eu-west-1.rds.amazonaws.com',
+  LEDGER_DB_PORT: '5432',
+  LEDGER_DB_NAME: 'ledgerx',
+  LEDGER_DB_USER: 'ledgerx_admin',
 };
+
+/** The target the settings of `env` give, reading secrets with `read`. */
+function databaseTargetFromEnv(env: NodeJS.ProcessEnv, read: () => (id: string) => Promise<string>) {
+  return databaseTarget(readFunctionSettings(env), { region: 'eu-west-1' }, read());
+}
 
 function secretReaderCounting(secrets: Record<string, string>): {
   read: (id: string) => Promise<string>;
@@ -34,7 +40,7 @@ function passwordTarget(env: NodeJS.ProcessEnv, read: (id: string) => Promise<st
   return target;
 }
 
-describe('databaseTargetFromEnv', () => {
+describe('the database target the settings give', () => {
   it('uses DATABASE_URL as it is when set, and reads no secret', () => {
     const secrets = secretReaderCounting({});
     const target = databaseTargetFromEnv(
@@ -51,7 +57,7 @@ describe('databaseTargetFromEnv', () => {
     });
     const target = passwordTarget(proxyEnv, secrets.read);
     expect(target).toMatchObject({
-      host: proxyEnv.LEDGER_DATABASE_HOST,
+      host: proxyEnv.LEDGER_DB_HOST,
       port: 5432,
       database: 'ledgerx',
       user: 'ledgerx_admin',
@@ -62,19 +68,19 @@ describe('databaseTargetFromEnv', () => {
   });
 
   it('names the missing variable when the secret is set but the host is not', () => {
-    const { LEDGER_DATABASE_HOST: _host, ...withoutHost } = proxyEnv;
-    expect(() => databaseTargetFromEnv(withoutHost, () => async () => '')).toThrow(/LEDGER_DATABASE_HOST/);
+    const { LEDGER_DB_HOST: _host, ...withoutHost } = proxyEnv;
+    expect(() => databaseTargetFromEnv(withoutHost, () => async () => '')).toThrow(/LEDGER_DB_HOST/);
   });
 
   it('refuses a port that is not a number', () => {
-    expect(() =>
-      databaseTargetFromEnv({ ...proxyEnv, LEDGER_DATABASE_PORT: '54x' }, () => async () => ''),
-    ).toThrow(/LEDGER_DATABASE_PORT/);
+    expect(() => databaseTargetFromEnv({ ...proxyEnv, LEDGER_DB_PORT: '54x' }, () => async () => '')).toThrow(
+      /LEDGER_DB_PORT/,
+    );
   });
 
-  it('says which variables are missing when neither a URL nor a secret is given', () => {
+  it('says which variable is missing when neither a URL nor a secret is given', () => {
     expect(() => databaseTargetFromEnv({}, () => async () => '')).toThrow(
-      /DATABASE_URL is not set, nor LEDGER_DATABASE_SECRET_ARN/,
+      /LEDGER_DB_SECRET_ARN is not set; DATABASE_URL is not set/,
     );
   });
 });

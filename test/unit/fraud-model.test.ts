@@ -9,9 +9,7 @@ import {
   emptyStat,
   type FirstPaidAt,
   type FraudProfile,
-  fanOutWindowSMax,
   features,
-  fraudSettingsFromEnv,
   logMinorUnits,
   type ScoredTransfer,
   scoreAgainstProfile,
@@ -222,34 +220,5 @@ describe('the fraud model', () => {
     expect(detectPatterns(last(fanOut), fanOut, firstPaidWithin(fanOut), settings)).toEqual([
       { reason: 'fan_out', transferIds: fanOut.map((transfer) => transfer.transferId) },
     ]);
-  });
-
-  it('reads its settings from the environment and refuses bad ones', () => {
-    expect(fraudSettingsFromEnv({})).toEqual(defaultFraudSettings);
-    expect(
-      fraudSettingsFromEnv({ LEDGER_FRAUD_THRESHOLD: '0.9', LEDGER_FRAUD_STRUCTURING_LIMIT: '300000' }),
-    ).toMatchObject({ threshold: 0.9, structuringLimit: 300_000n });
-    expect(() => fraudSettingsFromEnv({ LEDGER_FRAUD_THRESHOLD: '2' })).toThrow(RangeError);
-    expect(() => fraudSettingsFromEnv({ LEDGER_FRAUD_STRUCTURING_LIMIT: '1.5' })).toThrow(RangeError);
-  });
-
-  it('reads the fan-out settings, and refuses the retired counterparty count by name', () => {
-    expect(
-      fraudSettingsFromEnv({
-        LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES: '8',
-        LEDGER_FRAUD_FAN_OUT_WINDOW_S: '7200',
-      }),
-    ).toMatchObject({ fanOutNewCounterpartyCountMin: 8, fanOutWindowS: 7200 });
-    for (const count of ['1', '2.5', '0', 'many']) {
-      expect(() => fraudSettingsFromEnv({ LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES: count })).toThrow(
-        /LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES/,
-      );
-    }
-    expect(() =>
-      fraudSettingsFromEnv({ LEDGER_FRAUD_FAN_OUT_WINDOW_S: String(fanOutWindowSMax + 1) }),
-    ).toThrow(/LEDGER_FRAUD_FAN_OUT_WINDOW_S must be at most/);
-    expect(() => fraudSettingsFromEnv({ LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES: '5' })).toThrow(
-      /LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES .* retired; LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES/,
-    );
   });
 });

@@ -1,8 +1,8 @@
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { httpHandler, requestBodyBytesMax } from '../../shared/http/handler';
-import { NotFoundProblem, VelocityExceededProblem } from '../../shared/http/problem';
+import { httpHandler, requestBodyBytesMax } from '../../shared/handlers/http';
+import { NotFoundProblem, VelocityExceededProblem } from '../../shared/handlers/problem';
 import type { Logger } from '../../shared/ports/logger';
 import { apiEvent } from '../support/api';
 

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { TransientError } from '../../shared/errors';
-import { toProblemError } from '../../shared/http/handler';
+import { toProblemError } from '../../shared/handlers/http';
 import {
   ConflictProblem,
   MalformedJsonProblem,
   NotFoundProblem,
   ProblemError,
   ValidationProblem,
-} from '../../shared/http/problem';
-import { problemFromZodError } from '../../shared/http/validation';
+} from '../../shared/handlers/problem';
+import { problemFromZodError } from '../../shared/handlers/validation';
 
 describe('problem details', () => {
   it('writes type, title, status, detail, and field only when there is one', () => {

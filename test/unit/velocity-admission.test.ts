@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { newAccountId } from '../../shared/domain/ids';
 import type { VelocityLimits } from '../../shared/domain/velocity';
-import { toProblemError } from '../../shared/http/handler';
+import { toProblemError } from '../../shared/handlers/http';
 import type { Logger } from '../../shared/ports/logger';
 import { VelocityContentionError, VelocityExceededError } from '../../shared/ports/submission';
-import {
-  admissionAttemptCountMax,
-  VelocityService,
-  type VelocityState,
-  type VelocityStore,
-  type VelocityWrite,
-} from '../../shared/services/velocity';
+import type { VelocityState, VelocityStore, VelocityWrite } from '../../shared/ports/velocity';
+import { admissionAttemptCountMax, VelocityService } from '../../shared/services/velocity';
 
 const limits: VelocityLimits = { windowS: 60, transferCountMax: 3, amountMax: undefined };
 const t0 = Date.parse('2026-01-31T12:00:00.000Z');

@@ -5,10 +5,6 @@ import {
   planAdmission,
   type VelocityLimits,
   type VelocityWindow,
-  velocityLimitsFromEnv,
-  velocityTransferCountMaxBound,
-  velocityTransferCountMaxDefault,
-  velocityWindowSDefault,
 } from '../../shared/domain/velocity';
 import { VelocityModel } from '../support/velocity-model';
 
@@ -18,49 +14,6 @@ const t0 = Date.parse('2026-01-31T12:00:00.000Z');
 function window(startMs: number, transferCount: number, amountTotal = 0n): VelocityWindow {
   return { startMs, transferCount, amountTotal };
 }
-
-describe('velocity settings from the environment', () => {
-  it('takes a minute, 100 transfers and no amount limit when nothing is set', () => {
-    expect(velocityLimitsFromEnv({})).toEqual({
-      windowS: velocityWindowSDefault,
-      transferCountMax: velocityTransferCountMaxDefault,
-      amountMax: undefined,
-    });
-    expect(velocityLimitsFromEnv({}).windowS).toBe(60);
-    expect(velocityLimitsFromEnv({}).transferCountMax).toBe(100);
-  });
-
-  it('reads the window, the count and the amount (minor units, as a bigint)', () => {
-    expect(
-      velocityLimitsFromEnv({
-        LEDGER_VELOCITY_WINDOW_S: '30',
-        LEDGER_VELOCITY_MAX_TRANSFERS: '5',
-        LEDGER_VELOCITY_MAX_AMOUNT: '9223372036854775807',
-      }),
-    ).toEqual({ windowS: 30, transferCountMax: 5, amountMax: 9223372036854775807n });
-  });
-
-  it('treats an empty amount as no amount limit', () => {
-    expect(velocityLimitsFromEnv({ LEDGER_VELOCITY_MAX_AMOUNT: '' }).amountMax).toBeUndefined();
-  });
-
-  it.each([
-    ['LEDGER_VELOCITY_WINDOW_S', '0'],
-    ['LEDGER_VELOCITY_WINDOW_S', '86401'],
-    ['LEDGER_VELOCITY_WINDOW_S', '1.5'],
-    ['LEDGER_VELOCITY_WINDOW_S', '-5'],
-    ['LEDGER_VELOCITY_WINDOW_S', 'a minute'],
-    ['LEDGER_VELOCITY_MAX_TRANSFERS', '0'],
-    ['LEDGER_VELOCITY_MAX_TRANSFERS', String(velocityTransferCountMaxBound + 1)],
-    ['LEDGER_VELOCITY_MAX_TRANSFERS', '1e3'],
-    ['LEDGER_VELOCITY_MAX_AMOUNT', '0'],
-    ['LEDGER_VELOCITY_MAX_AMOUNT', '10.50'],
-    ['LEDGER_VELOCITY_MAX_AMOUNT', '9223372036854775808'],
-    ['LEDGER_VELOCITY_MAX_AMOUNT', '01'],
-  ])('refuses %s=%s, naming the variable', (name, value) => {
-    expect(() => velocityLimitsFromEnv({ [name]: value })).toThrow(new RegExp(name));
-  });
-});
 
 describe('effective limits', () => {
   it("takes the account's own limits where it has them and the defaults elsewhere", () => {

@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { QueueDepth, QueueDepthReader } from '../../services/admin';
+import type { QueueDepth, QueueDepthReader } from '../../ports/admin';
 
 /** Queue depths from SQS GetQueueAttributes (approximate counts, as SQS keeps them). */
 export class SqsQueueDepths implements QueueDepthReader {

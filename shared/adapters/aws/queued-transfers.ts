@@ -3,7 +3,7 @@ import type { TransferId } from '../../domain/ids';
 import { parseTimestamp, parseTransferMessage, toTransferMessage } from '../../domain/transfer';
 import { TransientError } from '../../errors';
 import type { SubmissionAnswer } from '../../ports/submission';
-import type { QueuedTransfer, QueuedTransferReader } from '../../services/transfer-status';
+import type { QueuedTransfer, QueuedTransferReader } from '../../ports/transfer-status';
 
 /**
  * How long the record of a queued transfer is kept: a week, longer than the queue keeps a message

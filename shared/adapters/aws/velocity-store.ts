@@ -7,7 +7,7 @@ import {
 import type { AccountId } from '../../domain/ids';
 import type { VelocityOverrides, VelocityWindow } from '../../domain/velocity';
 import { TransientError } from '../../errors';
-import type { VelocityState, VelocityStore, VelocityWrite } from '../../services/velocity';
+import type { VelocityState, VelocityStore, VelocityWrite } from '../../ports/velocity';
 import { callDeadline } from './call-deadline';
 
 /** DynamoDB could not be read or written. */

@@ -9,7 +9,7 @@ import {
 import type { Metadata } from '../../domain/metadata';
 import { type CurrencyCode, parseCurrency } from '../../domain/money';
 import type { VelocityOverrides } from '../../domain/velocity';
-import type { Account, AccountOpening, AccountStore, BeforeCommit, Entry } from '../../services/accounts';
+import type { Account, AccountOpening, AccountStore, BeforeCommit, Entry } from '../../ports/accounts';
 import { classifyDatabaseError } from './errors';
 import { int8, timestamp } from './rows';
 import { inTransaction } from './transaction';

@@ -8,7 +8,7 @@ import type {
   RecordedTransferRow,
   ThroughputSample,
   TransferListPage,
-} from '../../services/admin';
+} from '../../ports/admin';
 import { transferId } from './accounts-store';
 import { classifyDatabaseError } from './errors';
 import { int8, timestamp, timestampOrNull } from './rows';

@@ -18,7 +18,7 @@ import type {
   FraudVerdict,
   FraudVerdictReader,
   ScoringDecision,
-} from '../../services/fraud';
+} from '../../ports/fraud';
 import { transferId } from './accounts-store';
 import { classifyDatabaseError } from './errors';
 import { int8, timestamp, timestampOrNull } from './rows';

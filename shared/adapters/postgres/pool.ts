@@ -63,19 +63,3 @@ export function createPool(target: DatabaseTarget, limits: PoolLimits = defaultP
   pool.on('error', () => undefined);
   return pool;
 }
-
-/** Reads the pool limits from the environment, falling back to the defaults. */
-export function poolLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): PoolLimits {
-  return {
-    connectionCountMax:
-      positiveInteger(env.LEDGER_DB_CONNECTION_COUNT_MAX) ?? defaultPoolLimits.connectionCountMax,
-    connectTimeoutMs: positiveInteger(env.LEDGER_DB_CONNECT_TIMEOUT_MS) ?? defaultPoolLimits.connectTimeoutMs,
-    queryTimeoutMs: positiveInteger(env.LEDGER_DB_QUERY_TIMEOUT_MS) ?? defaultPoolLimits.queryTimeoutMs,
-    idleTimeoutMs: positiveInteger(env.LEDGER_DB_IDLE_TIMEOUT_MS) ?? defaultPoolLimits.idleTimeoutMs,
-  };
-}
-
-function positiveInteger(value: string | undefined): number | undefined {
-  if (value === undefined || !/^[1-9]\d{0,8}$/.test(value)) return undefined;
-  return Number.parseInt(value, 10);
-}

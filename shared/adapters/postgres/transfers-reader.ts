@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { TransferId } from '../../domain/ids';
 import type { Metadata } from '../../domain/metadata';
 import { type RejectionReason, rejectionReasons } from '../../domain/results';
-import type { RecordedTransfer, TransferLedgerReader } from '../../services/transfer-status';
+import type { RecordedTransfer, TransferLedgerReader } from '../../ports/transfer-status';
 import { accountId, currency, transferId } from './accounts-store';
 import { classifyDatabaseError } from './errors';
 import { int8, timestamp, timestampOrNull } from './rows';

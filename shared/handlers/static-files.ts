@@ -1,15 +1,12 @@
 /**
  * Serves the files of a built front end (the System Internals page) from a directory shipped
- * beside the function (`bundledAssets` in the topology). Text files go as they are; anything
+ * beside the function (`bundledAssets` in its definition). Text files go as they are; anything
  * else base64-encoded, as API Gateway expects binary bodies.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { Logger } from '../ports/logger';
-import { type ApiHandler, jsonResponse, toProblemError } from './handler';
-import { NotFoundProblem, ProblemError, problemContentType } from './problem';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { NotFoundProblem, ProblemError } from './problem';
 
 const contentTypes: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -23,11 +20,11 @@ const contentTypes: Readonly<Record<string, string>> = {
 };
 const textExtensions: ReadonlySet<string> = new Set(['.html', '.js', '.css', '.svg', '.json']);
 
-/** Where the built dashboard is: beside the bundle on Lambda, in the project locally. */
-export function dashboardDirectory(env: NodeJS.ProcessEnv = process.env): string {
-  const root = env.LAMBDA_TASK_ROOT ?? fileURLToPath(new URL('../..', import.meta.url));
-  return path.join(root, 'dashboard', 'dist');
-}
+/**
+ * The built dashboard, relative to the asset root (the project locally, the task root on Lambda,
+ * where the stack ships it: the functions' `bundledAssets`).
+ */
+export const dashboardAssets = 'dashboard/dist';
 
 /** The dashboard was not built (`npm run build:dashboard`). */
 export class DashboardNotBuiltProblem extends ProblemError {
@@ -78,26 +75,4 @@ export async function staticFile(directory: string, file: string): Promise<APIGa
 
 function isMissing(error: unknown): boolean {
   return typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT';
-}
-
-/**
- * A Lambda handler that answers with a static file, or with a problem (404, 503) like every other
- * route. `fileOf` reads the file name from the event and throws a `ProblemError` for a bad one.
- */
-export function staticFileHandler(options: {
-  readonly name: string;
-  readonly logger: Logger;
-  readonly directory: string;
-  readonly fileOf: (event: APIGatewayProxyEvent) => string;
-}): ApiHandler {
-  return async (event) => {
-    try {
-      const result = await staticFile(options.directory, options.fileOf(event));
-      return result;
-    } catch (error) {
-      const problem = toProblemError(error);
-      if (problem.status >= 500) options.logger.error('static file failed', { route: options.name, error });
-      return jsonResponse(problem.status, problem.toProblem(), {}, problemContentType);
-    }
-  };
 }

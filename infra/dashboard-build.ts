@@ -5,7 +5,9 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from './postgres';
+
+/** The repository root. */
+const projectRoot = path.resolve(import.meta.dirname, '..');
 
 const dashboardRoot = path.join(projectRoot, 'dashboard');
 const builtPage = path.join(dashboardRoot, 'dist', 'index.html');

@@ -53,6 +53,25 @@ export interface HttpResponse {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+/** A response made whole by the handler (a static file), passed through as it is. */
+export interface RawHttpResponse {
+  readonly raw: APIGatewayProxyResult;
+}
+
+/** A request header a route reads, validated before the handler runs. */
+export interface HeaderSpec {
+  /** As clients spell it (`Idempotency-Key`); matched case-insensitively. */
+  readonly name: string;
+  readonly schema: z.ZodType<string>;
+}
+
+/** What a route does with a validated request, and the errors only it knows. */
+export interface HttpRoute<Body, Path, Query> {
+  readonly handle: (request: HttpRequest<Body, Path, Query>) => Promise<HttpResponse | RawHttpResponse>;
+  /** Turns errors only this route knows (a service's own) into problems; the rest map generically. */
+  readonly mapError?: (error: unknown) => ProblemError | undefined;
+}
+
 export type ApiHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
 
 export interface RouteOptions<
@@ -67,10 +86,9 @@ export interface RouteOptions<
   readonly body?: BodySchema;
   readonly path?: PathSchema;
   readonly query?: QuerySchema;
-  readonly handle: (
-    request: HttpRequest<z.output<BodySchema>, z.output<PathSchema>, z.output<QuerySchema>>,
-  ) => Promise<HttpResponse>;
-  /** Turns errors only this route knows (a service's own) into problems; the rest map generically. */
+  /** Headers the route reads: each is required and validated, or the request is a 400 naming it. */
+  readonly headers?: readonly HeaderSpec[];
+  readonly handle: HttpRoute<z.output<BodySchema>, z.output<PathSchema>, z.output<QuerySchema>>['handle'];
   readonly mapError?: (error: unknown) => ProblemError | undefined;
 }
 
@@ -95,15 +113,20 @@ export function httpHandler<
     .use(bodySizeLimit())
     .use(jsonBody(options.body !== undefined))
     .handler(async (event) => {
+      const headers = lowerCaseHeaders(event.headers);
+      for (const header of options.headers ?? []) {
+        headers[header.name.toLowerCase()] = requiredHeader(headers, header.name, header.schema);
+      }
       const request = {
         body: parsePart(options.body, event.parsedBody),
         path: parsePart(options.path, event.pathParameters ?? {}),
         query: parsePart(options.query, event.queryStringParameters ?? {}),
-        headers: lowerCaseHeaders(event.headers),
+        headers,
         apiKeyId: event.requestContext?.identity?.apiKeyId ?? undefined,
         requestId: event.requestContext?.requestId,
       };
       const response = await options.handle(request);
+      if ('raw' in response) return response.raw;
       return jsonResponse(response.status, response.body, response.headers);
     });
   return async (event, context) => {
