@@ -273,17 +273,19 @@ function proxyEvent(
   body: Buffer,
   identity: { apiKeyId: string | null },
 ): APIGatewayProxyEvent {
-  // Header names keep the case the client sent, as API Gateway passes them.
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  // Header names keep the case the client sent, as API Gateway passes them. The maps have no
+  // prototype, so a header or parameter named `toString` or `__proto__` is a key like any other
+  // (as in the event Lambda parses from JSON), not a member of Object.prototype.
+  const headers: Record<string, string> = Object.create(null);
+  const multiValueHeaders: Record<string, string[]> = Object.create(null);
   for (let index = 0; index + 1 < request.rawHeaders.length; index += 2) {
     const name = request.rawHeaders[index] ?? '';
     const value = request.rawHeaders[index + 1] ?? '';
     headers[name] = value;
     multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
   }
-  const query: Record<string, string> = {};
-  const multiValueQuery: Record<string, string[]> = {};
+  const query: Record<string, string> = Object.create(null);
+  const multiValueQuery: Record<string, string[]> = Object.create(null);
   for (const [name, value] of url.searchParams) {
     query[name] = value;
     multiValueQuery[name] = [...(multiValueQuery[name] ?? []), value];
