@@ -68,7 +68,15 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
   const host = options.host ?? '127.0.0.1';
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    const url = requestUrl(request.url ?? '/');
+    if (url === undefined) {
+      return sendProblem(response, {
+        status: 400,
+        slug: 'bad-request',
+        title: 'Bad request',
+        detail: 'the request target is not a path',
+      });
+    }
     const method = request.method ?? 'GET';
     if (url.pathname === '/health') {
       if (method !== 'GET') return sendProblem(response, methodNotAllowed(['GET']), { Allow: 'GET' });
@@ -194,6 +202,19 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
       return stopping;
     },
   };
+}
+
+/**
+ * The URL of a request target. A path is read as a path on this server, even one starting with
+ * `//`, which a URL parser would otherwise take for a host; anything else (absolute form) is
+ * parsed as it is. Undefined when it is no URL at all.
+ */
+function requestUrl(target: string): URL | undefined {
+  try {
+    return new URL(target.startsWith('/') ? `http://localhost${target}` : target);
+  } catch {
+    return undefined;
+  }
 }
 
 function methodNotAllowed(allowed: readonly string[]): Problem {

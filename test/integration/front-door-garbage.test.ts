@@ -93,3 +93,43 @@ describe('the local front door, given garbage', () => {
     }
   });
 });
+
+describe('the local front door, given request targets that are not plain paths', () => {
+  it.each([['//'], ['//['], ['//%zz']])(
+    'answers the path %s with 404 problem+json, not 500',
+    async (target) => {
+      const answer = await request('GET', target, ['x-api-key', apiKey]);
+
+      expect(answer.status).toBe(404);
+      expect(answer.contentType).toBe('application/problem+json');
+    },
+  );
+
+  it.each([['http://[::1/v1/accounts'], ['*']])(
+    'answers the target %s with 400 problem+json',
+    async (target) => {
+      const answer = await request('GET', target, ['x-api-key', apiKey]);
+
+      expect(answer.status).toBe(400);
+      expect(answer.contentType).toBe('application/problem+json');
+      expect(JSON.parse(answer.body)).toMatchObject({
+        status: 400,
+        type: 'https://ledgerx.dev/problems/bad-request',
+      });
+    },
+  );
+
+  it('reads a target starting with // as a path, never as a host in front of one', async () => {
+    events.length = 0;
+
+    const answer = await request(
+      'POST',
+      '//evil.example/v1/accounts',
+      ['x-api-key', apiKey],
+      Buffer.from('{}'),
+    );
+
+    expect(answer.status).toBe(404);
+    expect(events).toEqual([]);
+  });
+});
