@@ -5,8 +5,14 @@
  * turns the handler's result back into an HTTP response. It answers `GET /health` itself.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { HttpFunction, HttpMethod } from '../../shared/definitions';
 import { requestBodyBytesMax } from '../../shared/handlers/http';
@@ -160,7 +166,17 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
     sendResult(response, result);
   };
 
-  const server: Server = createServer((request, response) => {
+  // Node answers a request without Host with a bare 400 of its own; the front door does instead.
+  const server: Server = createServer({ requireHostHeader: false }, (request, response) => {
+    if (request.httpVersion === '1.1' && request.headers.host === undefined) {
+      response.setHeader('Connection', 'close');
+      return sendProblem(response, {
+        status: 400,
+        slug: 'bad-request',
+        title: 'Bad request',
+        detail: 'an HTTP/1.1 request needs a Host header',
+      });
+    }
     handle(request, response).catch((error: unknown) => {
       options.logger.error('front door failed', { error: String(error) });
       if (!response.headersSent) {
@@ -175,6 +191,7 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
       }
     });
   });
+  server.on('clientError', answerUnreadableRequest);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, host, () => {
@@ -202,6 +219,32 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
       return stopping;
     },
   };
+}
+
+/**
+ * Answers a request the HTTP parser could not read (bad framing, a byte a header may not hold,
+ * headers over Node's 16 KiB) with a problem, as every other refusal, instead of Node's bare
+ * status line; then closes the connection, whose next bytes cannot be trusted to start a request.
+ */
+function answerUnreadableRequest(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const body = JSON.stringify({
+    type: `${problemTypeBase}bad-request`,
+    title: status === 431 ? 'Request header fields too large' : 'Bad request',
+    status,
+    detail:
+      status === 431
+        ? 'the request headers are larger than the server reads'
+        : 'the request is not valid HTTP',
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${problemContentType}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /**

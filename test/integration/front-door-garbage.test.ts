@@ -3,6 +3,7 @@
  * or an answer that was not a problem+json, before its fix.
  */
 import http from 'node:http';
+import net from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,5 +132,42 @@ describe('the local front door, given request targets that are not plain paths',
 
     expect(answer.status).toBe(404);
     expect(events).toEqual([]);
+  });
+});
+
+/** Writes raw bytes, half-closes, and returns what came back before the server closed. */
+function rawExchange(bytes: string): Promise<string> {
+  const url = new URL(frontDoor.url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.end(Buffer.from(bytes, 'latin1'));
+  });
+}
+
+describe('the local front door, given malformed HTTP', () => {
+  it.each([
+    ['no Host header', 'GET /health HTTP/1.1\r\n\r\n', 400],
+    [
+      'a Content-Length that is no number',
+      'POST /v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n',
+      400,
+    ],
+    ['a NUL in a header', 'GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\u0000b\r\n\r\n', 400],
+    ['an unknown method', 'FOO /health HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ['headers over 16 KiB', `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+  ])('answers %s with a problem+json', async (_case, bytes, status) => {
+    const answer = await rawExchange(bytes);
+
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+    expect(head.split('\r\n')[0]).toBe(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`);
+    expect(head.toLowerCase()).toContain('content-type: application/problem+json');
+    expect(JSON.parse(body)).toMatchObject({
+      status,
+      type: expect.stringMatching(/^https:\/\/ledgerx\.dev\/problems\//),
+    });
   });
 });
