@@ -3,7 +3,7 @@
  * beside the function (`bundledAssets` in its definition). Text files go as they are; anything
  * else base64-encoded, as API Gateway expects binary bodies.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { NotFoundProblem, ProblemError } from './problem';
@@ -55,7 +55,9 @@ export async function staticFile(directory: string, file: string): Promise<APIGa
     content = await readFile(path.join(directory, file));
   } catch (error) {
     if (isMissing(error)) {
-      if (file === 'index.html') throw new DashboardNotBuiltProblem(directory);
+      // Not built when the directory itself is missing; a file it lacks is a 404 whatever its
+      // name, so the assets route asked for index.html does not claim the page is unbuilt.
+      if (!(await exists(directory))) throw new DashboardNotBuiltProblem(directory);
       throw new NotFoundProblem(`no file ${file}`);
     }
     throw error;
@@ -75,4 +77,14 @@ export async function staticFile(directory: string, file: string): Promise<APIGa
 
 function isMissing(error: unknown): boolean {
   return typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT';
+}
+
+async function exists(directory: string): Promise<boolean> {
+  try {
+    await stat(directory);
+    return true;
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
+  }
 }
