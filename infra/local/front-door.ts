@@ -4,6 +4,7 @@
  * that require it, refuses bodies over 256 KiB, builds the proxy event a Lambda receives, and
  * turns the handler's result back into an HTTP response. It answers `GET /health` itself.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   createServer,
@@ -354,6 +355,7 @@ function proxyEvent(
     query[name] = value;
     multiValueQuery[name] = [...(multiValueQuery[name] ?? []), value];
   }
+  const text = isUtf8(body);
   const hasQuery = Object.keys(query).length > 0;
   const hasPathParameters = Object.keys(pathParameters).length > 0;
   const requestTimeEpoch = Date.now();
@@ -368,8 +370,10 @@ function proxyEvent(
     multiValueQueryStringParameters: hasQuery ? multiValueQuery : null,
     pathParameters: hasPathParameters ? pathParameters : null,
     stageVariables: null,
-    body: body.length === 0 ? null : body.toString('utf8'),
-    isBase64Encoded: false,
+    // API Gateway hands over base64 what it takes for binary. Bytes that are not UTF-8 go so here:
+    // as text each bad byte would become U+FFFD before any handler could tell it was sent.
+    body: body.length === 0 ? null : text ? body.toString('utf8') : body.toString('base64'),
+    isBase64Encoded: !text,
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',

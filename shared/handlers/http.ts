@@ -199,7 +199,7 @@ function jsonBody(routeTakesBody: boolean): MiddlewareObj<ParsingEvent, APIGatew
       if (!routeTakesBody) return;
       const { event } = request;
       const raw = event.isBase64Encoded
-        ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
+        ? utf8Text(Buffer.from(event.body ?? '', 'base64'))
         : (event.body ?? '');
       if (raw.trim() === '')
         throw new MalformedJsonProblem('the request body is empty; a JSON object is expected');
@@ -210,6 +210,19 @@ function jsonBody(routeTakesBody: boolean): MiddlewareObj<ParsingEvent, APIGatew
       }
     },
   };
+}
+
+/**
+ * The text of a body that came as bytes. Bytes that are not UTF-8 are refused rather than read
+ * with U+FFFD in place of each bad one, which would accept (and store) text the client never sent.
+ * A byte-order mark is kept, so JSON.parse refuses it as it does in a body that came as text.
+ */
+function utf8Text(bytes: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch (error) {
+    throw new MalformedJsonProblem('the request body is not valid UTF-8', { cause: error });
+  }
 }
 
 /**

@@ -95,6 +95,28 @@ describe('the local front door, given garbage', () => {
   });
 });
 
+describe('the local front door, given a body that is not UTF-8', () => {
+  it('hands the handler the exact bytes, base64-encoded, so it can refuse them', async () => {
+    events.length = 0;
+    const body = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc0, 0xaf, 0xff, 0x22, 0x7d]);
+
+    const answer = await request('POST', '/v1/accounts', ['x-api-key', apiKey], body);
+
+    const event = events[0];
+    expect(answer.status).toBe(200);
+    expect(event?.isBase64Encoded).toBe(true);
+    expect(Buffer.from(event?.body ?? '', 'base64')).toEqual(body);
+  });
+
+  it('hands UTF-8 over as text', async () => {
+    events.length = 0;
+
+    await request('POST', '/v1/accounts', ['x-api-key', apiKey], Buffer.from('{"a":"é 😀"}'));
+
+    expect(events[0]).toMatchObject({ isBase64Encoded: false, body: '{"a":"é 😀"}' });
+  });
+});
+
 describe('the local front door, given request targets that are not plain paths', () => {
   it.each([['//'], ['//['], ['//%zz']])(
     'answers the path %s with 404 problem+json, not 500',
