@@ -10,7 +10,13 @@
 import { z } from 'zod';
 import { fraudReasons } from '../domain/fraud';
 import { parseAccountId, parseTransferId } from '../domain/ids';
-import { metadataBytesMax, metadataDepthMax, parseMetadata } from '../domain/metadata';
+import {
+  forbiddenMetadataKey,
+  hasForbiddenMetadataKey,
+  metadataBytesMax,
+  metadataDepthMax,
+  parseMetadata,
+} from '../domain/metadata';
 import { amountMax, parseCurrency, parseMinorUnits } from '../domain/money';
 import { timelineSteps } from '../domain/transfer';
 import { velocityTransferCountMaxBound, velocityWindowSMax } from '../domain/velocity';
@@ -97,17 +103,25 @@ export const amountSchema = z
     examples: ['1050'],
   });
 
+const metadataMessage = `must be a JSON object of at most ${metadataBytesMax} bytes and ${metadataDepthMax} levels, without NUL characters or ${forbiddenMetadataKey} keys`;
+
 /** Client metadata: a JSON object, at most `metadataBytesMax` bytes as stored. */
 export const metadataSchema = z
-  .record(z.string(), z.unknown())
+  .preprocess(
+    (value, context) => {
+      // Looked for before zod's record copies the object, which leaves a top-level `__proto__`
+      // key out of its copy without a word.
+      if (hasForbiddenMetadataKey(value)) {
+        context.issues.push({ code: 'custom', message: metadataMessage, input: value });
+      }
+      return value;
+    },
+    z.record(z.string(), z.unknown()),
+  )
   .transform((value, context) => {
     const metadata = parseMetadata(value);
     if (metadata === undefined) {
-      context.issues.push({
-        code: 'custom',
-        message: `must be a JSON object of at most ${metadataBytesMax} bytes and ${metadataDepthMax} levels, without NUL characters`,
-        input: value,
-      });
+      context.issues.push({ code: 'custom', message: metadataMessage, input: value });
       return z.NEVER;
     }
     return metadata;

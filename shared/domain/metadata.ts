@@ -24,6 +24,26 @@ function isUnstorable(text: string): boolean {
 }
 
 /**
+ * A key JavaScript does not keep as data: copying an object sets its prototype from a
+ * `__proto__` key instead of keeping the key, so metadata with one would lose it somewhere between
+ * the client and the ledger. The API refuses it rather than drop it without a word.
+ */
+export const forbiddenMetadataKey = '__proto__';
+
+/**
+ * Whether a value parsed from JSON has a `__proto__` key, looking at most `depthMax` levels down
+ * (deeper metadata is refused for its depth anyway).
+ */
+export function hasForbiddenMetadataKey(value: unknown, depthMax = metadataDepthMax): boolean {
+  if (typeof value !== 'object' || value === null || depthMax <= 0) return false;
+  if (Array.isArray(value)) return value.some((element) => hasForbiddenMetadataKey(element, depthMax - 1));
+  return (
+    Object.hasOwn(value, forbiddenMetadataKey) ||
+    Object.values(value).some((element) => hasForbiddenMetadataKey(element, depthMax - 1))
+  );
+}
+
+/**
  * Validates metadata: a plain JSON object nested at most `metadataDepthMax` deep, with only text
  * jsonb can hold, whose text form in Postgres fits `metadataBytesMax`.
  */
