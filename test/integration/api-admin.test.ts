@@ -2,9 +2,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createHandler as createActivity } from '../../functions/admin-activity';
-import { createHandler as createAssets } from '../../functions/admin-assets';
 import { createHandler as createGauges } from '../../functions/admin-gauges';
-import { createHandler as createPage } from '../../functions/admin-page';
 import { createHandler as createTransfers } from '../../functions/admin-transfers';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
 import {
@@ -275,50 +273,5 @@ describe('GET /v1/admin/gauges', () => {
 
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ transfers_queue: null, transfers_dead_letter_queue: null });
-  });
-});
-
-describe('the System Internals page', () => {
-  it('serves the built page without a key and refuses files outside the build', async () => {
-    const page = await createPage({ logger: silentLogger })(
-      apiEvent({ method: 'GET', resource: '/admin/system', apiKeyId: null }),
-    );
-    const traversal = parseResponse(
-      await createAssets({ logger: silentLogger })(
-        apiEvent({ method: 'GET', resource: '/admin/system/assets/{file}', pathParameters: { file: '..' } }),
-      ),
-    );
-    const missing = parseResponse(
-      await createAssets({ logger: silentLogger })(
-        apiEvent({
-          method: 'GET',
-          resource: '/admin/system/assets/{file}',
-          pathParameters: { file: 'nope.js' },
-        }),
-      ),
-    );
-    const script = /\/admin\/system\/assets\/([\w.-]+\.js)/.exec(page.body)?.[1] ?? '';
-    const asset = await createAssets({ logger: silentLogger })(
-      apiEvent({ method: 'GET', resource: '/admin/system/assets/{file}', pathParameters: { file: script } }),
-    );
-
-    expect(page.statusCode).toBe(200);
-    expect(page.headers?.['content-type']).toBe('text/html; charset=utf-8');
-    expect(traversal).toMatchObject({ status: 400, body: { field: 'file' } });
-    expect(missing.status).toBe(404);
-    expect(asset.statusCode).toBe(200);
-    expect(asset.headers?.['cache-control']).toContain('immutable');
-  });
-
-  it('says how to build the page when it is not built', async () => {
-    const page = parseResponse(
-      await createPage(
-        { logger: silentLogger },
-        '/nonexistent/dist',
-      )(apiEvent({ method: 'GET', resource: '/admin/system' })),
-    );
-
-    expect(page.status).toBe(503);
-    expect(String(page.body.detail)).toContain('npm run build:dashboard');
   });
 });
