@@ -6,13 +6,15 @@ import type { AccountId } from '../../shared/domain/ids';
 import { uniqueNamePrefix } from '../support/aws';
 import { useTestDatabase } from '../support/database';
 import { transferFactory } from '../support/factories';
-import { client, startTestRuntime } from '../support/runtime';
+import { client, startTestRuntime, waitFor } from '../support/runtime';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { completeTrail, openAccount, submitTransfer, trailOf, waitForCompleteTrail } from './ledger';
 
+type ScheduledHandler = (event: unknown, context: unknown) => Promise<unknown>;
+
 const database = useTestDatabase();
-/** How long the AWS endpoint is unreachable: several relay periods and receive backoffs. */
-const outageMs = 4_000;
+/** Scheduled relay runs that must fail while the endpoint is away, before it comes back. */
+const failedRelayRunCountMin = 2;
 let runtime: LocalRuntime | undefined;
 let proxy: TcpProxy | undefined;
 
@@ -25,10 +27,22 @@ describe('the AWS endpoint unreachable for a while', () => {
   it('loses nothing: committed events wait in the outbox, a refused submission is retried, queued transfers post', async () => {
     const moto = new URL(inject('awsEndpoint'));
     proxy = await startTcpProxy(moto.hostname, Number.parseInt(moto.port, 10));
+    let relayRunCount = 0;
     runtime = await startTestRuntime({
       databaseUrl: database.url,
       awsEndpoint: `http://127.0.0.1:${proxy.port}`,
       namePrefix: uniqueNamePrefix(),
+      wrapHandler: (key, handler) => {
+        if (key !== 'outboxRelay') return handler;
+        const relay = handler as ScheduledHandler;
+        return async (event: unknown, context: unknown) => {
+          try {
+            return await relay(event, context);
+          } finally {
+            relayRunCount += 1;
+          }
+        };
+      },
     });
     const api = client(runtime);
     const [debit, credit] = [await openAccount(api), await openAccount(api)];
@@ -60,7 +74,12 @@ describe('the AWS endpoint unreachable for a while', () => {
       { debit_account_id: debit, credit_account_id: credit, amount: '12', currency: 'USD' },
       { 'Idempotency-Key': key },
     );
-    await new Promise((resolve) => setTimeout(resolve, outageMs));
+    // The scheduled relay tries, and fails, while the bus is away: runs that began after the
+    // posting above, not a fixed time.
+    const relayRunsBefore = relayRunCount;
+    await waitFor('scheduled relay runs during the outage', async () =>
+      relayRunCount >= relayRunsBefore + failedRelayRunCountMin ? true : undefined,
+    );
     const duringOutage = await trailOf(
       database.pool,
       postedDuringOutage.map((transfer) => transfer.id),
