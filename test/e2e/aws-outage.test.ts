@@ -89,8 +89,9 @@ describe('the AWS endpoint unreachable for a while', () => {
     const allIds = [queuedBefore, ...postedDuringOutage.map((transfer) => transfer.id), retried];
     const trail = await waitForCompleteTrail(database.pool, allIds);
 
-    expect(refused.status).toBeGreaterThanOrEqual(500);
+    expect(refused.status).toBe(503);
     expect(refused.headers.get('content-type')).toBe('application/problem+json');
+    expect(refused.body).toMatchObject({ status: 503, title: 'Service unavailable' });
     expect(duringOutage).toMatchObject({ transferRows: 2, publishedRows: 0, receiptRows: 0 });
     expect(trail).toEqual(completeTrail(4));
   });
