@@ -209,7 +209,7 @@ export class StatefulStack extends Stack {
     for (const key of deadLetterQueueKeys()) {
       const alarm = new cloudwatch.Alarm(this, `DeadLetterAlarm-${key}`, {
         alarmName: physicalName(settings, `ledgerx-${key}-not-empty`),
-        alarmDescription: `Messages in ${topology.queues[key].name}: something failed every retry. See the README, "Dead letters".`,
+        alarmDescription: `Messages in ${topology.queues[key].name}: something failed every retry. See docs/operations.md, "Dead letters and redrive".`,
         metric: this.queues[key].metricApproximateNumberOfMessagesVisible({
           period: Duration.minutes(1),
           statistic: cloudwatch.Stats.MAXIMUM,

@@ -17,7 +17,7 @@ import { PostgresAccountStore } from '../../shared/adapters/postgres/accounts-st
 import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { createPool } from '../../shared/adapters/postgres/pool';
 import { openApiDocument } from '../../shared/api/openapi';
-import type { ScheduledFunction, SqsFunction } from '../../shared/definitions';
+import type { ScheduledFunction, ScheduledHandler, SqsFunction } from '../../shared/definitions';
 import type { AccountId } from '../../shared/domain/ids';
 import type { VelocityLimits } from '../../shared/domain/velocity';
 import type { SqsBatchHandler } from '../../shared/handlers/sqs';
@@ -100,6 +100,8 @@ export interface LocalRuntimeOptions {
    * crash after posting) into the real handler the runtime runs.
    */
   readonly wrapConsumer?: (definition: SqsFunction, handler: SqsBatchHandler) => SqsBatchHandler;
+  /** Wraps a scheduled function's handler as it is built (a test that counts or faults its runs). */
+  readonly wrapScheduled?: (definition: ScheduledFunction, handler: ScheduledHandler) => ScheduledHandler;
   readonly logger?: Logger;
   /** The default velocity limits; otherwise LEDGER_VELOCITY_* of this process's environment. */
   readonly velocity?: VelocityLimits;
@@ -280,7 +282,11 @@ async function start(
 
   const schedules = functionDefinitions
     .filter((definition): definition is ScheduledFunction => definition.kind === 'schedule')
-    .map((definition) => schedule(definition, wiring, options.scheduleRateS ?? definition.rateS, logger));
+    .map((definition) => {
+      const built = definition.build(wiring);
+      const handler = options.wrapScheduled === undefined ? built : options.wrapScheduled(definition, built);
+      return schedule(definition, handler, options.scheduleRateS ?? definition.rateS, logger);
+    });
   cleanups.push(async () => {
     await Promise.all(schedules.map((each) => each.stop()));
   });
@@ -361,11 +367,10 @@ async function copyVelocityLimits(pool: pg.Pool, dynamo: DynamoDBClient, tableNa
  */
 function schedule(
   definition: ScheduledFunction,
-  wiring: Wiring,
+  handler: ScheduledHandler,
   rateS: number,
   logger: Logger,
 ): { runNow(): Promise<void>; stop(): Promise<void> } {
-  const handler = definition.build(wiring);
   const { timeoutS } = definition.limits;
   let running: Promise<void> | undefined;
   const runNow = (): Promise<void> => {
