@@ -201,6 +201,7 @@ export type FunctionKey =
   | 'adminAssets'
   | 'adminActivity'
   | 'adminGauges'
+  | 'adminInvariants'
   | 'adminTransfers';
 
 const api = (method: HttpMethod, path: string, apiKeyRequired = true): Trigger => ({
@@ -352,6 +353,14 @@ const functions: Readonly<Record<FunctionKey, FunctionSpec>> = {
       { kind: 'queue-admin', queue: 'transfersDeadLetter' },
     ],
     timeoutS: 10,
+    memoryMiB: 512,
+  },
+  adminInvariants: {
+    entry: 'admin-invariants',
+    trigger: api('GET', '/v1/admin/invariants'),
+    access: [{ kind: 'database' }],
+    // The check reads the whole ledger; API Gateway waits at most 29 s for an integration.
+    timeoutS: 28,
     memoryMiB: 512,
   },
   adminTransfers: {

@@ -189,6 +189,13 @@ const operations: Readonly<Record<string, OperationSpec>> = {
     success: { status: 200, schema: 'Gauges', description: 'The gauges; a source without data yet is null.' },
     problems: [401, 503],
   },
+  'admin-invariants': {
+    operationId: 'checkAdminInvariants',
+    summary: "Admin: run the ledger's invariant check (500 invariants-violated with the violations)",
+    parameters: [],
+    success: { status: 200, schema: 'InvariantsHold', description: 'Every invariant holds.' },
+    problems: [401, 503],
+  },
   'admin-transfers': {
     operationId: 'listAdminTransfers',
     summary: 'Admin: recorded transfers, newest first, optionally by status',

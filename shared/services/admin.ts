@@ -74,6 +74,8 @@ export interface ThroughputSample {
  * - `throughput`: transfers recorded per second over the last `windowS` seconds.
  * - `batchStats`: undefined when the consumer batch table does not exist yet, or has no rows.
  * - `fraudFlagCount`: undefined when the fraud tables do not exist yet.
+ * - `checkInvariants`: the violations `ledger.check_invariants()` finds, at most
+ *   `violationCountMax` of them (none when the ledger is sound), and whether there were more.
  */
 export interface AdminLedgerReader {
   activity(after: ActivityPosition | undefined, limit: number): Promise<ActivityPage>;
@@ -85,6 +87,21 @@ export interface AdminLedgerReader {
   throughput(windowS: number): Promise<ThroughputSample>;
   batchStats(batchCountMax: number): Promise<BatchStats | undefined>;
   fraudFlagCount(): Promise<number | undefined>;
+  checkInvariants(violationCountMax: number): Promise<InvariantReport>;
+}
+
+/** One broken promise of the ledger: which invariant, about what, and how it is broken. */
+export interface InvariantViolation {
+  readonly invariant: string;
+  readonly subject: string;
+  readonly detail: string;
+}
+
+/** What the ledger's invariant check found. */
+export interface InvariantReport {
+  readonly violations: readonly InvariantViolation[];
+  /** True when there were more violations than were read. */
+  readonly truncated: boolean;
 }
 
 /** Messages in a queue, as SQS counts them (approximate). */
@@ -103,9 +120,15 @@ export interface QueueDepthReader {
 export interface AdminLimits {
   readonly throughputWindowS: number;
   readonly batchCountMax: number;
+  /** Violations one invariant check reports; a broken ledger can have one per row. */
+  readonly violationCountMax: number;
 }
 
-export const adminLimits: AdminLimits = { throughputWindowS: 180, batchCountMax: 200 };
+export const adminLimits: AdminLimits = {
+  throughputWindowS: 180,
+  batchCountMax: 200,
+  violationCountMax: 100,
+};
 
 export interface Gauges {
   readonly generatedAt: string;
@@ -137,6 +160,14 @@ export class AdminService {
 
   public listTransfers(query: Parameters<AdminLedgerReader['listTransfers']>[0]): Promise<TransferListPage> {
     return this.ledger.listTransfers(query);
+  }
+
+  /**
+   * Runs the ledger's own invariant check (the one every test and benchmark runs after itself),
+   * so a deployed stage can be checked after a load run too.
+   */
+  public checkInvariants(): Promise<InvariantReport> {
+    return this.ledger.checkInvariants(this.limits.violationCountMax);
   }
 
   /**
