@@ -6,7 +6,7 @@
  * schedule. The handlers are the same files Lambda runs, built with `createHandler(dependencies)`.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
@@ -106,10 +106,14 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-/** What `.data/runtime.json` holds. */
+/**
+ * What `.data/runtime.json` holds. It carries the API key, for `npm run load` and the other local
+ * tools, so it is readable by its owner only.
+ */
 export interface RuntimeFile {
   readonly pid: number;
   readonly url: string;
+  readonly apiKey: string;
   readonly awsEndpoint: string;
   readonly region: string;
   readonly namePrefix: string;
@@ -287,13 +291,16 @@ async function start(
     const file: RuntimeFile = {
       pid: process.pid,
       url: frontDoor.url,
+      apiKey: options.apiKey,
       awsEndpoint: aws.endpoint,
       region: settings.region,
       namePrefix: options.namePrefix ?? '',
       resources,
     };
     await mkdir(path.dirname(runtimeFilePath), { recursive: true });
-    await writeFile(runtimeFilePath, `${JSON.stringify(file, null, 2)}\n`);
+    await writeFile(runtimeFilePath, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+    // The mode applies only to a new file; one an older version wrote is narrowed too.
+    await chmod(runtimeFilePath, 0o600);
   }
   // Events a previous run committed but did not publish leave now, not a schedule period later.
   await relay.runNow();
