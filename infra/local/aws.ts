@@ -4,14 +4,17 @@
  * child process. moto needs no Docker and no account, which is why it is the default.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
 import type { AwsClientSettings } from '../../shared/config';
-import { freePort } from './postgres';
+import { freePort, projectRoot } from './postgres';
 
 /** A reachable AWS endpoint and how to stop it (a no-op for an endpoint we did not start). */
 export interface AwsEndpoint {
   readonly endpoint: string;
   /** Whether this process started the server (and so owns it). */
   readonly owned: boolean;
+  /** Something the user should know about how it runs (moto without keep-alive), if anything. */
+  readonly notice?: string;
   stop(): Promise<void>;
 }
 
@@ -27,37 +30,12 @@ const stopTimeoutMs = 5_000;
 const logLineCountMax = 50;
 
 /**
- * Starts moto_server as `python3 -m moto.server` would, after two fixes:
- * - moto 5 rebuilds a jsonpath parser (a PLY grammar, about 45 ms) eight times for every event an
- *   EventBridge rule sends to a target, so PutEvents takes ~0.4 s per event. Caching the parse,
- *   which returns an immutable expression, makes it take milliseconds. Without jsonpath_ng the
- *   server runs as is.
- * - moto serves requests on threads and checks a DynamoDB condition, then writes, with no lock
- *   between: on a busy machine two conditional puts of one key could both succeed, which
- *   DynamoDB never allows (seen: two racing requests with one Idempotency-Key both ran, about one
- *   run in four under load). Each item operation runs under one lock, so a condition and its
- *   write are atomic, as on AWS.
+ * The moto server of the local runtime and the tests: moto 5 with fixes for what is slow or wrong
+ * in it under load (atomic DynamoDB item operations, O(1) SQS FIFO sends, receives and deletes,
+ * cached request routing and jsonpath parses), served with keep-alive by Debian's waitress when it
+ * is installed. Each fix is described in the file.
  */
-const motoLauncher = [
-  'import functools, sys, threading',
-  'try:',
-  '    import jsonpath_ng.ext',
-  '    jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)',
-  'except ImportError:',
-  '    pass',
-  'from moto.dynamodb.models import DynamoDBBackend',
-  '_item_lock = threading.RLock()',
-  'def _atomic(operation):',
-  '    @functools.wraps(operation)',
-  '    def run(*args, **kwargs):',
-  '        with _item_lock:',
-  '            return operation(*args, **kwargs)',
-  '    return run',
-  "for _name in ('get_item', 'put_item', 'update_item', 'delete_item', 'batch_write_item', 'transact_write_items'):",
-  '    setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))',
-  'from moto.server import main',
-  'main(sys.argv[1:])',
-].join('\n');
+const motoServerScript = path.join(projectRoot, 'infra', 'local', 'moto_server.py');
 
 /** The children this process started, killed on exit so no moto outlives its parent. */
 const children = new Set<ChildProcess>();
@@ -73,7 +51,7 @@ function installExitHook(): void {
 
 /**
  * Returns the endpoint `AWS_ENDPOINT_URL` names when set; otherwise starts
- * moto_server (see `motoLauncher`) on a free loopback port and waits until it answers HTTP.
+ * moto_server (see `motoServerScript`) on a free loopback port and waits until it answers HTTP.
  */
 export async function startAwsEndpoint(
   options: { readonly env?: NodeJS.ProcessEnv; readonly port?: number } = {},
@@ -86,11 +64,11 @@ export async function startAwsEndpoint(
   return startMoto(options.port ?? (await freePort()));
 }
 
-/** Starts a moto server of our own on the given port (see `motoLauncher`). */
+/** Starts a moto server of our own on the given port (see `motoServerScript`). */
 export async function startMoto(port: number): Promise<AwsEndpoint> {
   const endpoint = `http://127.0.0.1:${port}`;
   const logLines: string[] = [];
-  const child = spawn('python3', ['-c', motoLauncher, '-H', '127.0.0.1', '-p', String(port)], {
+  const child = spawn('python3', [motoServerScript, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: a Ctrl+C in the terminal reaches the runtime, which stops moto last,
     // after the pollers have finished with its queues, instead of moto dying first.
@@ -125,10 +103,12 @@ export async function startMoto(port: number): Promise<AwsEndpoint> {
     throw new Error(`moto_server did not start on ${endpoint}:\n${logLines.join('')}`, { cause: error });
   }
 
+  const fallback = logLines.join('').match(/^moto \([^)]*\): waitress is not installed.*$/m);
   let stopping: Promise<void> | undefined;
   return {
     endpoint,
     owned: true,
+    ...(fallback === null ? {} : { notice: fallback[0] }),
     stop: () => {
       stopping ??= (async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;

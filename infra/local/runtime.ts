@@ -86,6 +86,8 @@ export interface LocalRuntimeOptions {
   readonly logger?: Logger;
   /** The default velocity limits; otherwise LEDGER_VELOCITY_* of this process's environment. */
   readonly velocity?: VelocityLimits;
+  /** Invocations of one HTTP function at once (the front door's `defaultFunctionConcurrencyMax`). */
+  readonly functionConcurrencyMax?: number;
 }
 
 /** A running local LedgerX. */
@@ -182,6 +184,7 @@ async function start(
   }
 
   const aws: AwsEndpoint = await awsStarting;
+  if (aws.notice !== undefined) logger.warn(aws.notice);
   const settings = localAwsSettings(aws.endpoint);
   const clients = awsClients(settings);
   const resources = await provision(clients, {
@@ -283,6 +286,9 @@ async function start(
     apiKey: options.apiKey,
     routes,
     logger,
+    ...(options.functionConcurrencyMax === undefined
+      ? {}
+      : { functionConcurrencyMax: options.functionConcurrencyMax }),
   });
   // The front door stops first: no new transfers while the pollers drain.
   cleanups.push(() => frontDoor.stop());

@@ -3,7 +3,7 @@
  * `.data/postgres`, or LEDGER_DB_DIR, on port LEDGER_DB_PORT or 54320) unless DATABASE_URL names
  * one; the AWS endpoint is a moto of its own unless AWS_ENDPOINT_URL names one (LocalStack from
  * docker-compose.yml). PORT (default 3000) and LEDGER_API_KEY (default: a fresh key, printed) set
- * the front door. Ctrl+C (or SIGTERM) stops cleanly.
+ * the front door; LEDGER_FUNCTION_CONCURRENCY_MAX bounds each HTTP function's invocations at once. Ctrl+C (or SIGTERM) stops cleanly.
  *
  * The runtime runs in a child process with a process group of its own. A Ctrl+C in a terminal is
  * sent to the whole foreground group, so without this Postgres and moto would get it too and shut
@@ -30,6 +30,11 @@ function portFrom(value: string | undefined, fallback: number, name: string): nu
   if (value === undefined || value === '') return fallback;
   if (!/^\d{1,5}$/.test(value) || Number.parseInt(value, 10) > 65_535)
     throw new Error(`${name} must be a port`);
+  return Number.parseInt(value, 10);
+}
+
+function countFrom(value: string, name: string): number {
+  if (!/^[1-9]\d{0,4}$/.test(value)) throw new Error(`${name} must be a whole number from 1 to 99999`);
   return Number.parseInt(value, 10);
 }
 
@@ -82,6 +87,14 @@ async function run(): Promise<void> {
     },
     drainTimeoutMs,
     writeRuntimeFile: true,
+    ...(process.env.LEDGER_FUNCTION_CONCURRENCY_MAX === undefined
+      ? {}
+      : {
+          functionConcurrencyMax: countFrom(
+            process.env.LEDGER_FUNCTION_CONCURRENCY_MAX,
+            'LEDGER_FUNCTION_CONCURRENCY_MAX',
+          ),
+        }),
   });
 
   let stopping = false;
