@@ -29,6 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { cpuBetween, sampleCpu } from './cpu';
 import {
   type ApiAnswer,
   ApiCallError,
@@ -166,18 +167,25 @@ function parseOptions(argv: readonly string[]): LoadOptions {
   };
 }
 
+interface Target {
+  readonly url: string;
+  readonly apiKey: string;
+  /** The local runtime's process, when the target is the one `npm start` wrote: its CPU is read. */
+  readonly runtimePid: number | undefined;
+}
+
 /** Where the load goes: LEDGER_URL and LEDGER_API_KEY, or what `npm start` wrote. */
-async function resolveTarget(): Promise<{ url: string; apiKey: string }> {
-  let runtime: { url?: unknown; apiKey?: unknown } | undefined;
+async function resolveTarget(): Promise<Target> {
+  let runtime: { url?: unknown; apiKey?: unknown; pid?: unknown } | undefined;
   const readRuntime = async () => {
     try {
-      runtime ??= JSON.parse(await readFile(runtimeFilePath, 'utf8')) as { url?: unknown; apiKey?: unknown };
+      runtime ??= JSON.parse(await readFile(runtimeFilePath, 'utf8')) as typeof runtime;
     } catch (error) {
       throw new UsageError(
         `no target: set LEDGER_URL and LEDGER_API_KEY, or run 'npm start' (it writes ${runtimeFilePath}): ${String(error)}`,
       );
     }
-    return runtime;
+    return runtime ?? {};
   };
   const url = process.env.LEDGER_URL ?? (await readRuntime()).url;
   if (typeof url !== 'string' || !/^https?:\/\//.test(url))
@@ -189,7 +197,14 @@ async function resolveTarget(): Promise<{ url: string; apiKey: string }> {
     throw new UsageError(
       'no API key: set LEDGER_API_KEY (npm start prints it and writes it to its runtime file)',
     );
-  return { url: url.replace(/\/+$/, ''), apiKey };
+  let runtimePid: number | undefined;
+  try {
+    const written = await readRuntime();
+    if (written.url === url && typeof written.pid === 'number') runtimePid = written.pid;
+  } catch {
+    runtimePid = undefined;
+  }
+  return { url: url.replace(/\/+$/, ''), apiKey, runtimePid };
 }
 
 /** The run's accounts. */
@@ -756,7 +771,7 @@ function roundedMs(value: number): number {
 
 async function main(): Promise<number> {
   let options: LoadOptions;
-  let target: { url: string; apiKey: string };
+  let target: Target;
   try {
     options = parseOptions(process.argv.slice(2));
     target = await resolveTarget();
@@ -787,8 +802,19 @@ async function main(): Promise<number> {
     `driving POST /v1/transfers for ${options.durationS} s ${options.ratePerS === undefined ? 'as fast as' : `at ${options.ratePerS}/s over`} ${options.connections} connections`,
   );
   const keys: KeyState[] = [];
+  const cpuBefore = sampleCpu(target.runtimePid);
   const load = await runLoad(target, accounts, options, runId, keys, problems, log);
+  const cpuAfter = sampleCpu(target.runtimePid);
   const loadAverageAtEnd = loadavg();
+  // CPU per accepted transfer, per process, over the timed load (the posting runs meanwhile).
+  const cpuMsPerAccepted: Record<string, number> = {};
+  const cpuCores: Record<string, number> = {};
+  if (cpuBefore !== undefined && cpuAfter !== undefined) {
+    for (const [label, seconds] of cpuBetween(cpuBefore, cpuAfter)) {
+      cpuMsPerAccepted[label] = roundedMs((seconds * 1000) / Math.max(1, load.acceptedCount));
+      cpuCores[label] = Math.round((seconds / Math.max(0.001, load.elapsedS)) * 100) / 100;
+    }
+  }
   const resolved = await resolveOpenKeys(api, keys, problems);
   if (resolved.openCount > 0)
     log(
@@ -840,6 +866,8 @@ async function main(): Promise<number> {
       p99: roundedMs(quantile(sorted, 0.99)),
       max: roundedMs(sorted.at(-1) ?? 0),
     },
+    cpu_ms_per_accepted: cpuMsPerAccepted,
+    cpu_cores: cpuCores,
     resolve: {
       open: resolved.openCount,
       resolved: resolved.resolvedCount,
@@ -872,6 +900,11 @@ async function main(): Promise<number> {
         `accepted          ${report.accepted} in ${report.elapsed_s} s = ${report.accepted_per_s} transfers/s`,
         `latency ms        p50 ${report.latency_ms.p50}  p95 ${report.latency_ms.p95}  p99 ${report.latency_ms.p99}  max ${report.latency_ms.max}`,
         `statuses          ${statuses}${load.errorCount > 0 ? `, no answer: ${load.errorCount}` : ''}`,
+        `cpu ms/accepted   ${
+          Object.entries(cpuMsPerAccepted)
+            .map(([label, ms]) => `${label} ${ms} (${cpuCores[label]} cores)`)
+            .join(', ') || "not read (the target is not this machine's npm start)"
+        }`,
         `retries           ${load.retrySentCount} sent under an earlier key; ${resolved.openCount} left open, ${resolved.unresolvedCount} unresolved`,
         `ledger            ${report.ledger.posted} posted, ${report.ledger.rejected} rejected, ${report.ledger.not_final} not final, settled in ${report.ledger.settle_s} s; invariants ${report.ledger.invariants}`,
         report.consistent ? 'consistent        yes' : `consistent        NO: ${problems.count} problems`,
