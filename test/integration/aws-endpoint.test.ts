@@ -1,5 +1,11 @@
 import { request } from 'node:http';
 import {
+  GetItemCommand,
+  PutItemCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
   CreateQueueCommand,
   DeleteMessageCommand,
   DeleteQueueCommand,
@@ -119,6 +125,56 @@ describe('the AWS endpoint under concurrency', () => {
     );
 
     expect(answer.Messages?.map((message) => message.Body)).toEqual(['transfer']);
+  });
+
+  it('cancels a TransactWriteItems whole when one condition fails, writing none of its items', async () => {
+    const table = aws.resources.idempotencyTable;
+    const id = (name: string) => ({ id: { S: `${aws.namePrefix}transact-${name}` } });
+    await aws.clients.dynamo.send(
+      new PutItemCommand({ TableName: table, Item: { ...id('held'), version: { N: '1' } } }),
+    );
+    await aws.clients.dynamo.send(
+      new PutItemCommand({ TableName: table, Item: { ...id('taken'), version: { N: '1' } } }),
+    );
+
+    const cancelled = await aws.clients.dynamo
+      .send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: table,
+                Key: id('held'),
+                UpdateExpression: 'SET version = :two',
+                ExpressionAttributeValues: { ':two': { N: '2' } },
+              },
+            },
+            { Put: { TableName: table, Item: { ...id('new'), version: { N: '1' } } } },
+            {
+              Put: {
+                TableName: table,
+                Item: { ...id('taken'), version: { N: '9' } },
+                ConditionExpression: 'attribute_not_exists(id)',
+              },
+            },
+          ],
+        }),
+      )
+      .catch((error: unknown) => error);
+    const read = async (name: string) =>
+      (
+        await aws.clients.dynamo.send(
+          new GetItemCommand({ TableName: table, Key: id(name), ConsistentRead: true }),
+        )
+      ).Item;
+
+    expect(cancelled).toBeInstanceOf(TransactionCanceledException);
+    expect(
+      (cancelled as TransactionCanceledException).CancellationReasons?.map((reason) => reason.Code),
+    ).toEqual(['None', 'None', 'ConditionalCheckFailed']);
+    expect((await read('held'))?.version).toEqual({ N: '1' });
+    expect(await read('new')).toBeUndefined();
+    expect((await read('taken'))?.version).toEqual({ N: '1' });
   });
 
   it('keeps the connection open between calls, as AWS endpoints do', async () => {
