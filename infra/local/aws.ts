@@ -13,6 +13,8 @@ export interface AwsEndpoint {
   readonly endpoint: string;
   /** Whether this process started the server (and so owns it). */
   readonly owned: boolean;
+  /** The server's process, when this process started it. */
+  readonly pid?: number;
   /** Something the user should know about how it runs (moto without keep-alive), if anything. */
   readonly notice?: string;
   stop(): Promise<void>;
@@ -108,6 +110,7 @@ export async function startMoto(port: number): Promise<AwsEndpoint> {
   return {
     endpoint,
     owned: true,
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     ...(fallback === null ? {} : { notice: fallback[0] }),
     stop: () => {
       stopping ??= (async () => {

@@ -60,12 +60,13 @@ function commandLine(pid: number): string {
 
 /** What a process is, for the report: moto processes say which services they serve. */
 function labelOf(stat: ProcessStat, rootPid: number): string {
-  if (stat.pid === rootPid) return 'node (runtime)';
   if (stat.name.startsWith('postgres')) return 'postgres';
   const command = commandLine(stat.pid);
-  const moto = /# ledgerx moto: ([\w+-]+)/.exec(command);
-  if (moto !== null) return `moto (${moto[1]})`;
-  if (command.includes('moto')) return 'moto';
+  if (command.includes('moto')) {
+    const label = /--label (\S+)/.exec(command);
+    return label === null ? 'moto' : `moto (${label[1]})`;
+  }
+  if (stat.pid === rootPid) return 'node (runtime)';
   return stat.name;
 }
 
