@@ -87,7 +87,8 @@ describe('npm run load', () => {
     expect(report.requests.retries_sent).toBeGreaterThan(0);
     // Every accepted transfer, in the load or while resolving, is posted (the accounts are funded).
     expect(report.ledger.posted).toBe(report.ledger.transfers_accepted);
-    expect(report.statuses['202']).toBe(report.accepted);
+    // A retry of an accepted key answers 202 again, with the same transfer: one transfer, two answers.
+    expect(report.statuses['202']).toBeGreaterThanOrEqual(report.accepted);
     expect(report.latency_ms.max).toBeGreaterThanOrEqual(report.latency_ms.p99);
     expect(run.stderr).toMatch(/sent \d+ {2}accepted \d+/);
   });

@@ -23,10 +23,7 @@
  * verification finds a problem, 2 on bad flags or when the target cannot be set up.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { cpuBetween, sampleCpu } from './cpu';
@@ -39,6 +36,7 @@ import {
   quantile,
   sleep,
 } from './ledger-api';
+import { resolveTarget, type Target, UsageError } from './target';
 
 const usage = `Usage: npm run load -- [options]
   --duration-s N           how long to drive load (default 60)
@@ -54,9 +52,6 @@ const usage = `Usage: npm run load -- [options]
   --json                   print one JSON line
 The target is LEDGER_URL with LEDGER_API_KEY, or the runtime npm start wrote (.data/runtime.json,
 or LEDGER_RUNTIME_FILE).`;
-
-const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
-const runtimeFilePath = process.env.LEDGER_RUNTIME_FILE ?? path.join(projectRoot, '.data', 'runtime.json');
 
 /** Bounds of the flags: a run is meant to be minutes, not hours, and a machine's worth of load. */
 const durationSMax = 3_600;
@@ -87,13 +82,6 @@ const entryPageCountMax = 100_000;
 const problemListMax = 50;
 /** Pause between checks while waiting for the system to be quiet. */
 const settleCheckIntervalMs = 1_000;
-
-class UsageError extends Error {
-  public constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
 
 interface LoadOptions {
   readonly durationS: number;
@@ -165,46 +153,6 @@ function parseOptions(argv: readonly string[]): LoadOptions {
     settleTimeoutS: integerFlag(values, 'settle-timeout-s', 120, { min: 1, max: settleTimeoutSMax }),
     json: values.json === true,
   };
-}
-
-interface Target {
-  readonly url: string;
-  readonly apiKey: string;
-  /** The local runtime's process, when the target is the one `npm start` wrote: its CPU is read. */
-  readonly runtimePid: number | undefined;
-}
-
-/** Where the load goes: LEDGER_URL and LEDGER_API_KEY, or what `npm start` wrote. */
-async function resolveTarget(): Promise<Target> {
-  let runtime: { url?: unknown; apiKey?: unknown; pid?: unknown } | undefined;
-  const readRuntime = async () => {
-    try {
-      runtime ??= JSON.parse(await readFile(runtimeFilePath, 'utf8')) as typeof runtime;
-    } catch (error) {
-      throw new UsageError(
-        `no target: set LEDGER_URL and LEDGER_API_KEY, or run 'npm start' (it writes ${runtimeFilePath}): ${String(error)}`,
-      );
-    }
-    return runtime ?? {};
-  };
-  const url = process.env.LEDGER_URL ?? (await readRuntime()).url;
-  if (typeof url !== 'string' || !/^https?:\/\//.test(url))
-    throw new UsageError('the target URL is not an http(s) URL');
-  const apiKey =
-    process.env.LEDGER_API_KEY ??
-    (process.env.LEDGER_URL === undefined ? (await readRuntime()).apiKey : undefined);
-  if (typeof apiKey !== 'string' || apiKey === '')
-    throw new UsageError(
-      'no API key: set LEDGER_API_KEY (npm start prints it and writes it to its runtime file)',
-    );
-  let runtimePid: number | undefined;
-  try {
-    const written = await readRuntime();
-    if (written.url === url && typeof written.pid === 'number') runtimePid = written.pid;
-  } catch {
-    runtimePid = undefined;
-  }
-  return { url: url.replace(/\/+$/, ''), apiKey, runtimePid };
 }
 
 /** The run's accounts. */
@@ -341,6 +289,7 @@ interface LoadResult {
   readonly sentCount: number;
   readonly answeredCount: number;
   readonly statusCounts: Record<string, number>;
+  /** Transfers accepted during the timed load: keys answered 202, each counted once. */
   readonly acceptedCount: number;
   readonly retrySentCount: number;
   readonly latenciesMs: number[];
@@ -466,7 +415,7 @@ async function runLoad(
             if (state === undefined) return;
             state.outstanding--;
             statusCounts[String(status)] = (statusCounts[String(status)] ?? 0) + 1;
-            if (status === 202) acceptedCount++;
+            if (status === 202 && state.acceptedId === undefined) acceptedCount++;
             let parsed: unknown = body;
             try {
               parsed = JSON.parse(body);
