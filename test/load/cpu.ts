@@ -27,7 +27,11 @@ interface ProcessStat {
   readonly pid: number;
   readonly parentPid: number;
   readonly name: string;
-  /** User plus system CPU time of the process itself (all its threads), in clock ticks. */
+  /**
+   * User plus system CPU time of the process (all its threads) and of its children that ended
+   * and were waited for, in clock ticks: a Postgres backend that exits mid-run moves its time
+   * to the postmaster, instead of vanishing from the sum.
+   */
   readonly cpuTicks: number;
 }
 
@@ -38,12 +42,12 @@ function readStat(pid: number): ProcessStat | undefined {
     const close = text.lastIndexOf(')');
     const name = text.slice(text.indexOf('(') + 1, close);
     const fields = text.slice(close + 2).split(' ');
-    // After the name: state(0) ppid(1) … utime(11) stime(12).
+    // After the name: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
     return {
       pid,
       parentPid: Number.parseInt(fields[1] ?? '0', 10),
       name,
-      cpuTicks: Number.parseInt(fields[11] ?? '0', 10) + Number.parseInt(fields[12] ?? '0', 10),
+      cpuTicks: [11, 12, 13, 14].reduce((sum, field) => sum + Number.parseInt(fields[field] ?? '0', 10), 0),
     };
   } catch {
     return undefined;
