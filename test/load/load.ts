@@ -726,8 +726,12 @@ async function main(): Promise<number> {
     target = await resolveTarget();
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    if (error.message !== '') process.stderr.write(`${error.message}\n\n`);
-    process.stderr.write(`${usage}\n`);
+    // --help asks for the usage (exit 0); anything else is a mistake (exit 2).
+    if (error.message === '') {
+      process.stdout.write(`${usage}\n`);
+      return 0;
+    }
+    process.stderr.write(`${error.message}\n\n${usage}\n`);
     return 2;
   }
   const log: Log = (line) => process.stderr.write(`${line}\n`);
