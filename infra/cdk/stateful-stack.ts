@@ -2,7 +2,7 @@
  * The stateful stack: what holds data and outlives any deploy of the functions. The VPC, Aurora
  * PostgreSQL behind RDS Proxy, every queue, table, the event bus and its rules from the topology,
  * one customer managed KMS key for all of it, and the alarm topic. Everything is read from
- * `infra/topology.ts`, so a queue or table added there appears here without a change.
+ * `shared/topology.ts`, so a queue or table added there appears here without a change.
  */
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';

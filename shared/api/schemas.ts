@@ -157,7 +157,7 @@ export const velocityLimitsSchema = z
       .max(velocityWindowSMax)
       .nullable()
       .optional()
-      .meta({ description: `The sliding window in seconds (1 to ${velocityWindowSMax}).` }),
+      .meta({ description: `The length of a fixed window in seconds (1 to ${velocityWindowSMax}).` }),
     max_transfers: z
       .int()
       .min(1)
