@@ -17,6 +17,7 @@ const migrationNames = [
   '0007_velocity_limits',
   '0008_fraud',
   '0009_fraud_first_payments',
+  '0010_least_privilege',
 ];
 
 describe('migrations', () => {
@@ -27,11 +28,11 @@ describe('migrations', () => {
 
   it.each(migrationNames)('%s created what its test asserts', async (name) => {
     const sql = await readFile(path.join(migrationsDir, name, 'test.sql'), 'utf8');
-    await expect(database.pool.query(sql)).resolves.toBeDefined();
+    await expect(database.ownerPool.query(sql)).resolves.toBeDefined();
   });
 
   it('runs nothing twice: a second run applies no migration', async () => {
-    const client = await database.pool.connect();
+    const client = await database.ownerPool.connect();
     try {
       expect(await migrate(client, await readMigrations())).toEqual([]);
     } finally {
@@ -43,7 +44,7 @@ describe('migrations', () => {
     const [first, ...rest] = await readMigrations();
     if (first === undefined) throw new Error('no migrations');
     const edited = { ...first, sql: `${first.sql}\n-- edited`, checksum: 'edited' };
-    const client = await database.pool.connect();
+    const client = await database.ownerPool.connect();
     try {
       await expect(migrate(client, [edited, ...rest])).rejects.toThrow(/changed after it was applied/);
     } finally {
