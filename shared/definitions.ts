@@ -17,7 +17,13 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT';
 
 /** What a function touches, so each gets only the permissions it needs. */
 export type Access =
+  /** Postgres as the functions' login: a member of ledgerx_app only. */
   | { readonly kind: 'database' }
+  /**
+   * Postgres as the tables' owner, for the migration function alone: it migrates, and makes the
+   * functions' login from that login's secret (which it may read too).
+   */
+  | { readonly kind: 'database-admin' }
   | { readonly kind: 'queue-send'; readonly queue: QueueKey }
   | { readonly kind: 'queue-admin'; readonly queue: QueueKey }
   | { readonly kind: 'table-read-write'; readonly table: TableKey }

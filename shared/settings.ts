@@ -133,16 +133,33 @@ const database = {
   user: setting({
     name: 'LEDGER_DB_USER',
     scope: 'functions',
-    description: 'Database user, when DATABASE_URL is not set.',
+    description:
+      "Database user, when DATABASE_URL is not set: the functions' login (ledgerx_app_user); the tables' owner for the migration function alone.",
     defaultText: undefined,
     parse: nonEmpty,
   }),
   secretArn: setting({
     name: 'LEDGER_DB_SECRET_ARN',
     scope: 'functions',
-    description: 'Secrets Manager secret holding the password, read when a connection opens.',
+    description: "Secrets Manager secret holding that user's password, read when a connection opens.",
     defaultText: undefined,
     parse: nonEmpty,
+  }),
+  appSecretArn: setting({
+    name: 'LEDGER_DB_APP_SECRET_ARN',
+    scope: 'functions',
+    description:
+      "The migration function only: the secret (username, password) of the functions' login, which it makes or updates on every deploy.",
+    defaultText: undefined,
+    parse: nonEmpty,
+  }),
+  appUrl: setting({
+    name: 'LEDGER_DB_APP_URL',
+    scope: 'functions',
+    description:
+      "The migration function only, where there is no secret (LocalStack): a URL whose user and password are the functions' login.",
+    defaultText: undefined,
+    parse: url,
   }),
   connectionCountMax: setting({
     name: 'LEDGER_DB_CONNECTION_COUNT_MAX',
@@ -471,6 +488,9 @@ export interface FunctionSettings {
     readonly name: Required<string>;
     readonly user: Required<string>;
     readonly secretArn: Required<string>;
+    /** Where the migration function finds the functions' login: its secret, or a URL. */
+    readonly appSecretArn: string | undefined;
+    readonly appUrl: string | undefined;
     readonly pool: PoolSettings;
   };
   readonly queueUrls: Readonly<Record<QueueKey, Required<string>>>;
@@ -518,6 +538,8 @@ export function readFunctionSettings(env: NodeJS.ProcessEnv = process.env): Func
       name: required(env, database.name),
       user: required(env, database.user),
       secretArn: required(env, database.secretArn),
+      appSecretArn: read(env, database.appSecretArn),
+      appUrl: read(env, database.appUrl),
       pool,
     },
     queueUrls: Object.fromEntries(
@@ -615,5 +637,7 @@ export function proxyEnvironment(proxy: {
 /** The names of the settings other modules set for a function (never spelled twice). */
 export const settingNames = {
   databaseUrl: database.url.name,
+  appSecretArn: database.appSecretArn.name,
+  appUrl: database.appUrl.name,
   queryTimeoutMs: database.queryTimeoutMs.name,
 } as const;

@@ -11,7 +11,12 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
-import { type SecretReader, secretPassword, secretsManagerReader } from './adapters/aws/database-secret';
+import {
+  type SecretReader,
+  secretLogin,
+  secretPassword,
+  secretsManagerReader,
+} from './adapters/aws/database-secret';
 import { EventBridgePublisher } from './adapters/aws/eventbridge-publisher';
 import { PowertoolsIdempotencyGuard } from './adapters/aws/idempotency-guard';
 import { SqsQueueDepths } from './adapters/aws/queue-depths';
@@ -23,6 +28,7 @@ import { PostgresAccountStore } from './adapters/postgres/accounts-store';
 import { PostgresAdminReader } from './adapters/postgres/admin-reader';
 import { PostgresEventReceiptStore } from './adapters/postgres/event-receipt-store';
 import { PostgresFraudStore } from './adapters/postgres/fraud-store';
+import type { DatabaseLogin } from './adapters/postgres/function-login';
 import { PostgresLedgerStore } from './adapters/postgres/ledger-store';
 import { DatabaseMigrator } from './adapters/postgres/migrator';
 import { PostgresOutboxStore } from './adapters/postgres/outbox-store';
@@ -46,7 +52,7 @@ import {
   TransferSubmission,
 } from './services/transfer-submission';
 import { VelocityService } from './services/velocity';
-import { type FunctionSettings, readFunctionSettings } from './settings';
+import { type FunctionSettings, readFunctionSettings, SettingError, settingNames } from './settings';
 import { topology } from './topology';
 
 /** How many times the SDK tries one call, the first try included. */
@@ -210,7 +216,7 @@ export function createWiring(options: WiringOptions): Wiring {
           logger,
         ),
     ),
-    migrator: once(() => new DatabaseMigrator(pool(), logger)),
+    migrator: once(() => new DatabaseMigrator(pool(), logger, () => functionLogin(settings, aws))),
   } satisfies { readonly [Name in keyof Services]: () => Services[Name] };
 
   return {
@@ -248,16 +254,40 @@ export function databaseTarget(
     tls: true,
   };
   // The Secrets Manager client is made only for a function that reads its password from a secret.
-  const read =
-    readSecret ??
-    secretsManagerReader(
-      new SecretsManagerClient({
-        region: aws.region,
-        maxAttempts: awsAttemptCountMax,
-        ...(aws.endpoint === undefined ? {} : { endpoint: aws.endpoint }),
-      }),
-    );
+  const read = readSecret ?? secretsManagerReader(secretsManagerClient(aws));
   return { ...target, password: secretPassword(read, secretArn) };
+}
+
+/**
+ * The login the functions connect as, which the migration function makes: from its secret
+ * (LEDGER_DB_APP_SECRET_ARN, on AWS) or from a URL (LEDGER_DB_APP_URL, LocalStack).
+ */
+export async function functionLogin(
+  settings: FunctionSettings,
+  aws: AwsClientSettings,
+  readSecret?: SecretReader,
+): Promise<DatabaseLogin> {
+  const { appSecretArn, appUrl } = settings.database;
+  if (appSecretArn !== undefined) {
+    return secretLogin(readSecret ?? secretsManagerReader(secretsManagerClient(aws)), appSecretArn);
+  }
+  if (appUrl !== undefined) {
+    const url = new URL(appUrl);
+    return { user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+  }
+  throw new SettingError(
+    settingNames.appSecretArn,
+    `is not set (nor ${settingNames.appUrl}); the migration function makes the functions' login from it`,
+  );
+}
+
+function secretsManagerClient(aws: AwsClientSettings): SecretsManagerClient {
+  return new SecretsManagerClient({
+    region: aws.region,
+    maxAttempts: awsAttemptCountMax,
+    ...(aws.endpoint === undefined ? {} : { endpoint: aws.endpoint }),
+    ...(aws.credentials === undefined ? {} : { credentials: aws.credentials }),
+  });
 }
 
 /**

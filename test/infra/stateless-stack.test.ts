@@ -95,7 +95,32 @@ describe('stateless stack: functions', () => {
     const app = dev();
     for (const definition of functionDefinitions) {
       const inVpc = functionProperties(app, definition).VpcConfig !== undefined;
-      expect(inVpc, definition.name).toBe(definition.access.some((access) => access.kind === 'database'));
+      expect(inVpc, definition.name).toBe(
+        definition.access.some((access) => access.kind === 'database' || access.kind === 'database-admin'),
+      );
+    }
+  });
+
+  it("connects every function as the functions' login, and only the migration function as the owner", () => {
+    const app = dev();
+    const database = app.stateful.database;
+    if (database.kind !== 'proxy') throw new Error('test: the aws flavour has a proxy');
+    const adminSecretId = logicalId(app.stateful, database.admin.secret);
+    for (const definition of functionDefinitions) {
+      const variables = (
+        functionProperties(app, definition).Environment as { Variables: Record<string, unknown> }
+      ).Variables;
+      const secretArn = JSON.stringify(variables.LEDGER_DB_SECRET_ARN);
+      if (definition === migrateDatabase) {
+        expect(variables.LEDGER_DB_USER).toBe('ledgerx_admin');
+        expect(secretArn).toContain(adminSecretId);
+        expect(variables).toHaveProperty('LEDGER_DB_APP_SECRET_ARN');
+        expect(JSON.stringify(variables.LEDGER_DB_APP_SECRET_ARN)).not.toContain(adminSecretId);
+      } else {
+        expect(variables.LEDGER_DB_USER, definition.name).toBe('ledgerx_app_user');
+        expect(secretArn, definition.name).not.toContain(adminSecretId);
+        expect(variables, definition.name).not.toHaveProperty('LEDGER_DB_APP_SECRET_ARN');
+      }
     }
   });
 });
@@ -133,6 +158,27 @@ describe('stateless stack: least privilege', () => {
     ).toBe(true);
     const put = statements.filter((statement) => actionsOf(statement).includes('events:PutEvents'));
     expect(put.every((statement) => names(app, app.stateful.bus)(importedIds(statement)))).toBe(true);
+  });
+
+  it("lets only the migration function read the owner's secret; every function with database access reads the login's", () => {
+    const app = dev();
+    const database = app.stateful.database;
+    if (database.kind !== 'proxy') throw new Error('test: the aws flavour has a proxy');
+    const readsSecret = (definition: FunctionDefinition, secret: { node: { defaultChild?: unknown } }) =>
+      functionStatements(app, definition)
+        .filter((statement) => actionsOf(statement).includes('secretsmanager:GetSecretValue'))
+        .some((statement) => names(app, secret)(importedIds(statement)));
+    const functionsSecret = database.functions.secret;
+    const readers = functionDefinitions.filter((definition) =>
+      readsSecret(definition, database.admin.secret),
+    );
+    expect(readers.map((definition) => definition.name)).toEqual([migrateDatabase.name]);
+    for (const definition of functionDefinitions) {
+      const withDatabase = definition.access.some(
+        (access) => access.kind === 'database' || access.kind === 'database-admin',
+      );
+      expect(readsSecret(definition, functionsSecret), definition.name).toBe(withDatabase);
+    }
   });
 
   it('gives a function without access (openapi) no grants beyond tracing', () => {
