@@ -59,7 +59,7 @@ async function refuseTransfer(transferId: TransferId, sqlState: string): Promise
   const suffix = transferId.replaceAll('-', '');
   const functionName = `ledger.test_refuse_${suffix}`;
   const triggerName = `test_refuse_${suffix}`;
-  await database.pool.query(`
+  await database.ownerPool.query(`
     create function ${functionName}() returns trigger language plpgsql as $$
     begin
       if new.id = '${transferId}' then
@@ -71,7 +71,7 @@ async function refuseTransfer(transferId: TransferId, sqlState: string): Promise
       for each row execute function ${functionName}();
   `);
   return async () => {
-    await database.pool.query(
+    await database.ownerPool.query(
       `drop trigger ${triggerName} on ledger.transfers; drop function ${functionName}();`,
     );
   };
