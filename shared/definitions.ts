@@ -179,7 +179,8 @@ export function defineHttpFunction<
 /**
  * An SQS-triggered function: `build` returns what it does with a batch's records; the wrapper
  * (`sqsBatchHandler`) reports the failed ones back to the queue (with FIFO semantics on a FIFO
- * queue) and relays the outbox after a batch that recorded anything, when asked to.
+ * queue), postpones the next delivery of those that may pass by the backoff of the settings, and
+ * relays the outbox after a batch that recorded anything, when asked to.
  */
 export function defineSqsFunction(
   definition: Omit<SqsFunction, 'kind' | 'build'> & {
@@ -194,6 +195,9 @@ export function defineSqsFunction(
       sqsBatchHandler({
         name: definition.name,
         fifo: topology.queues[definition.queue].fifo,
+        maxReceiveCount: topology.queues[definition.queue].deadLetter?.maxReceiveCount,
+        backoff: wiring.settings.backoff,
+        redelivery: wiring.redelivery(definition.queue),
         logger: wiring.logger,
         consumer: build(wiring),
       }),

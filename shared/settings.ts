@@ -21,6 +21,11 @@ import {
   velocityWindowSDefault,
   velocityWindowSMax,
 } from './domain/velocity';
+import {
+  defaultRedeliveryBackoff,
+  type RedeliveryBackoff,
+  visibilityTimeoutSMax,
+} from './handlers/redelivery';
 import { type QueueKey, type TableKey, topology } from './topology';
 
 /** A setting is set to a value it cannot take, or a needed one is not set. */
@@ -229,6 +234,25 @@ const velocity = {
   }),
 };
 
+/** How the queue consumers wait before a failed message's next delivery. */
+const consumer = {
+  backoffBaseS: setting({
+    name: 'LEDGER_CONSUMER_BACKOFF_BASE_S',
+    scope: 'functions',
+    description:
+      'A message that failed for a reason that may pass (the database is down) waits this long before its next delivery, doubling with each delivery.',
+    defaultText: String(defaultRedeliveryBackoff.baseS),
+    parse: wholeNumber(1, 3_600),
+  }),
+  backoffCapS: setting({
+    name: 'LEDGER_CONSUMER_BACKOFF_CAP_S',
+    scope: 'functions',
+    description: 'The longest such wait (SQS hides a message for 12 hours at most).',
+    defaultText: String(defaultRedeliveryBackoff.capS),
+    parse: wholeNumber(1, visibilityTimeoutSMax),
+  }),
+};
+
 /** The fraud model's knobs; defaults from `defaultFraudSettings`. */
 const fraud = {
   threshold: setting({
@@ -431,6 +455,7 @@ export const settingSpecs: readonly SettingSpec<unknown>[] = [
   ...Object.values(queueUrls),
   ...Object.values(tableNames),
   eventBusName,
+  ...Object.values(consumer),
   ...Object.values(velocity),
   ...Object.values(fraud),
   ...Object.values(local),
@@ -496,6 +521,8 @@ export interface FunctionSettings {
   readonly queueUrls: Readonly<Record<QueueKey, Required<string>>>;
   readonly tableNames: Readonly<Record<TableKey, Required<string>>>;
   readonly eventBusName: Required<string>;
+  /** How the queue consumers wait before a failed message's next delivery. */
+  readonly backoff: RedeliveryBackoff;
   readonly velocity: VelocityLimits;
   readonly fraud: FraudSettings;
 }
@@ -549,6 +576,7 @@ export function readFunctionSettings(env: NodeJS.ProcessEnv = process.env): Func
       (Object.keys(tableNames) as TableKey[]).map((key) => [key, required(env, tableNames[key])]),
     ) as Record<TableKey, Required<string>>,
     eventBusName: required(env, eventBusName),
+    backoff: readBackoff(env),
     velocity: {
       windowS: read(env, velocity.windowS, velocityWindowSDefault),
       transferCountMax: read(env, velocity.transferCountMax, velocityTransferCountMaxDefault),
@@ -556,6 +584,20 @@ export function readFunctionSettings(env: NodeJS.ProcessEnv = process.env): Func
     },
     fraud: fraudSettings,
   };
+}
+
+function readBackoff(env: NodeJS.ProcessEnv): RedeliveryBackoff {
+  const backoff = {
+    baseS: read(env, consumer.backoffBaseS, defaultRedeliveryBackoff.baseS),
+    capS: read(env, consumer.backoffCapS, defaultRedeliveryBackoff.capS),
+  };
+  if (backoff.capS < backoff.baseS) {
+    throw new SettingError(
+      consumer.backoffCapS.name,
+      `must be at least ${consumer.backoffBaseS.name} (${backoff.baseS})`,
+    );
+  }
+  return backoff;
 }
 
 /** What the local runtime (`npm start`) reads, besides the functions' settings. */

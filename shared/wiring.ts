@@ -19,6 +19,7 @@ import {
 } from './adapters/aws/database-secret';
 import { EventBridgePublisher } from './adapters/aws/eventbridge-publisher';
 import { PowertoolsIdempotencyGuard } from './adapters/aws/idempotency-guard';
+import { SqsMessageRedelivery } from './adapters/aws/message-redelivery';
 import { SqsQueueDepths } from './adapters/aws/queue-depths';
 import { DynamoQueuedTransfers } from './adapters/aws/queued-transfers';
 import { SubmissionRecords } from './adapters/aws/submission-records';
@@ -39,8 +40,10 @@ import { entryPaging, flagPaging } from './api/schemas';
 import type { FunctionDefinition, LambdaHandlerOf } from './definitions';
 import type { Logger } from './ports/logger';
 import type { DatabaseMigrations } from './ports/migrations';
+import type { MessageRedelivery } from './ports/redelivery';
 import { AccountService } from './services/accounts';
 import { AdminService } from './services/admin';
+import { DeadLetterService } from './services/dead-letters';
 import { EventReceiptService } from './services/event-receipts';
 import { FraudFlagService, FraudPatternService, FraudScoringService } from './services/fraud';
 import { OutboxRelay } from './services/outbox-relay';
@@ -53,7 +56,7 @@ import {
 } from './services/transfer-submission';
 import { VelocityService } from './services/velocity';
 import { type FunctionSettings, readFunctionSettings, SettingError, settingNames } from './settings';
-import { topology } from './topology';
+import { type QueueKey, topology } from './topology';
 
 /** How many times the SDK tries one call, the first try included. */
 export const awsAttemptCountMax = 3;
@@ -99,6 +102,7 @@ export interface Services {
   readonly fraudFlags: FraudFlagService;
   readonly admin: AdminService;
   readonly migrator: DatabaseMigrations;
+  readonly deadLetters: DeadLetterService;
 }
 
 /** What a function's `build` receives. */
@@ -113,6 +117,8 @@ export interface Wiring {
   readonly assetRoot: string;
   /** The OpenAPI document of the deployed functions; made by whoever runs them. */
   apiDocument(): unknown;
+  /** Postpones the next delivery of a queue's failed messages (the SQS wrapper's backoff). */
+  redelivery(queue: QueueKey): MessageRedelivery;
 }
 
 export interface WiringOptions {
@@ -155,6 +161,14 @@ export function createWiring(options: WiringOptions): Wiring {
       }),
   );
   const velocityStore = once(() => new DynamoVelocityStore(clients().dynamo, table('velocity')));
+  const queuedTransfers = once(
+    () =>
+      new DynamoQueuedTransfers(
+        clients().dynamo,
+        table('idempotency'),
+        topology.tables.idempotency.partitionKey,
+      ),
+  );
   const fraudStore = once(() => new PostgresFraudStore(pool()));
 
   const services = {
@@ -190,11 +204,7 @@ export function createWiring(options: WiringOptions): Wiring {
       () =>
         new TransferStatusService(
           new PostgresTransferReader(pool()),
-          new DynamoQueuedTransfers(
-            clients().dynamo,
-            table('idempotency'),
-            topology.tables.idempotency.partitionKey,
-          ),
+          queuedTransfers(),
           logger,
           fraudStore(),
         ),
@@ -217,6 +227,7 @@ export function createWiring(options: WiringOptions): Wiring {
         ),
     ),
     migrator: once(() => new DatabaseMigrator(pool(), logger, () => functionLogin(settings, aws))),
+    deadLetters: once(() => new DeadLetterService(queuedTransfers(), logger)),
   } satisfies { readonly [Name in keyof Services]: () => Services[Name] };
 
   return {
@@ -224,6 +235,14 @@ export function createWiring(options: WiringOptions): Wiring {
     logger,
     assetRoot: options.assetRoot,
     apiDocument: options.apiDocument,
+    // The client and the queue's URL are asked for on the first failure, not when a consumer is built.
+    redelivery: (queue) => {
+      const made = once(() => new SqsMessageRedelivery(clients().sqs, () => queueUrl(queue)));
+      return {
+        postpone: (messages) => made().postpone(messages),
+        maxReceiveCount: () => made().maxReceiveCount(),
+      };
+    },
     services: Object.defineProperties(
       {},
       Object.fromEntries(

@@ -33,7 +33,8 @@ describe('stateful stack: queues', () => {
         deadLetterTargetArn: {
           'Fn::GetAtt': [logicalId(stateful, stateful.queues.transfersDeadLetter), 'Arn'],
         },
-        maxReceiveCount: 5,
+        // With the consumers' backoff, 20 receives outlast at least 3 hours of outage.
+        maxReceiveCount: 20,
       },
     });
     statefulTemplate.hasResourceProperties('AWS::SQS::Queue', {

@@ -143,15 +143,21 @@ describe('stateless stack: least privilege', () => {
     expect(actions.filter((action) => action.startsWith('sqs:Receive'))).toEqual([]);
   });
 
-  it('lets the transfer consumer read the secret, put events on the bus and consume its queue, and nothing else', () => {
+  it('lets the transfer consumer read the secret, put events on the bus, consume its queue and note dead letters on the idempotency table, and nothing else', () => {
     const app = dev();
     const statements = functionStatements(app, transferConsumer);
     const actions = statements.flatMap(actionsOf);
     expect(actions).toContain('secretsmanager:GetSecretValue');
     expect(actions).toContain('events:PutEvents');
     expect(actions).toContain('sqs:ReceiveMessage');
+    // Postponing a failed message's next delivery.
+    expect(actions).toContain('sqs:ChangeMessageVisibility');
     expect(actions).not.toContain('sqs:SendMessage');
-    expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+    const tables = statements.filter((statement) => actionsOf(statement).includes('dynamodb:UpdateItem'));
+    expect(tables.flatMap(importedIds).every((id) => names(app, app.stateful.tables.idempotency)([id]))).toBe(
+      true,
+    );
+    expect(names(app, app.stateful.tables.velocity)(tables.flatMap(importedIds))).toBe(false);
     const receive = statements.filter((statement) => actionsOf(statement).includes('sqs:ReceiveMessage'));
     expect(
       receive.every((statement) => names(app, app.stateful.queues.transfers)(importedIds(statement))),
