@@ -6,6 +6,7 @@ import type { FunctionDefinition, HttpFunction } from '../shared/definitions';
 import adminActivity from './admin-activity';
 import adminAssets from './admin-assets';
 import adminGauges from './admin-gauges';
+import adminInvariants from './admin-invariants';
 import adminPage from './admin-page';
 import adminTransfers from './admin-transfers';
 import createAccount from './create-account';
@@ -36,6 +37,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   adminAssets,
   adminActivity,
   adminGauges,
+  adminInvariants,
   adminTransfers,
   transferConsumer,
   transferEvents,

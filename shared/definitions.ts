@@ -98,11 +98,14 @@ export interface SqsFunction extends CommonDefinition {
   readonly build: (wiring: Wiring) => SqsBatchHandler;
 }
 
+/** What a scheduled function's Lambda is called with and answers. */
+export type ScheduledHandler = (event?: ScheduledEvent) => Promise<unknown>;
+
 export interface ScheduledFunction extends CommonDefinition {
   readonly kind: 'schedule';
   /** How often it runs; a whole number of minutes on AWS. */
   readonly rateS: number;
-  readonly build: (wiring: Wiring) => (event?: ScheduledEvent) => Promise<unknown>;
+  readonly build: (wiring: Wiring) => ScheduledHandler;
 }
 
 /** What a deploy step answers CloudFormation (through the CDK provider framework). */

@@ -389,6 +389,14 @@ const local = {
     defaultText: '3000',
     parse: port,
   }),
+  ledgerUrl: setting({
+    name: 'LEDGER_URL',
+    scope: 'local',
+    description:
+      "The LedgerX the tools talk to (npm run load, npm run load:spend); unset: the local runtime's URL from its runtime file.",
+    defaultText: undefined,
+    parse: url,
+  }),
   apiKey: setting({
     name: 'LEDGER_API_KEY',
     scope: 'local',
@@ -425,6 +433,14 @@ const local = {
     description: 'Where npm start writes its URL and resources for the other tools.',
     defaultText: '.data/runtime.json',
     parse: nonEmpty,
+  }),
+  functionConcurrencyMax: setting({
+    name: 'LEDGER_LOCAL_FUNCTION_CONCURRENCY_MAX',
+    scope: 'local',
+    description:
+      "Invocations of one HTTP function at once in the local front door (like a Lambda's reserved concurrency); more wait their turn before their handler's timeout starts.",
+    defaultText: '32',
+    parse: wholeNumber(1, 10_000),
   }),
   namePrefix: setting({
     name: 'LEDGER_LOCAL_NAME_PREFIX',
@@ -602,6 +618,7 @@ function readBackoff(env: NodeJS.ProcessEnv): RedeliveryBackoff {
 
 /** What the local runtime (`npm start`) reads, besides the functions' settings. */
 export interface LocalSettings {
+  readonly ledgerUrl: string | undefined;
   readonly port: number;
   readonly apiKey: string | undefined;
   readonly awsEndpoint: string | undefined;
@@ -610,11 +627,13 @@ export interface LocalSettings {
   readonly databasePort: number;
   readonly runtimeFile: string;
   readonly namePrefix: string;
+  readonly functionConcurrencyMax: number;
 }
 
 /** Parses the local runtime's settings; relative paths stay relative (to the project root). */
 export function readLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSettings {
   return {
+    ledgerUrl: read(env, local.ledgerUrl),
     port: read(env, local.port, 3000),
     apiKey: read(env, local.apiKey),
     awsEndpoint: read(env, local.awsEndpoint),
@@ -623,6 +642,7 @@ export function readLocalSettings(env: NodeJS.ProcessEnv = process.env): LocalSe
     databasePort: read(env, local.databasePort, 54_320),
     runtimeFile: read(env, local.runtimeFile, '.data/runtime.json'),
     namePrefix: read(env, local.namePrefix, ''),
+    functionConcurrencyMax: read(env, local.functionConcurrencyMax, 32),
   };
 }
 

@@ -2,7 +2,7 @@
  * The stateful stack: what holds data and outlives any deploy of the functions. The VPC, Aurora
  * PostgreSQL behind RDS Proxy, every queue, table, the event bus and its rules from the topology,
  * one customer managed KMS key for all of it, and the alarm topic. Everything is read from
- * `infra/topology.ts`, so a queue or table added there appears here without a change.
+ * `shared/topology.ts`, so a queue or table added there appears here without a change.
  */
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -235,7 +235,7 @@ export class StatefulStack extends Stack {
     for (const key of deadLetterQueueKeys()) {
       const alarm = new cloudwatch.Alarm(this, `DeadLetterAlarm-${key}`, {
         alarmName: physicalName(settings, `ledgerx-${key}-not-empty`),
-        alarmDescription: `Messages in ${topology.queues[key].name}: something failed every retry. See the README, "Dead letters".`,
+        alarmDescription: `Messages in ${topology.queues[key].name}: something failed every retry. See docs/operations.md, "Dead letters and redrive".`,
         metric: this.queues[key].metricApproximateNumberOfMessagesVisible({
           period: Duration.minutes(1),
           statistic: cloudwatch.Stats.MAXIMUM,

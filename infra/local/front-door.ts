@@ -19,6 +19,21 @@ const apiKeyIdHexLength = 16;
 /** How long `stop` waits for open requests before it closes their connections. */
 const stopTimeoutMs = 5_000;
 
+/**
+ * Invocations of one function at once, like a Lambda function's reserved concurrency. Locally
+ * every handler shares one Node process and one AWS emulator: past a few dozen at once, more only
+ * lengthen each call (and run each handler's timeout clock while it waits on a saturated
+ * emulator), so a burst waits here, before its clock starts, as it would for a free instance.
+ */
+export const defaultFunctionConcurrencyMax = 32;
+/**
+ * How long a request may wait for a free invocation: API Gateway's integration timeout (29 s).
+ * A request that waited this long is answered 504 without running.
+ */
+export const defaultInvocationWaitMsMax = 29_000;
+/** Requests that may wait for one function at once; more are answered 503 (retry later). */
+export const defaultWaitingCountMax = 10_000;
+
 /** A handler as Lambda calls it for an API Gateway proxy event. */
 export type HttpHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -35,6 +50,12 @@ export interface FrontDoorOptions {
   readonly apiKey: string;
   readonly routes: readonly FrontDoorRoute[];
   readonly logger: Logger;
+  /** Invocations of one function at once (default `defaultFunctionConcurrencyMax`). */
+  readonly functionConcurrencyMax?: number;
+  /** How long a request may wait for a free invocation (default `defaultInvocationWaitMsMax`). */
+  readonly invocationWaitMsMax?: number;
+  /** Requests that may wait for one function at once (default `defaultWaitingCountMax`). */
+  readonly waitingCountMax?: number;
 }
 
 export interface FrontDoor {
@@ -61,9 +82,15 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
   let ready = false;
   const expectedKeyDigest = createHash('sha256').update(options.apiKey).digest();
   const apiKeyId = apiKeyIdOf(options.apiKey);
+  const concurrency = {
+    active: options.functionConcurrencyMax ?? defaultFunctionConcurrencyMax,
+    waitMsMax: options.invocationWaitMsMax ?? defaultInvocationWaitMsMax,
+    waitingMax: options.waitingCountMax ?? defaultWaitingCountMax,
+  };
   const routes = options.routes.map((route) => ({
     ...route,
     pattern: compileTemplate(route.definition.path),
+    slots: new InvocationSlots(concurrency.active, concurrency.waitingMax),
   }));
   const host = options.host ?? '127.0.0.1';
 
@@ -129,8 +156,35 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
     const event = proxyEvent(request, url, definition, pathParameters ?? {}, body, {
       apiKeyId: definition.apiKeyRequired ? apiKeyId : null,
     });
+    const slot = await route.slots.acquire(concurrency.waitMsMax);
+    if (slot !== 'acquired') {
+      return sendProblem(
+        response,
+        slot === 'full'
+          ? {
+              status: 503,
+              slug: 'service-unavailable',
+              title: 'Service unavailable',
+              detail: `${definition.name} is at its concurrency limit and ${concurrency.waitingMax} requests wait for it; retry later`,
+            }
+          : {
+              status: 504,
+              slug: 'gateway-timeout',
+              title: 'Gateway timeout',
+              detail: `${definition.name} had no free invocation within ${concurrency.waitMsMax} ms`,
+            },
+      );
+    }
     let result: APIGatewayProxyResult;
     try {
+      if (!ready) {
+        return sendProblem(response, {
+          status: 503,
+          slug: 'service-unavailable',
+          title: 'Service unavailable',
+          detail: 'LedgerX is stopping',
+        });
+      }
       const { timeoutS, memoryMiB } = definition.limits;
       const context = lambdaContext(definition.name, timeoutS, memoryMiB);
       result = await withTimeout(definition.name, timeoutS, () => handler(event, context));
@@ -148,6 +202,8 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
             }
           : { status: 502, slug: 'bad-gateway', title: 'Bad gateway', detail: 'the handler failed' },
       );
+    } finally {
+      route.slots.release();
     }
     sendResult(response, result);
   };
@@ -194,6 +250,48 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
       return stopping;
     },
   };
+}
+
+/**
+ * A function's invocation slots: at most `concurrencyMax` run at once; the rest wait in arrival
+ * order, at most `waitingCountMax` of them, each at most as long as it is allowed to.
+ */
+export class InvocationSlots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  public constructor(
+    private readonly concurrencyMax: number,
+    private readonly waitingCountMax: number,
+  ) {}
+
+  /** Takes a slot: 'acquired' (call `release` after), 'full' (too many wait), or 'timeout'. */
+  public acquire(waitMsMax: number): Promise<'acquired' | 'full' | 'timeout'> {
+    if (this.active < this.concurrencyMax) {
+      this.active++;
+      return Promise.resolve('acquired');
+    }
+    if (this.waiting.length >= this.waitingCountMax) return Promise.resolve('full');
+    return new Promise((resolve) => {
+      const grant = (): void => {
+        clearTimeout(timer);
+        resolve('acquired');
+      };
+      const timer = setTimeout(() => {
+        const index = this.waiting.indexOf(grant);
+        if (index >= 0) this.waiting.splice(index, 1);
+        resolve('timeout');
+      }, waitMsMax);
+      this.waiting.push(grant);
+    });
+  }
+
+  /** Gives the slot to the longest waiting request, or frees it. */
+  public release(): void {
+    const next = this.waiting.shift();
+    if (next === undefined) this.active--;
+    else next();
+  }
 }
 
 function methodNotAllowed(allowed: readonly string[]): Problem {

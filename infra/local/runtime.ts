@@ -5,7 +5,7 @@
  * SQS queues behind pollers that act like Lambda's event source mappings, scheduled functions on
  * their schedules. The handlers are built from the same definitions Lambda runs, with one wiring.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -22,7 +22,7 @@ import {
 import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { createPool } from '../../shared/adapters/postgres/pool';
 import { openApiDocument } from '../../shared/api/openapi';
-import type { ScheduledFunction, SqsFunction } from '../../shared/definitions';
+import type { ScheduledFunction, ScheduledHandler, SqsFunction } from '../../shared/definitions';
 import type { AccountId } from '../../shared/domain/ids';
 import type { VelocityLimits } from '../../shared/domain/velocity';
 import type { SqsBatchHandler } from '../../shared/handlers/sqs';
@@ -105,6 +105,8 @@ export interface LocalRuntimeOptions {
    * crash after posting) into the real handler the runtime runs.
    */
   readonly wrapConsumer?: (definition: SqsFunction, handler: SqsBatchHandler) => SqsBatchHandler;
+  /** Wraps a scheduled function's handler as it is built (a test that counts or faults its runs). */
+  readonly wrapScheduled?: (definition: ScheduledFunction, handler: ScheduledHandler) => ScheduledHandler;
   readonly logger?: Logger;
   /** The default velocity limits; otherwise LEDGER_VELOCITY_* of this process's environment. */
   readonly velocity?: VelocityLimits;
@@ -113,6 +115,8 @@ export interface LocalRuntimeOptions {
    * backoff this way, through the settings rather than their defaults).
    */
   readonly settings?: Readonly<Record<string, string>>;
+  /** Invocations of one HTTP function at once (the front door's `defaultFunctionConcurrencyMax`). */
+  readonly functionConcurrencyMax?: number;
 }
 
 /** A running local LedgerX. */
@@ -142,10 +146,14 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-/** What `.data/runtime.json` holds. */
+/**
+ * What `.data/runtime.json` holds. It carries the API key, for `npm run load` and the other local
+ * tools, so it is readable by its owner only.
+ */
 export interface RuntimeFile {
   readonly pid: number;
   readonly url: string;
+  readonly apiKey: string;
   readonly awsEndpoint: string;
   readonly region: string;
   readonly namePrefix: string;
@@ -217,6 +225,7 @@ async function start(
   }
 
   const aws: AwsEndpoint = await awsStarting;
+  if (aws.notice !== undefined) logger.warn(aws.notice);
   const settings = localAwsSettings(aws.endpoint);
   const clients = awsClients(settings);
   const resources = await provision(clients, {
@@ -300,7 +309,11 @@ async function start(
 
   const schedules = functionDefinitions
     .filter((definition): definition is ScheduledFunction => definition.kind === 'schedule')
-    .map((definition) => schedule(definition, wiring, options.scheduleRateS ?? definition.rateS, logger));
+    .map((definition) => {
+      const built = definition.build(wiring);
+      const handler = options.wrapScheduled === undefined ? built : options.wrapScheduled(definition, built);
+      return schedule(definition, handler, options.scheduleRateS ?? definition.rateS, logger);
+    });
   cleanups.push(async () => {
     await Promise.all(schedules.map((each) => each.stop()));
   });
@@ -313,6 +326,9 @@ async function start(
     apiKey: options.apiKey,
     routes: httpFunctions.map((definition) => ({ definition, handler: definition.build(wiring) })),
     logger,
+    ...(options.functionConcurrencyMax === undefined
+      ? {}
+      : { functionConcurrencyMax: options.functionConcurrencyMax }),
   });
   // The front door stops first: no new transfers while the pollers drain.
   cleanups.push(() => frontDoor.stop());
@@ -321,13 +337,16 @@ async function start(
     const file: RuntimeFile = {
       pid: process.pid,
       url: frontDoor.url,
+      apiKey: options.apiKey,
       awsEndpoint: aws.endpoint,
       region: settings.region,
       namePrefix: options.namePrefix ?? '',
       resources,
     };
     await mkdir(path.dirname(options.runtimeFile), { recursive: true });
-    await writeFile(options.runtimeFile, `${JSON.stringify(file, null, 2)}\n`);
+    await writeFile(options.runtimeFile, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+    // The mode applies only to a new file; one an older version wrote is narrowed too.
+    await chmod(options.runtimeFile, 0o600);
   }
   // Events a previous run committed but did not publish leave now, not a schedule period later.
   await runSchedulesNow();
@@ -382,11 +401,10 @@ async function copyVelocityLimits(pool: pg.Pool, dynamo: DynamoDBClient, tableNa
  */
 function schedule(
   definition: ScheduledFunction,
-  wiring: Wiring,
+  handler: ScheduledHandler,
   rateS: number,
   logger: Logger,
 ): { runNow(): Promise<void>; stop(): Promise<void> } {
-  const handler = definition.build(wiring);
   const { timeoutS } = definition.limits;
   let running: Promise<void> | undefined;
   const runNow = (): Promise<void> => {

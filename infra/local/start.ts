@@ -4,7 +4,8 @@
  * DATABASE_URL names one; the AWS endpoint is a moto of its own unless AWS_ENDPOINT_URL names one
  * (LocalStack from docker-compose.yml). PORT (default 3000) and LEDGER_API_KEY (default: a fresh
  * key, printed) set the front door. Every setting is read as `shared/settings.ts` says, so a bad
- * one stops the start with its name. Ctrl+C (or SIGTERM) stops cleanly.
+ * one stops the start with its name. LEDGER_LOCAL_FUNCTION_CONCURRENCY_MAX bounds each HTTP
+ * function's invocations at once. Ctrl+C (or SIGTERM) stops cleanly.
  *
  * The runtime runs in a child process with a process group of its own. A Ctrl+C in a terminal is
  * sent to the whole foreground group, so without this Postgres and moto would get it too and shut
@@ -81,6 +82,7 @@ async function run(): Promise<void> {
     },
     drainTimeoutMs,
     runtimeFile,
+    functionConcurrencyMax: settings.functionConcurrencyMax,
   });
 
   let stopping = false;

@@ -1,8 +1,10 @@
--- LedgerX core schema: accounts, transfers, the append-only entries journal, the outbox,
--- the poison-message log, and the batch posting function.
+-- LedgerX core schema: accounts, transfers, the append-only entries journal, the outbox, and
+-- the poison-message log. The triggers that keep the journal append-only and balanced, the view
+-- that builds the outbox's events and the posting function are in migrations/repeatable/.
 --
 -- Amounts are bigint minor units. A transfer is the atomic unit of posting; its legs are entries,
--- and the entries of one transfer sum to zero per currency (checked per insert statement below).
+-- and the entries of one transfer sum to zero per currency (checked per insert statement by a
+-- trigger, migrations/repeatable/entries_triggers.sql).
 -- The common two-account transfer fills debit_account_id, credit_account_id and amount; a
 -- multi-leg transaction leaves those three null and is described by its entries alone.
 
@@ -114,44 +116,6 @@ create table ledger.entries (
 grant select, insert on ledger.entries to ledgerx_app;
 revoke update, delete, truncate on ledger.entries from ledgerx_app;
 
-create function ledger.entries_are_append_only() returns trigger
-language plpgsql as $$
-begin
-  raise exception 'ledger.entries is append-only: % is not allowed', tg_op
-    using errcode = 'insufficient_privilege';
-end $$;
-
-create trigger entries_no_update before update on ledger.entries
-  for each row execute function ledger.entries_are_append_only();
-create trigger entries_no_delete before delete on ledger.entries
-  for each row execute function ledger.entries_are_append_only();
-create trigger entries_no_truncate before truncate on ledger.entries
-  for each statement execute function ledger.entries_are_append_only();
-
--- Every insert statement must leave each transfer it touches balanced per currency, so all legs
--- of a transfer are written together or the statement fails.
-create function ledger.entries_must_balance() returns trigger
-language plpgsql as $$
-declare
-  _transfer_id uuid;
-  _currency char(3);
-begin
-  select n.transfer_id, n.currency into _transfer_id, _currency
-  from new_entries n
-  group by n.transfer_id, n.currency
-  having sum(case n.direction when 'debit' then n.amount::numeric else -n.amount::numeric end) <> 0
-  limit 1;
-  if found then
-    raise exception 'entries of transfer % do not sum to zero in %', _transfer_id, _currency
-      using errcode = 'check_violation';
-  end if;
-  return null;
-end $$;
-
-create trigger entries_balance after insert on ledger.entries
-  referencing new table as new_entries
-  for each statement execute function ledger.entries_must_balance();
-
 create table ledger.outbox (
   id bigint generated always as identity primary key,
   event_type text not null check (event_type in ('transfer.posted', 'transfer.rejected')),
@@ -161,21 +125,6 @@ create table ledger.outbox (
 );
 
 create index outbox_unpublished on ledger.outbox (id) where published_at is null;
-
--- The events as they are published: the transfer is immutable, so its event is built when it is
--- read rather than stored twice. The event id is derived from the transfer and the event type, so
--- it is stable across every publication of the same event and consumers can deduplicate on it.
-create view ledger.outbox_events as
-select o.id, md5(o.transfer_id::text || '/' || o.event_type)::uuid as event_id, o.event_type, o.transfer_id, o.created_at, o.published_at,
-       jsonb_build_object(
-         'id', t.id, 'status', t.status, 'reason', t.reason,
-         'debit_account_id', t.debit_account_id, 'credit_account_id', t.credit_account_id,
-         'amount', t.amount::text, 'currency', t.currency, 'metadata', t.metadata,
-         'accepted_at', t.accepted_at, 'processed_at', t.processed_at) as payload
-  from ledger.outbox o
-  join ledger.transfers t on t.id = o.transfer_id;
-
-grant select on ledger.outbox_events to ledgerx_app;
 
 grant select, insert on ledger.outbox to ledgerx_app;
 grant update (published_at) on ledger.outbox to ledgerx_app;

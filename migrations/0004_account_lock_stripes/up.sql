@@ -8,9 +8,9 @@
 -- locks the stripes of every account it touches waits in line instead, and its snapshot is
 -- taken after the batch before it committed: the row locks that follow find nothing to wait for.
 --
--- An account's stripe is the value of the last three hex digits of its id (ids are random), and
--- ledger.account_lock_stripe() is that rule in SQL. Accounts that share a stripe only share a
--- queue, never an outcome.
+-- An account's stripe is the value of the last three hex digits of its id (ids are random);
+-- migrations/repeatable/account_lock_stripe.sql states that rule in SQL. Accounts that share a
+-- stripe only share a queue, never an outcome.
 
 create schema ledger_lock;
 grant usage on schema ledger_lock to ledgerx_app;
@@ -23,10 +23,3 @@ begin
     execute format('grant update on ledger_lock.%I to ledgerx_app', 'stripe_' || lpad(to_hex(_stripe), 3, '0'));
   end loop;
 end $$;
-
-create function ledger.account_lock_stripe(_account_id uuid) returns text
-language sql immutable as $$
-  select 'ledger_lock.stripe_' || right(_account_id::text, 3)
-$$;
-
-grant execute on function ledger.account_lock_stripe(uuid) to ledgerx_app;

@@ -91,36 +91,3 @@ grant select, insert, delete on fraud.pattern_transfers to ledgerx_app;
 alter table ledger.outbox drop constraint outbox_event_type_check;
 alter table ledger.outbox add constraint outbox_event_type_check
   check (event_type in ('transfer.posted', 'transfer.rejected', 'transfer.flagged'));
-
--- A transfer now has one posted-or-rejected event and, when flagged, one flagged event. The checks
--- before this migration are kept as they are (renamed, whatever migrations before this one made
--- of them) but for the one-event rule, which is restated for the new event type.
-alter function ledger.check_invariants() rename to check_invariants_before_fraud;
-revoke execute on function ledger.check_invariants_before_fraud() from ledgerx_app;
-
-create function ledger.check_invariants()
-returns table (invariant text, subject text, detail text)
-language sql stable as $$
-  select c.invariant, c.subject, c.detail
-    from ledger.check_invariants_before_fraud() c
-   where c.invariant <> 'transfer_has_one_event'
-  union all
-  -- Every recorded transfer has exactly one posted-or-rejected event in the outbox.
-  select 'transfer_has_one_event', t.id::text, format('%s events', count(o.id))
-    from ledger.transfers t
-    left join ledger.outbox o
-      on o.transfer_id = t.id and o.event_type in ('transfer.posted', 'transfer.rejected')
-   group by t.id
-  having count(o.id) <> 1
-  union all
-  -- A flagged transfer has exactly one transfer.flagged event, and only a flagged one has any.
-  select 'flag_has_one_event', coalesce(v.transfer_id, o.transfer_id)::text,
-         format('flagged %s, %s flagged events', v.transfer_id is not null, count(o.id))
-    from (select transfer_id from fraud.verdicts where flagged_at is not null) v
-    full join (select id, transfer_id from ledger.outbox where event_type = 'transfer.flagged') o
-      on o.transfer_id = v.transfer_id
-   group by v.transfer_id, o.transfer_id
-  having v.transfer_id is null or count(o.id) <> 1
-$$;
-
-grant execute on function ledger.check_invariants() to ledgerx_app;

@@ -157,7 +157,7 @@ export const velocityLimitsSchema = z
       .max(velocityWindowSMax)
       .nullable()
       .optional()
-      .meta({ description: `The sliding window in seconds (1 to ${velocityWindowSMax}).` }),
+      .meta({ description: `The length of a fixed window in seconds (1 to ${velocityWindowSMax}).` }),
     max_transfers: z
       .int()
       .min(1)
@@ -583,6 +583,31 @@ export const gaugesResponseSchema = z
   .register(apiSchemas, { id: 'Gauges' });
 
 export type GaugesResponse = z.output<typeof gaugesResponseSchema>;
+
+/** One violation `ledger.check_invariants()` reports. */
+export const invariantViolationSchema = z
+  .object({
+    invariant: z.string().meta({ examples: ['transfer_has_one_event'] }),
+    subject: z.string().meta({ description: 'What it is about: a transfer, account or entry id.' }),
+    detail: z.string(),
+  })
+  .register(apiSchemas, { id: 'InvariantViolation' });
+
+/**
+ * `ledger.check_invariants()` found nothing: the answer of a sound ledger. A ledger with
+ * violations answers 500 `invariants-violated`, the violations in the problem's `violations`.
+ */
+export const invariantsResponseSchema = z
+  .object({
+    checked_at: timestampSchema,
+    violations: z
+      .array(invariantViolationSchema)
+      .max(0)
+      .meta({ description: 'Always empty in a 200 answer; violations answer 500.' }),
+  })
+  .register(apiSchemas, { id: 'InvariantsHold' });
+
+export type InvariantsResponse = z.output<typeof invariantsResponseSchema>;
 
 /** A file of the built dashboard: one path segment of safe characters. */
 export const dashboardAssetPathSchema = z.object({

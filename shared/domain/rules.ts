@@ -27,8 +27,9 @@ export type RecordedTransfer = Pick<
  * family first (an id is taken once, whatever its outcome), then the transfer itself, then the
  * accounts, then the overflow bounds, then the balance limits.
  *
- * This is the executable specification of `ledger.post_transfers` in migrations/: the SQL engine
- * applies the same order, and a property test holds the two together.
+ * This is the executable specification of `ledger.post_transfers`, which is read in
+ * migrations/repeatable/post_transfers.sql: the SQL engine applies the same order, and a property
+ * test holds the two together.
  */
 export function decideTransfer(
   transfer: TransferCommand,

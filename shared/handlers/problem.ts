@@ -192,6 +192,36 @@ export class SubmissionOutcomeUnknownProblem extends ProblemError {
   }
 }
 
+/**
+ * The ledger's invariant check found violations: the ledger is not sound. The violations travel
+ * in the problem's `violations` member (an RFC 9457 extension), at most as many as were read.
+ */
+export class InvariantsViolatedProblem extends ProblemError {
+  public constructor(
+    public readonly violations: readonly {
+      readonly invariant: string;
+      readonly subject: string;
+      readonly detail: string;
+    }[],
+    public readonly truncated: boolean,
+  ) {
+    super({
+      status: 500,
+      slug: 'invariants-violated',
+      title: 'Ledger invariants violated',
+      detail: `ledger.check_invariants() found ${truncated ? 'more than ' : ''}${violations.length} violations`,
+    });
+    this.name = 'InvariantsViolatedProblem';
+  }
+
+  public override toProblem(): ProblemDetails & {
+    readonly violations: readonly { invariant: string; subject: string; detail: string }[];
+    readonly truncated: boolean;
+  } {
+    return { ...super.toProblem(), violations: this.violations, truncated: this.truncated };
+  }
+}
+
 /** Anything else: a bug. The client learns nothing about it but that it happened. */
 export class InternalProblem extends ProblemError {
   public constructor(options: { cause?: unknown } = {}) {

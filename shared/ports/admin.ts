@@ -71,6 +71,8 @@ export interface ThroughputSample {
  * - `throughput`: transfers recorded per second over the last `windowS` seconds.
  * - `batchStats`: undefined when the consumer batch table does not exist yet, or has no rows.
  * - `fraudFlagCount`: undefined when the fraud tables do not exist yet.
+ * - `checkInvariants`: the violations `ledger.check_invariants()` finds, at most
+ *   `violationCountMax` of them (none when the ledger is sound), and whether there were more.
  */
 export interface AdminLedgerReader {
   activity(after: ActivityPosition | undefined, limit: number): Promise<ActivityPage>;
@@ -82,6 +84,21 @@ export interface AdminLedgerReader {
   throughput(windowS: number): Promise<ThroughputSample>;
   batchStats(batchCountMax: number): Promise<BatchStats | undefined>;
   fraudFlagCount(): Promise<number | undefined>;
+  checkInvariants(violationCountMax: number): Promise<InvariantReport>;
+}
+
+/** One broken promise of the ledger: which invariant, about what, and how it is broken. */
+export interface InvariantViolation {
+  readonly invariant: string;
+  readonly subject: string;
+  readonly detail: string;
+}
+
+/** What the ledger's invariant check found. */
+export interface InvariantReport {
+  readonly violations: readonly InvariantViolation[];
+  /** True when there were more violations than were read. */
+  readonly truncated: boolean;
 }
 
 /** Messages in a queue, as SQS counts them (approximate). */

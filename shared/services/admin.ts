@@ -9,6 +9,7 @@ import type {
   ActivityPosition,
   AdminLedgerReader,
   BatchStats,
+  InvariantReport,
   QueueDepth,
   QueueDepthReader,
   TransferListPage,
@@ -19,9 +20,15 @@ import type { Logger } from '../ports/logger';
 export interface AdminLimits {
   readonly throughputWindowS: number;
   readonly batchCountMax: number;
+  /** Violations one invariant check reports; a broken ledger can have one per row. */
+  readonly violationCountMax: number;
 }
 
-export const adminLimits: AdminLimits = { throughputWindowS: 180, batchCountMax: 200 };
+export const adminLimits: AdminLimits = {
+  throughputWindowS: 180,
+  batchCountMax: 200,
+  violationCountMax: 100,
+};
 
 export interface Gauges {
   readonly generatedAt: string;
@@ -53,6 +60,14 @@ export class AdminService {
 
   public listTransfers(query: Parameters<AdminLedgerReader['listTransfers']>[0]): Promise<TransferListPage> {
     return this.ledger.listTransfers(query);
+  }
+
+  /**
+   * Runs the ledger's own invariant check (the one every test and benchmark runs after itself),
+   * so a deployed stage can be checked after a load run too.
+   */
+  public checkInvariants(): Promise<InvariantReport> {
+    return this.ledger.checkInvariants(this.limits.violationCountMax);
   }
 
   /**

@@ -134,7 +134,11 @@ describe('the System Internals page in a browser', () => {
     await expect
       .poll(() => page.locator('li[data-step="queued"]').textContent())
       .toContain('message group (debit account)');
-    await expect.poll(() => page.getByTestId('recent-row').count()).toBeGreaterThan(0);
+    // The live feed lists the followed transfer among the recent ones, posted.
+    const followedRow = page.getByTestId('recent-row').filter({
+      has: page.getByRole('button', { name: `Follow transfer ${transferId}` }),
+    });
+    await expect.poll(() => followedRow.textContent()).toContain('posted');
   });
 
   it('shows the throughput and queue gauges from the running system', async () => {

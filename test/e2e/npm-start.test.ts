@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -49,7 +49,10 @@ describe('npm start', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     await waitFor('npm start to be ready', async () => (output.includes('Press Ctrl+C') ? true : undefined));
-    const { awsEndpoint } = JSON.parse(await readFile(runtimeFile, 'utf8')) as RuntimeFile;
+    const { awsEndpoint, apiKey } = JSON.parse(await readFile(runtimeFile, 'utf8')) as RuntimeFile;
+    // The runtime file carries the key for the local tools, so only its owner may read it.
+    expect(apiKey).toBe('npm-start-test-key');
+    expect((await stat(runtimeFile)).mode & 0o777).toBe(0o600);
     const api = client({ url: `http://127.0.0.1:${port}`, apiKey: 'npm-start-test-key' });
     const [debit, credit] = [await openAccount(api), await openAccount(api)];
     const transferIds: string[] = [];

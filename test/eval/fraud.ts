@@ -115,7 +115,7 @@ export async function evaluateFraud(
   };
 }
 
-/** The result as a Markdown table, as the README shows it. */
+/** The result as a Markdown table, as docs/fraud.md shows it. */
 export function formatEvaluation(result: EvaluationResult): string {
   const row = (name: string, kind: KindResult): string =>
     `| ${name.padEnd(27)} | ${String(kind.injected).padStart(8)} | ${String(kind.caught).padStart(6)} | ${kind.precision.toFixed(3).padStart(9)} | ${kind.recall.toFixed(3).padStart(6)} |`;

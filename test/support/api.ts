@@ -128,10 +128,11 @@ export interface TestWiringOptions {
 }
 
 /**
- * The wiring a test builds functions from: its own pool, the settings the functions would read
+ * The wiring a test builds functions from: its own pool (none for a function that needs no
+ * database: asking for one then fails, naming DATABASE_URL), the settings the functions would read
  * (the defaults, and the resources when given), and AWS clients for `endpoint`.
  */
-export function testWiring(pool: pg.Pool, options: TestWiringOptions = {}): Wiring {
+export function testWiring(pool: pg.Pool | undefined, options: TestWiringOptions = {}): Wiring {
   const read = readFunctionSettings({
     ...(options.resources === undefined ? {} : resourceEnvironment(options.resources)),
     ...options.environment,
@@ -151,7 +152,7 @@ export function testWiring(pool: pg.Pool, options: TestWiringOptions = {}): Wiri
     assetRoot: options.assetRoot ?? projectRoot,
     apiDocument: () => openApiDocument(httpFunctions),
     ...(options.now === undefined ? {} : { now: options.now }),
-    pool,
+    ...(pool === undefined ? {} : { pool }),
     aws,
     clients: options.clients ?? awsClients(aws),
   });

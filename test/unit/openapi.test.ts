@@ -64,7 +64,10 @@ describe('the OpenAPI document', () => {
       in: 'header',
       name: 'x-api-key',
     });
-    expect(httpRoutes.length).toBeGreaterThanOrEqual(6);
+    const documented = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(documented.sort()).toEqual(httpRoutes.map((route) => `${route.method} ${route.path}`).sort());
     for (const route of httpRoutes) {
       const operation = operationOf(route.path, route.method.toLowerCase());
       expect(operation.security).toEqual(route.apiKeyRequired ? [{ apiKey: [] }] : []);
@@ -77,7 +80,7 @@ describe('the OpenAPI document', () => {
   it('resolves every $ref to a schema in components', () => {
     const refs = refsIn(document);
 
-    expect(refs.length).toBeGreaterThan(0);
+    expect(refs).toContain('#/components/schemas/Problem');
     for (const ref of refs) {
       expect(ref).toMatch(/^#\/components\/schemas\//);
       expect(document.components.schemas[ref.split('/').at(-1) ?? '']).toBeDefined();

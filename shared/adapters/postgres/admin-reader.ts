@@ -5,6 +5,8 @@ import type {
   ActivityPosition,
   AdminLedgerReader,
   BatchStats,
+  InvariantReport,
+  InvariantViolation,
   RecordedTransferRow,
   ThroughputSample,
   TransferListPage,
@@ -221,6 +223,16 @@ export class PostgresAdminReader implements AdminLedgerReader {
       [],
     );
     return row?.flagged ?? 0;
+  }
+
+  public async checkInvariants(violationCountMax: number): Promise<InvariantReport> {
+    // One row more than reported, to know whether there were more.
+    const rows = await this.query<InvariantViolation>(
+      'checkInvariants',
+      'select invariant, subject, detail from ledger.check_invariants() limit $1',
+      [violationCountMax + 1],
+    );
+    return { violations: rows.slice(0, violationCountMax), truncated: rows.length > violationCountMax };
   }
 
   /** Whether a table a later migration adds is there yet. */

@@ -7,7 +7,7 @@ import getAccount from '../../functions/get-account';
 import getTransfer from '../../functions/get-transfer';
 import listAccountEntries from '../../functions/list-account-entries';
 import openapi from '../../functions/openapi';
-import { type FrontDoor, startFrontDoor } from '../../infra/local/front-door';
+import { type FrontDoor, type FrontDoorRoute, startFrontDoor } from '../../infra/local/front-door';
 
 const apiKey = 'front-door-test-key';
 const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
@@ -157,5 +157,81 @@ describe('the local front door', () => {
     expect(unknown.status).toBe(404);
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET');
+  });
+});
+
+describe("the front door's bound on invocations of one function", () => {
+  /** A handler that holds each invocation until the test lets it go, counting those at once. */
+  function gate() {
+    const releases: (() => void)[] = [];
+    let running = 0;
+    let runningMax = 0;
+    let started = 0;
+    const handler = async (): Promise<APIGatewayProxyResult> => {
+      running++;
+      started++;
+      runningMax = Math.max(runningMax, running);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      running--;
+      return { statusCode: 200, body: '{}' };
+    };
+    return {
+      handler,
+      get started() {
+        return started;
+      },
+      get runningMax() {
+        return runningMax;
+      },
+      releaseAll: () => {
+        for (const release of releases.splice(0)) release();
+      },
+    };
+  }
+
+  async function startBounded(
+    handler: FrontDoorRoute['handler'],
+    bounds: { functionConcurrencyMax: number; invocationWaitMsMax: number; waitingCountMax: number },
+  ): Promise<FrontDoor> {
+    const bounded = await startFrontDoor({
+      port: 0,
+      apiKey,
+      logger,
+      routes: [{ definition: openapi, handler }],
+      ...bounds,
+    });
+    bounded.setReady(true);
+    return bounded;
+  }
+
+  async function waitUntil(what: string, check: () => boolean): Promise<void> {
+    for (let attempt = 0; attempt < 500 && !check(); attempt++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    if (!check()) throw new Error(`test: ${what} did not happen`);
+  }
+
+  it('runs at most the bound at once; the rest wait their turn and are all answered', async () => {
+    const held = gate();
+    const bounded = await startBounded(held.handler, {
+      functionConcurrencyMax: 2,
+      invocationWaitMsMax: 30_000,
+      waitingCountMax: 100,
+    });
+    try {
+      const answers = Promise.all(Array.from({ length: 7 }, () => fetch(`${bounded.url}/openapi.json`)));
+      await waitUntil('two invocations', () => held.started === 2);
+      // The others wait in the front door, not in the handler, until a slot frees.
+      while (held.started < 7) {
+        held.releaseAll();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      held.releaseAll();
+
+      expect((await answers).map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200, 200, 200]);
+      expect(held.runningMax).toBe(2);
+    } finally {
+      held.releaseAll();
+      await bounded.stop();
+    }
   });
 });
