@@ -1,4 +1,5 @@
 import {
+  ChangeMessageVisibilityCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
@@ -123,6 +124,37 @@ describe('postponing failed messages on a FIFO queue', () => {
 
     expect(next.map((message) => message.Body)).toEqual(['c1', 'c2']);
     await remove(queueUrl, next);
+  });
+});
+
+describe('the AWS endpoint, as SQS does', () => {
+  it('keeps a FIFO group locked behind a message hidden again after it was made visible', async () => {
+    // Two batches that hold the same message (the first outlived its visibility timeout) may
+    // release and then postpone it, in that order; the group must stay behind it all the same.
+    const queueUrl = aws.resources.queueUrls.transfers;
+    await send(queueUrl, [
+      { id: 'd1', group: 'D' },
+      { id: 'd2', group: 'D' },
+    ]);
+    const [first] = await receive(queueUrl, 1);
+    if (first?.ReceiptHandle === undefined) throw new Error('test: nothing received');
+    const change = (visibilityTimeoutS: number) =>
+      aws.clients.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: first.ReceiptHandle,
+          VisibilityTimeout: visibilityTimeoutS,
+        }),
+      );
+
+    await change(0);
+    await change(600);
+    const next = await receive(queueUrl, 10);
+
+    expect(first.Body).toBe('d1');
+    expect(next.map((message) => message.Body)).toEqual([]);
+    await change(0);
+    await remove(queueUrl, await receive(queueUrl, 10));
   });
 });
 
