@@ -37,7 +37,7 @@ export interface RuleSpec {
  * Receives a message gets before SQS moves it to its dead-letter queue. A failure that may pass
  * waits out a backoff that doubles with each receive (shared/handlers/redelivery.ts: 30 s, 60 s,
  * ... up to 900 s, each cut by up to a fifth at random), so 20 receives last at least 3.2 hours
- * and at most 4 (docs/reliability.md has the sums; a unit test keeps them true): an outage of
+ * and at most 4 (docs/operations.md has the sums; a unit test keeps them true): an outage of
  * hours dead-letters nothing. A failure that may never pass is redelivered after the visibility
  * timeout, so it reaches the dead-letter queue after 20 minutes of 60 s timeouts.
  */

@@ -3,7 +3,7 @@
  * (the database is down, a timeout) must not use up the queue's receive count in minutes: the
  * wait doubles with each delivery, from `baseS` up to `capS`, so the count lasts hours. With the
  * defaults and the transfer queue's maxReceiveCount (shared/topology.ts), a message survives at
- * least 3 hours of failures before it is dead-lettered (docs/reliability.md has the arithmetic).
+ * least 3 hours of failures before it is dead-lettered (docs/operations.md has the arithmetic).
  */
 
 /** The wait after a message's first failed delivery, doubling with each further one, up to a cap. */
