@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
@@ -250,37 +250,30 @@ async function privilegesOf(client: pg.ClientBase): Promise<string[]> {
   return rows.map((row) => row.line);
 }
 
-/** Privilege statements the repeatable files gained with 0011_least_privilege. */
-const privilegeStatements = [
-  /^revoke execute on function [^;]+ from public;\n/gms,
-  /^security definer\n/gm,
-  /^set search_path = pg_catalog, pg_temp\n/gm,
-];
+/** The repeatable files as they stood before 0011_least_privilege, kept verbatim. */
+const repeatableBeforeDir = path.join(import.meta.dirname, 'fixtures', 'repeatable-before-0011');
 
 /**
- * The migrations as they stood before 0011_least_privilege: no 0011, no guard files of transfers
- * and fraud flags, and the repeatable files without the privilege statements it brought.
+ * The migrations as they stood before 0011_least_privilege: the numbered ones before it, and the
+ * repeatable files of that time. Later numbered migrations and today's repeatable files come with
+ * the upgrade, as they would to a database deployed then.
  */
-function migrationsBeforeLeastPrivilege(migrations: readonly Migration[]): Migration[] {
-  return migrations
-    .filter(
-      (migration) =>
-        ![
-          '0011_least_privilege',
-          'repeatable/transfers_triggers',
-          'repeatable/fraud_flags_triggers',
-        ].includes(migration.name),
-    )
-    .map((migration) => {
-      if (migration.kind !== 'repeatable') return migration;
-      const sql = privilegeStatements.reduce(
-        (text, statement) => text.replaceAll(statement, ''),
-        migration.sql,
-      );
-      return sql === migration.sql
-        ? migration
-        : { ...migration, sql, checksum: `before-${migration.checksum}` };
-    });
+async function migrationsBeforeLeastPrivilege(migrations: readonly Migration[]): Promise<Migration[]> {
+  const numbered = migrations.filter(
+    (migration) => migration.kind === 'numbered' && migration.name < '0011_least_privilege',
+  );
+  const files = (await readdir(repeatableBeforeDir)).filter((file) => file.endsWith('.sql')).sort();
+  const repeatable = await Promise.all(
+    files.map(
+      async (file): Promise<Migration> => ({
+        kind: 'repeatable',
+        name: `repeatable/${file.replace(/\.sql$/, '')}`,
+        sql: await readFile(path.join(repeatableBeforeDir, file), 'utf8'),
+        checksum: `before-0011-${file}`,
+      }),
+    ),
+  );
+  return [...numbered, ...repeatable];
 }
 
 /** Runs `body` with a connection to a new, empty database on the test server, dropped afterwards. */
@@ -307,7 +300,7 @@ async function withEmptyDatabase<T>(body: (client: pg.Client) => Promise<T>): Pr
 describe('privileges', () => {
   it('end the same on a new database, on one upgraded from before 0011_least_privilege, and after every repeatable file is applied again', async () => {
     const migrations = await readMigrations();
-    const before = migrationsBeforeLeastPrivilege(migrations);
+    const before = await migrationsBeforeLeastPrivilege(migrations);
     const again = migrations.map((migration) =>
       migration.kind === 'repeatable'
         ? { ...migration, sql: `${migration.sql}\n-- again`, checksum: 'again' }
