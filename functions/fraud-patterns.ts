@@ -1,4 +1,5 @@
 import { defineSqsFunction } from '../shared/definitions';
+import { failureOutcome } from '../shared/handlers/sqs';
 
 /**
  * The pattern listener: `transfer.posted` events from its own queue, each added to its debit
@@ -15,7 +16,9 @@ export default defineSqsFunction({
   build: ({ services }) => ({
     consume: async (records) => {
       const outcomes = await services.fraudPatterns.checkRecords(records);
-      return outcomes.map((outcome) => outcome.kind === 'done');
+      return outcomes.map((outcome) =>
+        outcome.kind === 'done' ? 'done' : failureOutcome(outcome.transient),
+      );
     },
     afterBatch: () => services.outboxRelay.relay(),
   }),

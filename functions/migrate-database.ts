@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { defineDeployFunction } from '../shared/definitions';
+import { type DeployResponse, defineDeployFunction } from '../shared/definitions';
 import type { ConnectPatience } from '../shared/ports/migrations';
 
 /** One id for the migrations resource, so an update never replaces (and so never "deletes") it. */
@@ -16,18 +16,20 @@ export const connectPatience: ConnectPatience = { connectAttemptCountMax: 30, co
 
 /**
  * The custom resource that migrates the database on every deploy: on create and update it applies
- * the migrations not applied yet (idempotent, under an advisory lock); on delete it does nothing,
- * since migrations only go forward and the data outlives the stack.
+ * the migrations not applied yet (idempotent, under an advisory lock), then makes the login the
+ * other functions connect as, or brings it up to date, from that login's secret; on delete it does
+ * nothing, since migrations only go forward and the data outlives the stack. It is the one
+ * function that connects as the tables' owner.
  */
 export default defineDeployFunction({
   name: 'migrate-database',
-  access: [{ kind: 'database' }],
+  access: [{ kind: 'database-admin' }],
   // Migrations may rewrite large tables; the custom resource waits up to an hour anyway.
   limits: { timeoutS: 900, memoryMiB: 512 },
   bundledAssets: [migrationsAssets],
   build:
     ({ services, assetRoot, logger }) =>
-    async (event) => {
+    async (event): Promise<DeployResponse> => {
       if (event.RequestType === 'Delete') {
         return { PhysicalResourceId: event.PhysicalResourceId, Data: { applied: '' } };
       }
@@ -36,6 +38,11 @@ export default defineDeployFunction({
         connectPatience,
       );
       logger.info('migrations applied', { applied, known: knownCount });
-      return { PhysicalResourceId: physicalResourceId, Data: { applied: applied.join(' ') } };
+      const login = await services.migrator.ensureFunctionLogin(connectPatience);
+      logger.info("the functions' login is in place", { user: login.user });
+      return {
+        PhysicalResourceId: physicalResourceId,
+        Data: { applied: applied.join(' '), functionLogin: login.user },
+      };
     },
 });

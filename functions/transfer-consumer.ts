@@ -1,4 +1,6 @@
 import { defineSqsFunction } from '../shared/definitions';
+import { isTransient } from '../shared/errors';
+import { failureOutcome } from '../shared/handlers/sqs';
 import { recordCountMax } from '../shared/services/posting-service';
 
 /**
@@ -17,13 +19,22 @@ export default defineSqsFunction({
   queue: 'transfers',
   batchSizeMax: recordCountMax,
   concurrencyMax: 4,
-  access: [{ kind: 'database' }, { kind: 'bus-put', bus: 'events' }],
+  access: [
+    { kind: 'database' },
+    { kind: 'bus-put', bus: 'events' },
+    // Notes a dead-lettered transfer on the API's record of it (UpdateItem, rare).
+    { kind: 'table-read-write', table: 'idempotency' },
+  ],
   limits: { timeoutS: 30, memoryMiB: 1024 },
   build: ({ services }) => ({
     consume: async (records, receivedAt) => {
       const outcomes = await services.posting.postRecords(records, receivedAt);
-      return outcomes.map((outcome) => outcome.kind !== 'failed');
+      return outcomes.map((outcome) =>
+        outcome.kind === 'failed' ? failureOutcome(isTransient(outcome.error)) : 'done',
+      );
     },
     afterBatch: () => services.outboxRelay.relay(relayRowCountMax),
+    // So GET /v1/transfers/{id} says the transfer waits in the dead-letter queue.
+    beforeDeadLetter: (records) => services.deadLetters.noteRecords(records),
   }),
 });

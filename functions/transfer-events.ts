@@ -1,4 +1,5 @@
 import { defineSqsFunction } from '../shared/definitions';
+import { failureOutcome } from '../shared/handlers/sqs';
 
 /**
  * The transfer events consumer: batches from the standard queue the EventBridge rule fills, each
@@ -15,7 +16,9 @@ export default defineSqsFunction({
   build: ({ services }) => ({
     consume: async (records) => {
       const outcomes = await services.eventReceipts.recordRecords(records);
-      return outcomes.map((outcome) => outcome.kind === 'recorded');
+      return outcomes.map((outcome) =>
+        outcome.kind === 'recorded' ? 'done' : failureOutcome(outcome.transient),
+      );
     },
   }),
 });

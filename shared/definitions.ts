@@ -17,7 +17,13 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT';
 
 /** What a function touches, so each gets only the permissions it needs. */
 export type Access =
+  /** Postgres as the functions' login: a member of ledgerx_app only. */
   | { readonly kind: 'database' }
+  /**
+   * Postgres as the tables' owner, for the migration function alone: it migrates, and makes the
+   * functions' login from that login's secret (which it may read too).
+   */
+  | { readonly kind: 'database-admin' }
   | { readonly kind: 'queue-send'; readonly queue: QueueKey }
   | { readonly kind: 'queue-admin'; readonly queue: QueueKey }
   | { readonly kind: 'table-read-write'; readonly table: TableKey }
@@ -176,7 +182,8 @@ export function defineHttpFunction<
 /**
  * An SQS-triggered function: `build` returns what it does with a batch's records; the wrapper
  * (`sqsBatchHandler`) reports the failed ones back to the queue (with FIFO semantics on a FIFO
- * queue) and relays the outbox after a batch that recorded anything, when asked to.
+ * queue), postpones the next delivery of those that may pass by the backoff of the settings, and
+ * relays the outbox after a batch that recorded anything, when asked to.
  */
 export function defineSqsFunction(
   definition: Omit<SqsFunction, 'kind' | 'build'> & {
@@ -191,6 +198,9 @@ export function defineSqsFunction(
       sqsBatchHandler({
         name: definition.name,
         fifo: topology.queues[definition.queue].fifo,
+        maxReceiveCount: topology.queues[definition.queue].deadLetter?.maxReceiveCount,
+        backoff: wiring.settings.backoff,
+        redelivery: wiring.redelivery(definition.queue),
         logger: wiring.logger,
         consumer: build(wiring),
       }),

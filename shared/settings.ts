@@ -21,6 +21,11 @@ import {
   velocityWindowSDefault,
   velocityWindowSMax,
 } from './domain/velocity';
+import {
+  defaultRedeliveryBackoff,
+  type RedeliveryBackoff,
+  visibilityTimeoutSMax,
+} from './handlers/redelivery';
 import { type QueueKey, type TableKey, topology } from './topology';
 
 /** A setting is set to a value it cannot take, or a needed one is not set. */
@@ -133,16 +138,33 @@ const database = {
   user: setting({
     name: 'LEDGER_DB_USER',
     scope: 'functions',
-    description: 'Database user, when DATABASE_URL is not set.',
+    description:
+      "Database user, when DATABASE_URL is not set: the functions' login (ledgerx_app_user); the tables' owner for the migration function alone.",
     defaultText: undefined,
     parse: nonEmpty,
   }),
   secretArn: setting({
     name: 'LEDGER_DB_SECRET_ARN',
     scope: 'functions',
-    description: 'Secrets Manager secret holding the password, read when a connection opens.',
+    description: "Secrets Manager secret holding that user's password, read when a connection opens.",
     defaultText: undefined,
     parse: nonEmpty,
+  }),
+  appSecretArn: setting({
+    name: 'LEDGER_DB_APP_SECRET_ARN',
+    scope: 'functions',
+    description:
+      "The migration function only: the secret (username, password) of the functions' login, which it makes or updates on every deploy.",
+    defaultText: undefined,
+    parse: nonEmpty,
+  }),
+  appUrl: setting({
+    name: 'LEDGER_DB_APP_URL',
+    scope: 'functions',
+    description:
+      "The migration function only, where there is no secret (LocalStack): a URL whose user and password are the functions' login.",
+    defaultText: undefined,
+    parse: url,
   }),
   connectionCountMax: setting({
     name: 'LEDGER_DB_CONNECTION_COUNT_MAX',
@@ -209,6 +231,25 @@ const velocity = {
       if (!isVelocityAmountMax(value)) throw new RangeError('must be from 1 to 2^63-1 minor units');
       return value;
     },
+  }),
+};
+
+/** How the queue consumers wait before a failed message's next delivery. */
+const consumer = {
+  backoffBaseS: setting({
+    name: 'LEDGER_CONSUMER_BACKOFF_BASE_S',
+    scope: 'functions',
+    description:
+      'A message that failed for a reason that may pass (the database is down) waits this long before its next delivery, doubling with each delivery.',
+    defaultText: String(defaultRedeliveryBackoff.baseS),
+    parse: wholeNumber(1, 3_600),
+  }),
+  backoffCapS: setting({
+    name: 'LEDGER_CONSUMER_BACKOFF_CAP_S',
+    scope: 'functions',
+    description: 'The longest such wait (SQS hides a message for 12 hours at most).',
+    defaultText: String(defaultRedeliveryBackoff.capS),
+    parse: wholeNumber(1, visibilityTimeoutSMax),
   }),
 };
 
@@ -430,6 +471,7 @@ export const settingSpecs: readonly SettingSpec<unknown>[] = [
   ...Object.values(queueUrls),
   ...Object.values(tableNames),
   eventBusName,
+  ...Object.values(consumer),
   ...Object.values(velocity),
   ...Object.values(fraud),
   ...Object.values(local),
@@ -487,11 +529,16 @@ export interface FunctionSettings {
     readonly name: Required<string>;
     readonly user: Required<string>;
     readonly secretArn: Required<string>;
+    /** Where the migration function finds the functions' login: its secret, or a URL. */
+    readonly appSecretArn: string | undefined;
+    readonly appUrl: string | undefined;
     readonly pool: PoolSettings;
   };
   readonly queueUrls: Readonly<Record<QueueKey, Required<string>>>;
   readonly tableNames: Readonly<Record<TableKey, Required<string>>>;
   readonly eventBusName: Required<string>;
+  /** How the queue consumers wait before a failed message's next delivery. */
+  readonly backoff: RedeliveryBackoff;
   readonly velocity: VelocityLimits;
   readonly fraud: FraudSettings;
 }
@@ -534,6 +581,8 @@ export function readFunctionSettings(env: NodeJS.ProcessEnv = process.env): Func
       name: required(env, database.name),
       user: required(env, database.user),
       secretArn: required(env, database.secretArn),
+      appSecretArn: read(env, database.appSecretArn),
+      appUrl: read(env, database.appUrl),
       pool,
     },
     queueUrls: Object.fromEntries(
@@ -543,6 +592,7 @@ export function readFunctionSettings(env: NodeJS.ProcessEnv = process.env): Func
       (Object.keys(tableNames) as TableKey[]).map((key) => [key, required(env, tableNames[key])]),
     ) as Record<TableKey, Required<string>>,
     eventBusName: required(env, eventBusName),
+    backoff: readBackoff(env),
     velocity: {
       windowS: read(env, velocity.windowS, velocityWindowSDefault),
       transferCountMax: read(env, velocity.transferCountMax, velocityTransferCountMaxDefault),
@@ -550,6 +600,20 @@ export function readFunctionSettings(env: NodeJS.ProcessEnv = process.env): Func
     },
     fraud: fraudSettings,
   };
+}
+
+function readBackoff(env: NodeJS.ProcessEnv): RedeliveryBackoff {
+  const backoff = {
+    baseS: read(env, consumer.backoffBaseS, defaultRedeliveryBackoff.baseS),
+    capS: read(env, consumer.backoffCapS, defaultRedeliveryBackoff.capS),
+  };
+  if (backoff.capS < backoff.baseS) {
+    throw new SettingError(
+      consumer.backoffCapS.name,
+      `must be at least ${consumer.backoffBaseS.name} (${backoff.baseS})`,
+    );
+  }
+  return backoff;
 }
 
 /** What the local runtime (`npm start`) reads, besides the functions' settings. */
@@ -635,5 +699,7 @@ export function proxyEnvironment(proxy: {
 /** The names of the settings other modules set for a function (never spelled twice). */
 export const settingNames = {
   databaseUrl: database.url.name,
+  appSecretArn: database.appSecretArn.name,
+  appUrl: database.appUrl.name,
   queryTimeoutMs: database.queryTimeoutMs.name,
 } as const;

@@ -33,6 +33,16 @@ export interface RuleSpec {
   readonly targetQueue: QueueKey;
 }
 
+/**
+ * Receives a message gets before SQS moves it to its dead-letter queue. A failure that may pass
+ * waits out a backoff that doubles with each receive (shared/handlers/redelivery.ts: 30 s, 60 s,
+ * ... up to 900 s, each cut by up to a fifth at random), so 20 receives last at least 3.2 hours
+ * and at most 4 (docs/operations.md has the sums; a unit test keeps them true): an outage of
+ * hours dead-letters nothing. A failure that may never pass is redelivered after the visibility
+ * timeout, so it reaches the dead-letter queue after 20 minutes of 60 s timeouts.
+ */
+export const maxReceiveCount = 20;
+
 export type QueueKey =
   | 'transfers'
   | 'transfersDeadLetter'
@@ -50,7 +60,7 @@ const queues: Readonly<Record<QueueKey, QueueSpec>> = {
     visibilityTimeoutS: 60,
     retentionPeriodS: 4 * 24 * 3600,
     deduplicationScope: 'messageGroup',
-    deadLetter: { queue: 'transfersDeadLetter', maxReceiveCount: 5 },
+    deadLetter: { queue: 'transfersDeadLetter', maxReceiveCount },
   },
   transfersDeadLetter: {
     name: 'ledgerx-transfers-dlq.fifo',
@@ -64,7 +74,7 @@ const queues: Readonly<Record<QueueKey, QueueSpec>> = {
     fifo: false,
     visibilityTimeoutS: 60,
     retentionPeriodS: 4 * 24 * 3600,
-    deadLetter: { queue: 'transferEventsDeadLetter', maxReceiveCount: 5 },
+    deadLetter: { queue: 'transferEventsDeadLetter', maxReceiveCount },
   },
   transferEventsDeadLetter: {
     name: 'ledgerx-transfer-events-dlq',
@@ -80,7 +90,7 @@ const queues: Readonly<Record<QueueKey, QueueSpec>> = {
     fifo: false,
     visibilityTimeoutS: 60,
     retentionPeriodS: 4 * 24 * 3600,
-    deadLetter: { queue: 'fraudScorerDeadLetter', maxReceiveCount: 5 },
+    deadLetter: { queue: 'fraudScorerDeadLetter', maxReceiveCount },
   },
   fraudScorerDeadLetter: {
     name: 'ledgerx-fraud-scorer-dlq',
@@ -93,7 +103,7 @@ const queues: Readonly<Record<QueueKey, QueueSpec>> = {
     fifo: false,
     visibilityTimeoutS: 60,
     retentionPeriodS: 4 * 24 * 3600,
-    deadLetter: { queue: 'fraudPatternsDeadLetter', maxReceiveCount: 5 },
+    deadLetter: { queue: 'fraudPatternsDeadLetter', maxReceiveCount },
   },
   fraudPatternsDeadLetter: {
     name: 'ledgerx-fraud-patterns-dlq',

@@ -11,9 +11,15 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
-import { type SecretReader, secretPassword, secretsManagerReader } from './adapters/aws/database-secret';
+import {
+  type SecretReader,
+  secretLogin,
+  secretPassword,
+  secretsManagerReader,
+} from './adapters/aws/database-secret';
 import { EventBridgePublisher } from './adapters/aws/eventbridge-publisher';
 import { PowertoolsIdempotencyGuard } from './adapters/aws/idempotency-guard';
+import { SqsMessageRedelivery } from './adapters/aws/message-redelivery';
 import { SqsQueueDepths } from './adapters/aws/queue-depths';
 import { DynamoQueuedTransfers } from './adapters/aws/queued-transfers';
 import { SubmissionRecords } from './adapters/aws/submission-records';
@@ -23,6 +29,7 @@ import { PostgresAccountStore } from './adapters/postgres/accounts-store';
 import { PostgresAdminReader } from './adapters/postgres/admin-reader';
 import { PostgresEventReceiptStore } from './adapters/postgres/event-receipt-store';
 import { PostgresFraudStore } from './adapters/postgres/fraud-store';
+import type { DatabaseLogin } from './adapters/postgres/function-login';
 import { PostgresLedgerStore } from './adapters/postgres/ledger-store';
 import { DatabaseMigrator } from './adapters/postgres/migrator';
 import { PostgresOutboxStore } from './adapters/postgres/outbox-store';
@@ -33,8 +40,10 @@ import { entryPaging, flagPaging } from './api/schemas';
 import type { FunctionDefinition, LambdaHandlerOf } from './definitions';
 import type { Logger } from './ports/logger';
 import type { DatabaseMigrations } from './ports/migrations';
+import type { MessageRedelivery } from './ports/redelivery';
 import { AccountService } from './services/accounts';
 import { AdminService } from './services/admin';
+import { DeadLetterService } from './services/dead-letters';
 import { EventReceiptService } from './services/event-receipts';
 import { FraudFlagService, FraudPatternService, FraudScoringService } from './services/fraud';
 import { OutboxRelay } from './services/outbox-relay';
@@ -46,8 +55,8 @@ import {
   TransferSubmission,
 } from './services/transfer-submission';
 import { VelocityService } from './services/velocity';
-import { type FunctionSettings, readFunctionSettings } from './settings';
-import { topology } from './topology';
+import { type FunctionSettings, readFunctionSettings, SettingError, settingNames } from './settings';
+import { type QueueKey, topology } from './topology';
 
 /** How many times the SDK tries one call, the first try included. */
 export const awsAttemptCountMax = 3;
@@ -93,6 +102,7 @@ export interface Services {
   readonly fraudFlags: FraudFlagService;
   readonly admin: AdminService;
   readonly migrator: DatabaseMigrations;
+  readonly deadLetters: DeadLetterService;
 }
 
 /** What a function's `build` receives. */
@@ -107,6 +117,8 @@ export interface Wiring {
   readonly assetRoot: string;
   /** The OpenAPI document of the deployed functions; made by whoever runs them. */
   apiDocument(): unknown;
+  /** Postpones the next delivery of a queue's failed messages (the SQS wrapper's backoff). */
+  redelivery(queue: QueueKey): MessageRedelivery;
 }
 
 export interface WiringOptions {
@@ -149,6 +161,14 @@ export function createWiring(options: WiringOptions): Wiring {
       }),
   );
   const velocityStore = once(() => new DynamoVelocityStore(clients().dynamo, table('velocity')));
+  const queuedTransfers = once(
+    () =>
+      new DynamoQueuedTransfers(
+        clients().dynamo,
+        table('idempotency'),
+        topology.tables.idempotency.partitionKey,
+      ),
+  );
   const fraudStore = once(() => new PostgresFraudStore(pool()));
 
   const services = {
@@ -184,11 +204,7 @@ export function createWiring(options: WiringOptions): Wiring {
       () =>
         new TransferStatusService(
           new PostgresTransferReader(pool()),
-          new DynamoQueuedTransfers(
-            clients().dynamo,
-            table('idempotency'),
-            topology.tables.idempotency.partitionKey,
-          ),
+          queuedTransfers(),
           logger,
           fraudStore(),
         ),
@@ -210,7 +226,8 @@ export function createWiring(options: WiringOptions): Wiring {
           logger,
         ),
     ),
-    migrator: once(() => new DatabaseMigrator(pool(), logger)),
+    migrator: once(() => new DatabaseMigrator(pool(), logger, () => functionLogin(settings, aws))),
+    deadLetters: once(() => new DeadLetterService(queuedTransfers(), logger)),
   } satisfies { readonly [Name in keyof Services]: () => Services[Name] };
 
   return {
@@ -218,6 +235,14 @@ export function createWiring(options: WiringOptions): Wiring {
     logger,
     assetRoot: options.assetRoot,
     apiDocument: options.apiDocument,
+    // The client and the queue's URL are asked for on the first failure, not when a consumer is built.
+    redelivery: (queue) => {
+      const made = once(() => new SqsMessageRedelivery(clients().sqs, () => queueUrl(queue)));
+      return {
+        postpone: (messages) => made().postpone(messages),
+        maxReceiveCount: () => made().maxReceiveCount(),
+      };
+    },
     services: Object.defineProperties(
       {},
       Object.fromEntries(
@@ -248,16 +273,40 @@ export function databaseTarget(
     tls: true,
   };
   // The Secrets Manager client is made only for a function that reads its password from a secret.
-  const read =
-    readSecret ??
-    secretsManagerReader(
-      new SecretsManagerClient({
-        region: aws.region,
-        maxAttempts: awsAttemptCountMax,
-        ...(aws.endpoint === undefined ? {} : { endpoint: aws.endpoint }),
-      }),
-    );
+  const read = readSecret ?? secretsManagerReader(secretsManagerClient(aws));
   return { ...target, password: secretPassword(read, secretArn) };
+}
+
+/**
+ * The login the functions connect as, which the migration function makes: from its secret
+ * (LEDGER_DB_APP_SECRET_ARN, on AWS) or from a URL (LEDGER_DB_APP_URL, LocalStack).
+ */
+export async function functionLogin(
+  settings: FunctionSettings,
+  aws: AwsClientSettings,
+  readSecret?: SecretReader,
+): Promise<DatabaseLogin> {
+  const { appSecretArn, appUrl } = settings.database;
+  if (appSecretArn !== undefined) {
+    return secretLogin(readSecret ?? secretsManagerReader(secretsManagerClient(aws)), appSecretArn);
+  }
+  if (appUrl !== undefined) {
+    const url = new URL(appUrl);
+    return { user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+  }
+  throw new SettingError(
+    settingNames.appSecretArn,
+    `is not set (nor ${settingNames.appUrl}); the migration function makes the functions' login from it`,
+  );
+}
+
+function secretsManagerClient(aws: AwsClientSettings): SecretsManagerClient {
+  return new SecretsManagerClient({
+    region: aws.region,
+    maxAttempts: awsAttemptCountMax,
+    ...(aws.endpoint === undefined ? {} : { endpoint: aws.endpoint }),
+    ...(aws.credentials === undefined ? {} : { credentials: aws.credentials }),
+  });
 }
 
 /**

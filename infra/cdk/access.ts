@@ -11,8 +11,15 @@ export function grantAccess(fn: lambda.Function, access: Access, stateful: State
   switch (access.kind) {
     case 'database':
       // The network path (VPC, security group) is set where the function is made; here, the
-      // right to read the credentials secret, and nothing else of the database's.
-      if (stateful.database.kind === 'proxy') stateful.database.secret.grantRead(fn);
+      // right to read the functions' login secret, and nothing else of the database's.
+      if (stateful.database.kind === 'proxy') stateful.database.functions.secret.grantRead(fn);
+      return;
+    case 'database-admin':
+      // The owner's secret, to migrate; the functions' login secret, to make that login from it.
+      if (stateful.database.kind === 'proxy') {
+        stateful.database.admin.secret.grantRead(fn);
+        stateful.database.functions.secret.grantRead(fn);
+      }
       return;
     case 'queue-send':
       stateful.queues[access.queue].grantSendMessages(fn);
@@ -43,5 +50,5 @@ function unhandled(access: never): never {
 
 /** Whether the function reaches Postgres (so it runs in the VPC, beside the proxy). */
 export function needsDatabase(accessList: readonly Access[]): boolean {
-  return accessList.some((access) => access.kind === 'database');
+  return accessList.some((access) => access.kind === 'database' || access.kind === 'database-admin');
 }

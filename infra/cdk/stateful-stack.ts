@@ -15,16 +15,31 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import {
+  functionLoginName,
+  localFunctionLogin,
+  urlWithLogin,
+} from '../../shared/adapters/postgres/function-login';
 import { type QueueKey, type QueueSpec, type RuleSpec, type TableKey, topology } from '../../shared/topology';
 import { acknowledge } from './nag';
 import { type DeploymentSettings, physicalName } from './settings';
 
-/** How the functions reach Postgres. */
+/** A Postgres login and the secret that holds its password. */
+export interface DatabaseLoginSecret {
+  readonly user: string;
+  readonly secret: secretsmanager.ISecret;
+}
+
+/**
+ * How the functions reach Postgres: as the tables' owner (the migration function alone) or as
+ * the functions' login, a member of ledgerx_app only, which the migration function makes from
+ * its own secret.
+ */
 export type DatabaseAccess =
   | {
       readonly kind: 'proxy';
@@ -32,12 +47,12 @@ export type DatabaseAccess =
       /** The security group of every function with `database` access; the proxy admits it. */
       readonly functionSecurityGroup: ec2.ISecurityGroup;
       readonly proxy: rds.DatabaseProxy;
-      readonly secret: secretsmanager.ISecret;
       readonly databaseName: string;
-      readonly user: string;
       readonly port: number;
+      readonly admin: DatabaseLoginSecret;
+      readonly functions: DatabaseLoginSecret;
     }
-  | { readonly kind: 'url'; readonly url: string };
+  | { readonly kind: 'url'; readonly adminUrl: string; readonly functionsUrl: string };
 
 export interface StatefulStackProps extends StackProps {
   readonly settings: DeploymentSettings;
@@ -47,6 +62,12 @@ export interface StatefulStackProps extends StackProps {
 export const databaseName = 'ledgerx';
 export const databaseUser = 'ledgerx_admin';
 const postgresPort = 5432;
+
+/**
+ * Characters generated passwords leave out: those that need quoting in a connection string or a
+ * shell, as the RDS rotation functions leave them out.
+ */
+const secretExcludedCharacters = ' %+~`#$&*()|[]{}:;<>?!\'/@"\\';
 
 /** Aurora Serverless v2 capacity per stage, in ACUs (1 ACU is about 2 GiB of memory). */
 const capacityAcus = {
@@ -129,7 +150,12 @@ export class StatefulStack extends Stack {
 
     if (settings.flavour === 'localstack') {
       if (settings.databaseUrl === undefined) throw new Error('the LocalStack flavour needs a database URL');
-      this.database = { kind: 'url', url: settings.databaseUrl };
+      // The same server as the owner's URL, as the local runtime's login (LocalStack is local too).
+      this.database = {
+        kind: 'url',
+        adminUrl: settings.databaseUrl,
+        functionsUrl: urlWithLogin(settings.databaseUrl, localFunctionLogin),
+      };
     } else {
       this.database = this.createDatabase(settings, dataRemovalPolicy);
     }
@@ -322,9 +348,37 @@ export class StatefulStack extends Stack {
       endpoint: secretsManagerEndpoint,
     });
 
+    // The functions' login: its own secret, whose password the migration function sets on the
+    // login at every deploy. Attached to the cluster, so the secret carries the host and port the
+    // rotation function needs; rotated alone (the login changes its own password), so its name
+    // never changes and the functions' LEDGER_DB_USER stays true.
+    const functionsSecret = new secretsmanager.Secret(this, 'FunctionsDatabaseSecret', {
+      secretName: physicalName(settings, 'ledgerx-database-functions'),
+      description: "LedgerX functions' Postgres login (a member of ledgerx_app only)",
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ username: functionLoginName }),
+        generateStringKey: 'password',
+        passwordLength: 32,
+        excludeCharacters: secretExcludedCharacters,
+      },
+      removalPolicy,
+    }).attach(cluster);
+    new secretsmanager.SecretRotation(this, 'FunctionsDatabaseSecretRotation', {
+      application: secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
+      secret: functionsSecret,
+      target: cluster,
+      vpc,
+      vpcSubnets: isolated,
+      endpoint: secretsManagerEndpoint,
+      automaticallyAfter: Duration.days(30),
+      excludeCharacters: secretExcludedCharacters,
+    });
+
     const proxy = cluster.addProxy('Proxy', {
       dbProxyName: physicalName(settings, 'ledgerx'),
-      secrets: [secret],
+      // The proxy logs clients in with the logins whose secrets it holds: the owner (migrations)
+      // and the functions' login.
+      secrets: [secret, functionsSecret],
       vpc,
       vpcSubnets: isolated,
       securityGroups: [proxySecurityGroup],
@@ -379,10 +433,10 @@ export class StatefulStack extends Stack {
       vpc,
       functionSecurityGroup,
       proxy,
-      secret,
       databaseName,
-      user: databaseUser,
       port: postgresPort,
+      admin: { user: databaseUser, secret },
+      functions: { user: functionLoginName, secret: functionsSecret },
     };
   }
 }

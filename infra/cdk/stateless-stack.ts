@@ -183,7 +183,7 @@ export class StatelessStack extends Stack {
       bundling: bundlingOptions(definition.bundledAssets),
       environment: {
         ...resources,
-        ...databaseEnvironment(stateful),
+        ...databaseEnvironment(stateful, definition),
         ...(definition.kind === 'deploy'
           ? // Migrations may run long; the function's own timeout is the bound.
             { [settingNames.queryTimeoutMs]: String(definition.limits.timeoutS * 1000) }
@@ -375,19 +375,35 @@ export class StatelessStack extends Stack {
   }
 }
 
-/** How a function reaches Postgres: the proxy and the secret's ARN, or a URL (LocalStack). */
-function databaseEnvironment(stateful: StatefulStack): Record<string, string> {
+/**
+ * How a function reaches Postgres: the proxy and its login's secret ARN, or a URL (LocalStack).
+ * Every function connects as the functions' login but the migration function, which connects as
+ * the tables' owner and makes that login from its secret (or, on LocalStack, its URL).
+ */
+function databaseEnvironment(
+  stateful: StatefulStack,
+  definition: FunctionDefinition,
+): Record<string, string> {
   const database = stateful.database;
-  if (database.kind === 'url') return { [settingNames.databaseUrl]: database.url };
+  const admin = definition.access.some((access) => access.kind === 'database-admin');
+  if (database.kind === 'url') {
+    return admin
+      ? { [settingNames.databaseUrl]: database.adminUrl, [settingNames.appUrl]: database.functionsUrl }
+      : { [settingNames.databaseUrl]: database.functionsUrl };
+  }
   // Every function gets where the database is, which is no secret; only those with `database`
   // access may read the secret and reach the proxy, and only they ever open a pool.
-  return proxyEnvironment({
-    host: database.proxy.endpoint,
-    port: database.port,
-    name: database.databaseName,
-    user: database.user,
-    secretArn: database.secret.secretArn,
-  });
+  const login = admin ? database.admin : database.functions;
+  return {
+    ...proxyEnvironment({
+      host: database.proxy.endpoint,
+      port: database.port,
+      name: database.databaseName,
+      user: login.user,
+      secretArn: login.secret.secretArn,
+    }),
+    ...(admin ? { [settingNames.appSecretArn]: database.functions.secret.secretArn } : {}),
+  };
 }
 
 function httpMethod(method: HttpMethod): string {

@@ -171,6 +171,10 @@ def fix_sqs():
     - A long poll on a FIFO queue whose visible messages all belong to groups in flight spun on
       the CPU until its wait ended: moto's wait returns at once while any message is visible. It
       now sleeps until a message is sent, deleted or made visible again, or a short tick passes.
+    - A FIFO message hidden again by ChangeMessageVisibility after it was made visible did not
+      lock its group: moto counts a message in flight only from its receive, and a change to 0
+      takes it out. On SQS a hidden message is in flight whatever hid it, so its group's later
+      messages wait behind it; the consumers' backoff relies on that to keep an account's order.
     """
     import moto.sqs.models as models
     from moto.sqs.exceptions import ReceiptHandleIsInvalid
@@ -272,6 +276,20 @@ def fix_sqs():
 
         return run
 
+    original_change_visibility = Backend.change_message_visibility
+
+    def change_message_visibility(self, queue_name, receipt_handle, visibility_timeout):
+        original_change_visibility(self, queue_name, receipt_handle, visibility_timeout)
+        queue = self.get_queue(queue_name)
+        if not queue.fifo_queue:
+            return
+        for message in queue._messages:
+            if message.had_receipt_handle(receipt_handle):
+                if not message.visible:
+                    queue.pending_messages.add(message)
+                return
+
+    Backend.change_message_visibility = change_message_visibility
     Queue.attributes = property(attributes)
     Backend.send_message = while_sending(Backend.send_message)
     Backend.send_message_batch = while_sending(Backend.send_message_batch)

@@ -14,6 +14,11 @@ import pg from 'pg';
 import { functionDefinitions, httpFunctions } from '../../functions/index';
 import { DynamoVelocityStore } from '../../shared/adapters/aws/velocity-store';
 import { PostgresAccountStore } from '../../shared/adapters/postgres/accounts-store';
+import {
+  ensureFunctionLogin,
+  localFunctionLogin,
+  urlWithLogin,
+} from '../../shared/adapters/postgres/function-login';
 import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { createPool } from '../../shared/adapters/postgres/pool';
 import { openApiDocument } from '../../shared/api/openapi';
@@ -105,6 +110,11 @@ export interface LocalRuntimeOptions {
   readonly logger?: Logger;
   /** The default velocity limits; otherwise LEDGER_VELOCITY_* of this process's environment. */
   readonly velocity?: VelocityLimits;
+  /**
+   * Settings the functions read, over this process's environment (a test shortens the consumers'
+   * backoff this way, through the settings rather than their defaults).
+   */
+  readonly settings?: Readonly<Record<string, string>>;
   /** Invocations of one HTTP function at once (the front door's `defaultFunctionConcurrencyMax`). */
   readonly functionConcurrencyMax?: number;
 }
@@ -115,7 +125,13 @@ export interface LocalRuntime {
   readonly url: string;
   readonly apiKey: string;
   readonly awsEndpoint: string;
+  /** The database, as its owner (the runtime migrates with it). */
   readonly databaseUrl: string;
+  /**
+   * The pool every function uses, connected as the functions' login (a member of ledgerx_app
+   * only, owning nothing), never as the owner: the grants and triggers bind it.
+   */
+  readonly pool: pg.Pool;
   readonly resources: ProvisionedResources;
   /** What the functions were built from: the settings, the services, the logger. */
   readonly wiring: Wiring;
@@ -169,7 +185,7 @@ async function start(
   cleanUp: () => Promise<void>,
 ): Promise<LocalRuntime> {
   // Read first, so a bad setting stops the start before anything runs.
-  readFunctionSettings(process.env);
+  readFunctionSettings({ ...process.env, ...options.settings });
   const awsStarting = startAwsEndpoint({
     env: options.awsEndpoint === undefined ? process.env : { AWS_ENDPOINT_URL: options.awsEndpoint },
   });
@@ -202,6 +218,8 @@ async function start(
   try {
     const applied = await migrate(migrator, await readMigrations());
     if (applied.length > 0) logger.info('applied migrations', { applied });
+    // The functions connect as their own login, as on AWS, never as the owner that migrates.
+    await ensureFunctionLogin(migrator, localFunctionLogin);
   } finally {
     await migrator.end();
   }
@@ -218,17 +236,19 @@ async function start(
 
   // The functions read what Lambda's environment would give them: the resources provisioned,
   // the database, and every other setting from this process's environment.
+  const functionsDatabaseUrl = urlWithLogin(databaseUrl, localFunctionLogin);
   const read = readFunctionSettings({
     ...process.env,
+    ...options.settings,
     ...resourceEnvironment(resources),
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: functionsDatabaseUrl,
   });
   const functionSettings: FunctionSettings = {
     ...read,
     database: { ...read.database, pool: localPool },
     ...(options.velocity === undefined ? {} : { velocity: options.velocity }),
   };
-  const pool = createPool(databaseUrl, localPool);
+  const pool = createPool(functionsDatabaseUrl, localPool);
   cleanups.push(() => pool.end());
   const copied = await copyVelocityLimits(pool, clients.dynamo, resources.tableNames.velocity);
   if (copied > 0) logger.info("copied accounts' velocity limits to the velocity table", { accounts: copied });
@@ -338,6 +358,7 @@ async function start(
     apiKey: options.apiKey,
     awsEndpoint: aws.endpoint,
     databaseUrl,
+    pool,
     resources,
     wiring,
     clients,

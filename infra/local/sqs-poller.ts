@@ -78,6 +78,19 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   }
   let stopping = false;
   const stats = { batchCount: 0, recordCount: 0, failedRecordCount: 0, receiveErrorCount: 0 };
+  // On a FIFO queue the loops receive one at a time. moto decides which message groups are in
+  // flight once, when a receive starts, and long-polls on that view: a receive that began before
+  // another loop took a group's first message would hand out the group's next one beside it, and
+  // the group would be posted out of order. SQS itself never does; taking turns costs a receive's
+  // round trip, not a batch's work.
+  const fifo = options.queueUrl.endsWith('.fifo');
+  let receiveTurn: Promise<unknown> = Promise.resolve();
+  const inTurn = <Result>(receive: () => Promise<Result>): Promise<Result> => {
+    if (!fifo) return receive();
+    const turn = receiveTurn.then(receive, receive);
+    receiveTurn = turn.catch(() => undefined);
+    return turn;
+  };
   /** The messages each loop holds right now, so a stop can release them. */
   const inFlight = new Map<number, Message[]>();
   /** Wakes loops sleeping in a backoff when the poller stops. */
@@ -90,14 +103,16 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
       if (stopping) break;
       let messages: Message[];
       try {
-        const answer = await options.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: options.queueUrl,
-            MaxNumberOfMessages: options.batchSizeMax,
-            WaitTimeSeconds: options.pollWaitS,
-            MessageSystemAttributeNames: ['All'],
-            MessageAttributeNames: ['All'],
-          }),
+        const answer = await inTurn(() =>
+          options.sqs.send(
+            new ReceiveMessageCommand({
+              QueueUrl: options.queueUrl,
+              MaxNumberOfMessages: options.batchSizeMax,
+              WaitTimeSeconds: stopping ? 0 : options.pollWaitS,
+              MessageSystemAttributeNames: ['All'],
+              MessageAttributeNames: ['All'],
+            }),
+          ),
         );
         messages = answer.Messages ?? [];
         backoffMs = 0;

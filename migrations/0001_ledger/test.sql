@@ -30,7 +30,8 @@ begin
 
   -- The application role may append to entries and never rewrite them.
   assert exists (select 1 from pg_roles where rolname = 'ledgerx_app'), 'the application role exists';
-  assert has_table_privilege('ledgerx_app', 'ledger.entries', 'insert'), 'the app may insert entries';
+  -- 0011 moved journal writes into the engine (which runs with its owner's rights): the app reads.
+  assert has_table_privilege('ledgerx_app', 'ledger.entries', 'select'), 'the app may read entries';
   assert not has_table_privilege('ledgerx_app', 'ledger.entries', 'update'), 'the app may not update entries';
   assert not has_table_privilege('ledgerx_app', 'ledger.entries', 'delete'), 'the app may not delete entries';
   assert not has_table_privilege('ledgerx_app', 'ledger.entries', 'truncate'), 'the app may not truncate entries';

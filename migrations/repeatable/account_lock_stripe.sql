@@ -9,4 +9,5 @@ language sql immutable as $$
   select 'ledger_lock.stripe_' || right(_account_id::text, 3)
 $$;
 
+revoke execute on function ledger.account_lock_stripe(uuid) from public;
 grant execute on function ledger.account_lock_stripe(uuid) to ledgerx_app;

@@ -98,4 +98,6 @@ language sql stable as $$
   having v.transfer_id is null or count(o.id) <> 1
 $$;
 
+-- Read-only; GET /v1/admin/invariants runs it as the application.
+revoke execute on function ledger.check_invariants() from public;
 grant execute on function ledger.check_invariants() to ledgerx_app;

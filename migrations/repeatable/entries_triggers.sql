@@ -10,6 +10,8 @@ begin
   raise exception 'ledger.entries is append-only: % is not allowed', tg_op
     using errcode = 'insufficient_privilege';
 end $$;
+-- A trigger function is only ever called by its triggers: nobody needs to execute it.
+revoke execute on function ledger.entries_are_append_only() from public;
 
 create or replace trigger entries_no_update before update on ledger.entries
   for each row execute function ledger.entries_are_append_only();
@@ -36,6 +38,7 @@ begin
   end if;
   return null;
 end $$;
+revoke execute on function ledger.entries_must_balance() from public;
 
 create or replace trigger entries_balance after insert on ledger.entries
   referencing new table as new_entries

@@ -29,6 +29,14 @@
 --
 -- This file is applied again whenever it changes (docs/database.md): a change of the
 -- arguments or the result type needs `drop function` of the old form first, here.
+--
+-- Privileges (docs/database.md, "Roles and privileges"): the engine runs with its owner's rights
+-- (security definer), so the application role needs no right to write transfers, entries,
+-- batches or account totals itself: it may post, and only through the rules below. The body
+-- names every object by its schema and runs no dynamic SQL, and its search path is pinned, so a
+-- caller cannot make it resolve a name to an object of the caller's choosing. `create or replace`
+-- takes these attributes from this file each time it is applied, and keeps the grants; the
+-- revokes and grants are repeated here so a new database and an upgraded one end the same.
 
 -- The result for a transfer whose id was taken before: which field differs first, or `exists`.
 -- The order of the fields is the one in shared/domain/rules.ts.
@@ -48,6 +56,8 @@ language sql immutable as $$
   end
 $$;
 
+revoke execute on function ledger.exists_result(uuid, uuid, bigint, text, jsonb, uuid, uuid, bigint, text, jsonb)
+  from public;
 grant execute on function ledger.exists_result(uuid, uuid, bigint, text, jsonb, uuid, uuid, bigint, text, jsonb)
   to ledgerx_app;
 
@@ -56,6 +66,8 @@ create or replace function ledger.post_transfers(
 )
 returns table (transfer_id uuid, result text)
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
 -- The statements' shapes do not depend on the batch, so one generic plan each serves every call
 -- instead of a fresh plan per call. This is a property of the function, not a session setting.
 set plan_cache_mode = force_generic_plan
@@ -264,4 +276,5 @@ begin
   return query select r.transfer_id, r.result from unnest(_ids, _results) as r(transfer_id, result);
 end $$;
 
+revoke execute on function ledger.post_transfers(jsonb, boolean, timestamptz) from public;
 grant execute on function ledger.post_transfers(jsonb, boolean, timestamptz) to ledgerx_app;

@@ -1,6 +1,7 @@
 -- Asserts what repeatable/post_transfers.sql defines: one form of the posting function, run with
--- the caller's rights, that records when each batch was picked up and one consumer_batches row
--- per batch in the posting transaction; and the exists results in rule order. Run by
+-- its owner's rights and a pinned search path, executable by the app and not by PUBLIC, that
+-- records when each batch was picked up and one consumer_batches row per batch in the posting
+-- transaction; and the exists results in rule order. Run by
 -- test/integration/migrations.test.ts; the engine's behaviour is tested at length by
 -- test/integration/posting-engine.test.ts and posting-property.test.ts.
 do $$
@@ -17,10 +18,15 @@ begin
   assert _posting = 'ledger.post_transfers(jsonb, boolean, timestamptz)'::regprocedure,
     'the posting function takes the batch, the new-ids bet and the receive time';
   assert has_function_privilege('ledgerx_app', _posting, 'execute'), 'the app may post transfers';
-  assert (select prosecdef from pg_proc where oid = _posting) = false,
-    'posting runs with the caller''s rights, so grants still bind';
-  assert (select proconfig from pg_proc where oid = _posting) = array['plan_cache_mode=force_generic_plan'],
-    'posting plans each statement once, generically';
+  assert (select prosecdef from pg_proc where oid = _posting),
+    'posting runs with its owner''s rights: the app writes the journal only through it';
+  assert (select proconfig from pg_proc where oid = _posting)
+         = array['search_path=pg_catalog, pg_temp', 'plan_cache_mode=force_generic_plan'],
+    'posting pins its search path and plans each statement once, generically';
+  assert not has_function_privilege('public', _posting, 'execute'), 'PUBLIC may not post';
+  assert not has_function_privilege('public',
+    'ledger.exists_result(uuid, uuid, bigint, text, jsonb, uuid, uuid, bigint, text, jsonb)', 'execute'),
+    'PUBLIC may not call the engine''s helper';
   assert ledger.exists_result(null, null, 5, 'USD', '{}', null, null, 5, 'USD', '{}') = 'exists',
     'the same transfer again is exists';
   assert ledger.exists_result(null, null, 5, 'USD', '{}', null, null, 6, 'EUR', '{}')

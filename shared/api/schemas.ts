@@ -391,6 +391,16 @@ export const transferResponseSchema = z
     processed_at: timestampSchema.nullable(),
     timeline: z.array(z.object({ step: z.enum(timelineSteps), at: timestampSchema })),
     fraud: fraudSchema,
+    dead_letter: z
+      .object({
+        at: timestampSchema.meta({ description: 'When its message failed its last delivery.' }),
+        receive_count: z.number().int().meta({ description: 'How many times it was delivered.' }),
+      })
+      .nullable()
+      .meta({
+        description:
+          'Set while a queued transfer waits in the dead-letter queue: every delivery to the consumer failed, so it is neither posted nor rejected until an operator redrives it. Its status stays `queued`. Null for every other transfer, and once the ledger has decided it.',
+      }),
   })
   .register(apiSchemas, { id: 'Transfer' });
 

@@ -79,6 +79,10 @@ export function transferView(status: TransferStatus): TransferResponse {
     processed_at: status.processedAt,
     timeline: status.timeline.map((step) => ({ step: step.step, at: step.at })),
     fraud: { status: status.fraud.status, score: status.fraud.score, reasons: [...status.fraud.reasons] },
+    dead_letter:
+      status.deadLetter === null
+        ? null
+        : { at: status.deadLetter.at, receive_count: status.deadLetter.receiveCount },
   };
 }
 

@@ -21,6 +21,17 @@ export interface RecordedTransfer {
   readonly eventPublishedAt: string | null;
 }
 
+/**
+ * A transfer's message failed its last delivery to the consumer: SQS moved it to the dead-letter
+ * queue, where it waits for an operator to redrive it, neither posted nor rejected.
+ */
+export interface DeadLetterNote {
+  /** When it failed its last delivery. */
+  readonly at: string;
+  /** How many times it was delivered. */
+  readonly receiveCount: number;
+}
+
 /** A transfer the API accepted and sent to the queue. */
 export interface QueuedTransfer {
   readonly transfer: TransferCommand;
@@ -28,6 +39,8 @@ export interface QueuedTransfer {
   /** When the idempotency check let the request through and the velocity window admitted it. */
   readonly idempotencyCheckedAt?: string;
   readonly velocityCheckedAt?: string;
+  /** Set when its message was dead-lettered. */
+  readonly deadLetter?: DeadLetterNote;
 }
 
 /**
@@ -45,4 +58,16 @@ export interface TransferLedgerReader {
  */
 export interface QueuedTransferReader {
   findQueued(id: TransferId): Promise<QueuedTransfer | undefined>;
+}
+
+/**
+ * Notes on the API's record of queued transfers that their messages were dead-lettered, so that
+ * GET /v1/transfers/{id} can say so. `noteDeadLettered` skips a transfer the API has no record of
+ * (expired, or a message that did not come from the API); throws `TransientError` when the store
+ * is unavailable.
+ */
+export interface DeadLetterNotes {
+  noteDeadLettered(
+    notes: readonly (DeadLetterNote & { readonly transferId: TransferId })[],
+  ): Promise<{ readonly notedCount: number }>;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ParseResult } from '../domain/transfer';
+import { isTransient } from '../errors';
 import type { EventDelivery, EventReceiptStore } from '../ports/event-receipt-store';
 import type { Logger } from '../ports/logger';
 
@@ -12,7 +13,8 @@ export interface EventRecord {
 /** What became of one record: recorded, or failed (back to the queue, and to its DLQ in the end). */
 export type EventRecordOutcome =
   | { readonly kind: 'recorded'; readonly delivery: EventDelivery }
-  | { readonly kind: 'failed'; readonly reason: string };
+  /** `transient`: the failure may pass (the database is down), so the record is worth waiting for. */
+  | { readonly kind: 'failed'; readonly reason: string; readonly transient: boolean };
 
 /** The most records one batch may hold (the SQS event source mapping's batch size bound). */
 export const eventRecordCountMax = 10;
@@ -93,8 +95,10 @@ export class EventReceiptService {
       });
     }
     return parsed.map(({ result }): EventRecordOutcome => {
-      if (!result.ok) return { kind: 'failed', reason: result.reason };
-      if (storeError !== undefined) return { kind: 'failed', reason: String(storeError) };
+      if (!result.ok) return { kind: 'failed', reason: result.reason, transient: false };
+      if (storeError !== undefined) {
+        return { kind: 'failed', reason: String(storeError), transient: isTransient(storeError) };
+      }
       return { kind: 'recorded', delivery: result.value };
     });
   }

@@ -4,6 +4,7 @@
  * transfers over a window). Both are idempotent per event id and flag without blocking: a flag is
  * a verdict plus a `transfer.flagged` event in the ledger's outbox, written in one transaction.
  */
+
 import { z } from 'zod';
 import {
   detectPatterns,
@@ -15,6 +16,7 @@ import {
 } from '../domain/fraud';
 import { parseMinorUnits } from '../domain/money';
 import type { ParseResult } from '../domain/transfer';
+import { isTransient } from '../errors';
 import type {
   FraudFlag,
   FraudPatternStore,
@@ -91,7 +93,8 @@ export interface FraudRecord {
 /** What became of one record: done (scored, checked or a duplicate), or failed (back to the queue). */
 export type FraudRecordOutcome =
   | { readonly kind: 'done'; readonly duplicate: boolean }
-  | { readonly kind: 'failed'; readonly reason: string };
+  /** `transient`: the failure may pass (the database is down), so the record is worth waiting for. */
+  | { readonly kind: 'failed'; readonly reason: string; readonly transient: boolean };
 
 /** Runs each record on its own, so one bad record or failed write does not fail the batch. */
 async function eachRecord(
@@ -107,7 +110,7 @@ async function eachRecord(
         messageId: record.messageId,
         reason: parsed.reason,
       });
-      outcomes.push({ kind: 'failed', reason: parsed.reason });
+      outcomes.push({ kind: 'failed', reason: parsed.reason, transient: false });
       continue;
     }
     try {
@@ -118,7 +121,7 @@ async function eachRecord(
         eventId: parsed.value.eventId,
         error,
       });
-      outcomes.push({ kind: 'failed', reason: String(error) });
+      outcomes.push({ kind: 'failed', reason: String(error), transient: isTransient(error) });
     }
   }
   return outcomes;

@@ -10,7 +10,12 @@ import type { RejectionReason } from '../domain/results';
 import type { TimelineStep, TransferCommand } from '../domain/transfer';
 import type { FraudVerdict, FraudVerdictReader } from '../ports/fraud';
 import type { Logger } from '../ports/logger';
-import type { QueuedTransfer, QueuedTransferReader, TransferLedgerReader } from '../ports/transfer-status';
+import type {
+  DeadLetterNote,
+  QueuedTransfer,
+  QueuedTransferReader,
+  TransferLedgerReader,
+} from '../ports/transfer-status';
 import { pendingVerdict } from './fraud';
 
 export interface TransferStatus {
@@ -22,6 +27,11 @@ export interface TransferStatus {
   readonly timeline: readonly { readonly step: TimelineStep; readonly at: string }[];
   /** The fraud checks' verdict: pending until scored; a rejected transfer moved nothing and is clear. */
   readonly fraud: FraudVerdict;
+  /**
+   * Set while a queued transfer's message waits in the dead-letter queue (it failed every
+   * delivery); null once the ledger has decided it, and for every transfer that was not.
+   */
+  readonly deadLetter: DeadLetterNote | null;
 }
 
 /** A rejected transfer is never scored (the fraud listeners read posted transfers only). */
@@ -82,6 +92,7 @@ export class TransferStatusService {
         processedAt: recorded.processedAt,
         timeline,
         fraud: recorded.status === 'rejected' ? rejectedVerdict : verdict,
+        deadLetter: null,
       };
     }
     if (queued !== undefined) {
@@ -92,6 +103,7 @@ export class TransferStatusService {
         processedAt: null,
         timeline: [{ step: 'accepted', at: queued.transfer.acceptedAt }, ...apiSteps(queued)],
         fraud: pendingVerdict,
+        deadLetter: queued.deadLetter ?? null,
       };
     }
     return undefined;

@@ -25,6 +25,7 @@ import { createPool } from '../../shared/adapters/postgres/pool';
 import { type AccountId, newAccountId, newTransferId } from '../../shared/domain/ids';
 import { type CurrencyCode, parseCurrency } from '../../shared/domain/money';
 import { type TransferCommand, toTransferMessage } from '../../shared/domain/transfer';
+import { defaultRedeliveryBackoff } from '../../shared/handlers/redelivery';
 import { sqsBatchHandler } from '../../shared/handlers/sqs';
 import type { LedgerStore, PoisonRecord, PostBatchOutcome } from '../../shared/ports/ledger-store';
 import { PostingService } from '../../shared/services/posting-service';
@@ -574,10 +575,19 @@ async function main(): Promise<void> {
           const consume = sqsBatchHandler({
             name: transferConsumer.name,
             fifo: true,
+            maxReceiveCount: undefined,
+            backoff: defaultRedeliveryBackoff,
+            // The bench's in-memory queue hands failed messages back at once: nothing waits.
+            redelivery: {
+              postpone: async () => ({ refusedCount: 0 }),
+              maxReceiveCount: async () => undefined,
+            },
             logger,
             consumer: {
               consume: async (records, receivedAt) =>
-                (await posting.postRecords(records, receivedAt)).map((outcome) => outcome.kind !== 'failed'),
+                (await posting.postRecords(records, receivedAt)).map((outcome) =>
+                  outcome.kind === 'failed' ? 'transient-failure' : 'done',
+                ),
             },
           });
           for (const name of options.workloads) {

@@ -3,6 +3,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listDeadLetters, redriveDeadLetters } from '../../infra/local/dead-letters';
 import type { LocalRuntime } from '../../infra/local/runtime';
+import { gaugesResponseSchema, transferResponseSchema } from '../../shared/api/schemas';
 import { uniqueNamePrefix } from '../support/aws';
 import { useTestDatabase } from '../support/database';
 import { client, startTestRuntime, waitFor } from '../support/runtime';
@@ -19,7 +20,7 @@ afterAll(async () => {
 });
 
 describe('an outage that outlasts the receive count', () => {
-  it('moves the transfers to the dead-letter queue; once redriven they post exactly once', async () => {
+  it('moves the transfers to the dead-letter queue, says so on GET and the gauges; once redriven they post exactly once, in order', async () => {
     const target = new URL(database.url);
     proxy = await startTcpProxy(target.hostname, Number.parseInt(target.port, 10));
     const proxied = new URL(database.url);
@@ -54,6 +55,12 @@ describe('an outage that outlasts the receive count', () => {
       30_000,
     );
     await proxy.restore();
+    const whileDeadLettered = await Promise.all(
+      transferIds.map(async (id) =>
+        transferResponseSchema.parse((await api.get(`/v1/transfers/${id}`)).body),
+      ),
+    );
+    const gauges = gaugesResponseSchema.parse((await api.get('/v1/admin/gauges')).body);
     const listed = await listDeadLetters(sqs, resources.queueUrls.transfersDeadLetter);
     const beforeRedrive = await trailOf(database.pool, transferIds);
     const outcome = await redriveDeadLetters(sqs, {
@@ -67,5 +74,30 @@ describe('an outage that outlasts the receive count', () => {
     expect(beforeRedrive.transferRows).toBe(0);
     expect(outcome).toEqual({ movedCount: 3, undeletedCount: 0 });
     expect(trail).toEqual(completeTrail(3));
+    // Every delivery failed, so the account's later transfers were dead-lettered behind the
+    // first, in order; the redrive sends them back in that order.
+    expect(
+      whileDeadLettered.map((transfer) => [transfer.status, transfer.dead_letter?.receive_count]),
+    ).toEqual([
+      ['queued', 2],
+      ['queued', 2],
+      ['queued', 2],
+    ]);
+    expect(gauges.transfers_dead_letter_queue).toMatchObject({ visible: 3 });
+    const { rows } = await database.pool.query<{ transfer_id: string }>(
+      `select transfer_id from ledger.entries where account_id = $1 and direction = 'debit' order by id`,
+      [debit],
+    );
+    expect(rows.map((row) => row.transfer_id)).toEqual(transferIds);
+    const afterRedrive = await Promise.all(
+      transferIds.map(async (id) =>
+        transferResponseSchema.parse((await api.get(`/v1/transfers/${id}`)).body),
+      ),
+    );
+    expect(afterRedrive.map((transfer) => [transfer.status, transfer.dead_letter])).toEqual([
+      ['posted', null],
+      ['posted', null],
+      ['posted', null],
+    ]);
   });
 });

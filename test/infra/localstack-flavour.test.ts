@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { functionDefinitions } from '../../functions/index';
+import migrateDatabase from '../../functions/migrate-database';
 import { readDeploySettings } from '../../shared/settings';
 import { topology } from '../../shared/topology';
 import { synthesize } from './cdk-app';
 
 const databaseUrl = 'postgres://ledgerx:secret@postgres:5432/ledgerx';
+/** The same server and database as the local runtime's login (LocalStack is local too). */
+const functionsUrl = 'postgres://ledgerx_app_user:ledgerx-local-only@postgres:5432/ledgerx';
 
 describe('LocalStack flavour', () => {
   it('has no VPC, no Aurora, no RDS Proxy and no endpoints', () => {
@@ -28,26 +31,34 @@ describe('LocalStack flavour', () => {
     statefulTemplate.resourceCountIs('AWS::Events::EventBus', 1);
   });
 
-  it('points every function at the Postgres given by context, outside any VPC', () => {
+  it("points every function at the Postgres given by context, outside any VPC, as the functions' login", () => {
     const { statelessTemplate } = synthesize({ flavour: 'localstack', databaseUrl });
     const functions = Object.values(statelessTemplate.findResources('AWS::Lambda::Function')).filter(
       (fn) => typeof fn.Properties.FunctionName === 'string',
     );
     expect(functions).toHaveLength(functionDefinitions.length);
     for (const fn of functions) {
+      const variables = fn.Properties.Environment.Variables;
       expect(fn.Properties.VpcConfig).toBeUndefined();
-      expect(fn.Properties.Environment.Variables.DATABASE_URL).toBe(databaseUrl);
-      expect(fn.Properties.Environment.Variables).not.toHaveProperty('LEDGER_DB_SECRET_ARN');
+      expect(variables).not.toHaveProperty('LEDGER_DB_SECRET_ARN');
+      if (fn.Properties.FunctionName === `dev-ledgerx-${migrateDatabase.name}`) {
+        // The owner migrates, and makes the login the URL names.
+        expect(variables.DATABASE_URL).toBe(databaseUrl);
+        expect(variables.LEDGER_DB_APP_URL).toBe(functionsUrl);
+      } else {
+        expect(variables.DATABASE_URL).toBe(functionsUrl);
+        expect(variables).not.toHaveProperty('LEDGER_DB_APP_URL');
+      }
     }
   });
 
   it('takes the URL from LEDGER_LOCALSTACK_DATABASE_URL when the context names none, else a default', () => {
     const fromEnv = synthesize({ flavour: 'localstack' }, { LEDGER_LOCALSTACK_DATABASE_URL: databaseUrl });
     const fallback = synthesize({ flavour: 'localstack' });
-    expect(fromEnv.stateful.database).toEqual({ kind: 'url', url: databaseUrl });
-    expect(fallback.stateful.database).toEqual({
+    expect(fromEnv.stateful.database).toEqual({ kind: 'url', adminUrl: databaseUrl, functionsUrl });
+    expect(fallback.stateful.database).toMatchObject({
       kind: 'url',
-      url: readDeploySettings({}).localStackDatabaseUrl,
+      adminUrl: readDeploySettings({}).localStackDatabaseUrl,
     });
   });
 });

@@ -33,7 +33,8 @@ describe('stateful stack: queues', () => {
         deadLetterTargetArn: {
           'Fn::GetAtt': [logicalId(stateful, stateful.queues.transfersDeadLetter), 'Arn'],
         },
-        maxReceiveCount: 5,
+        // With the consumers' backoff, 20 receives outlast at least 3 hours of outage.
+        maxReceiveCount: 20,
       },
     });
     statefulTemplate.hasResourceProperties('AWS::SQS::Queue', {
@@ -184,16 +185,64 @@ describe('stateful stack: database', () => {
     statefulTemplate.resourceCountIs('AWS::RDS::DBInstance', 1);
   });
 
-  it('puts RDS Proxy in front, requiring TLS and authenticating with the cluster secret', () => {
-    const { statefulTemplate } = dev();
+  it("puts RDS Proxy in front, requiring TLS and logging in the owner and the functions' login", () => {
+    const { statefulTemplate, stateful } = dev();
+    const database = stateful.database;
+    if (database.kind !== 'proxy') throw new Error('test: the aws flavour has a proxy');
     statefulTemplate.hasResourceProperties('AWS::RDS::DBProxy', {
       EngineFamily: 'POSTGRESQL',
       RequireTLS: true,
-      Auth: [Match.objectLike({ AuthScheme: 'SECRETS', SecretArn: Match.anyValue() })],
+      Auth: [
+        Match.objectLike({
+          AuthScheme: 'SECRETS',
+          SecretArn: { Ref: logicalId(stateful, database.admin.secret) },
+        }),
+        Match.objectLike({
+          AuthScheme: 'SECRETS',
+          SecretArn: { Ref: logicalId(stateful, database.functions.secret) },
+        }),
+      ],
     });
-    statefulTemplate.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
-      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+  });
+
+  it("keeps the functions' login in a secret of its own, for the cluster, generated without quoting characters", () => {
+    const { statefulTemplate } = dev();
+    statefulTemplate.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Name: 'dev-ledgerx-database-functions',
+      GenerateSecretString: Match.objectLike({
+        SecretStringTemplate: JSON.stringify({ username: 'ledgerx_app_user' }),
+        GenerateStringKey: 'password',
+        PasswordLength: 32,
+        ExcludeCharacters: Match.stringLikeRegexp('@'),
+      }),
     });
+    statefulTemplate.resourceCountIs('AWS::SecretsManager::SecretTargetAttachment', 2);
+    statefulTemplate.resourceCountIs('AWS::SecretsManager::Secret', 2);
+  });
+
+  it("rotates the owner's secret and the functions' login's secret every 30 days, each alone", () => {
+    const { statefulTemplate, stateful } = dev();
+    const database = stateful.database;
+    if (database.kind !== 'proxy') throw new Error('test: the aws flavour has a proxy');
+    for (const secret of [database.admin.secret, database.functions.secret]) {
+      statefulTemplate.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+        SecretId: { Ref: logicalId(stateful, secret) },
+        RotationRules: { ScheduleExpression: 'rate(30 days)' },
+      });
+    }
+    statefulTemplate.resourceCountIs('AWS::SecretsManager::RotationSchedule', 2);
+    // Each rotation is the single-user one: the login changes its own password, keeping its name.
+    const mappings = statefulTemplate.toJSON().Mappings as Record<string, { aws: { applicationId: string } }>;
+    const rotations = Object.values(statefulTemplate.findResources('AWS::Serverless::Application'));
+    expect(
+      rotations.map((application) => {
+        const [mapping] = application.Properties.Location.ApplicationId['Fn::FindInMap'] as [string];
+        return mappings[mapping]?.aws.applicationId;
+      }),
+    ).toEqual([
+      expect.stringMatching(/applications\/SecretsManagerRDSPostgreSQLRotationSingleUser$/),
+      expect.stringMatching(/applications\/SecretsManagerRDSPostgreSQLRotationSingleUser$/),
+    ]);
   });
 });
 

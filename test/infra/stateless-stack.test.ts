@@ -95,7 +95,32 @@ describe('stateless stack: functions', () => {
     const app = dev();
     for (const definition of functionDefinitions) {
       const inVpc = functionProperties(app, definition).VpcConfig !== undefined;
-      expect(inVpc, definition.name).toBe(definition.access.some((access) => access.kind === 'database'));
+      expect(inVpc, definition.name).toBe(
+        definition.access.some((access) => access.kind === 'database' || access.kind === 'database-admin'),
+      );
+    }
+  });
+
+  it("connects every function as the functions' login, and only the migration function as the owner", () => {
+    const app = dev();
+    const database = app.stateful.database;
+    if (database.kind !== 'proxy') throw new Error('test: the aws flavour has a proxy');
+    const adminSecretId = logicalId(app.stateful, database.admin.secret);
+    for (const definition of functionDefinitions) {
+      const variables = (
+        functionProperties(app, definition).Environment as { Variables: Record<string, unknown> }
+      ).Variables;
+      const secretArn = JSON.stringify(variables.LEDGER_DB_SECRET_ARN);
+      if (definition === migrateDatabase) {
+        expect(variables.LEDGER_DB_USER).toBe('ledgerx_admin');
+        expect(secretArn).toContain(adminSecretId);
+        expect(variables).toHaveProperty('LEDGER_DB_APP_SECRET_ARN');
+        expect(JSON.stringify(variables.LEDGER_DB_APP_SECRET_ARN)).not.toContain(adminSecretId);
+      } else {
+        expect(variables.LEDGER_DB_USER, definition.name).toBe('ledgerx_app_user');
+        expect(secretArn, definition.name).not.toContain(adminSecretId);
+        expect(variables, definition.name).not.toHaveProperty('LEDGER_DB_APP_SECRET_ARN');
+      }
     }
   });
 });
@@ -118,21 +143,48 @@ describe('stateless stack: least privilege', () => {
     expect(actions.filter((action) => action.startsWith('sqs:Receive'))).toEqual([]);
   });
 
-  it('lets the transfer consumer read the secret, put events on the bus and consume its queue, and nothing else', () => {
+  it('lets the transfer consumer read the secret, put events on the bus, consume its queue and note dead letters on the idempotency table, and nothing else', () => {
     const app = dev();
     const statements = functionStatements(app, transferConsumer);
     const actions = statements.flatMap(actionsOf);
     expect(actions).toContain('secretsmanager:GetSecretValue');
     expect(actions).toContain('events:PutEvents');
     expect(actions).toContain('sqs:ReceiveMessage');
+    // Postponing a failed message's next delivery.
+    expect(actions).toContain('sqs:ChangeMessageVisibility');
     expect(actions).not.toContain('sqs:SendMessage');
-    expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+    const tables = statements.filter((statement) => actionsOf(statement).includes('dynamodb:UpdateItem'));
+    expect(tables.flatMap(importedIds).every((id) => names(app, app.stateful.tables.idempotency)([id]))).toBe(
+      true,
+    );
+    expect(names(app, app.stateful.tables.velocity)(tables.flatMap(importedIds))).toBe(false);
     const receive = statements.filter((statement) => actionsOf(statement).includes('sqs:ReceiveMessage'));
     expect(
       receive.every((statement) => names(app, app.stateful.queues.transfers)(importedIds(statement))),
     ).toBe(true);
     const put = statements.filter((statement) => actionsOf(statement).includes('events:PutEvents'));
     expect(put.every((statement) => names(app, app.stateful.bus)(importedIds(statement)))).toBe(true);
+  });
+
+  it("lets only the migration function read the owner's secret; every function with database access reads the login's", () => {
+    const app = dev();
+    const database = app.stateful.database;
+    if (database.kind !== 'proxy') throw new Error('test: the aws flavour has a proxy');
+    const readsSecret = (definition: FunctionDefinition, secret: { node: { defaultChild?: unknown } }) =>
+      functionStatements(app, definition)
+        .filter((statement) => actionsOf(statement).includes('secretsmanager:GetSecretValue'))
+        .some((statement) => names(app, secret)(importedIds(statement)));
+    const functionsSecret = database.functions.secret;
+    const readers = functionDefinitions.filter((definition) =>
+      readsSecret(definition, database.admin.secret),
+    );
+    expect(readers.map((definition) => definition.name)).toEqual([migrateDatabase.name]);
+    for (const definition of functionDefinitions) {
+      const withDatabase = definition.access.some(
+        (access) => access.kind === 'database' || access.kind === 'database-admin',
+      );
+      expect(readsSecret(definition, functionsSecret), definition.name).toBe(withDatabase);
+    }
   });
 
   it('gives a function without access (openapi) no grants beyond tracing', () => {

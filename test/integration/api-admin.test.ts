@@ -263,7 +263,8 @@ describe('GET /v1/admin/gauges', () => {
 
   it(`sums up the newest ${adminLimits.batchCountMax} batches: sizes, and times at p50, p95 (nearest rank) and max`, async () => {
     // Batches of 1 to 10 transfers that took 1 to 200 ms, newer than any batch of the tests above.
-    await database.pool.query(
+    // Planted as the owner: only the engine records batches.
+    await database.ownerPool.query(
       `insert into ledger.consumer_batches (received_at, finished_at, transfer_count, posted_count, rejected_count)
        select now(), now() + make_interval(secs => i / 1000.0), i % 10 + 1, i % 10 + 1, 0
          from generate_series(1, $1::int) as i`,
@@ -314,7 +315,8 @@ describe('GET /v1/admin/invariants', () => {
     // planted; the check must report it. Planted, read through the route, then undone.
     const transferId = newTransferId();
     const [debitAccount, creditAccount] = [crypto.randomUUID(), crypto.randomUUID()];
-    await database.pool.query(
+    // Planted as the owner: the functions' login may not write entries beside the engine.
+    await database.ownerPool.query(
       `insert into ledger.entries
          (transfer_id, account_id, direction, amount, currency, debits_posted_after, credits_posted_after)
        values ($1, $2, 'debit', 1, 'USD', 1, 0), ($1, $3, 'credit', 1, 'USD', 0, 1)`,
@@ -341,7 +343,7 @@ describe('GET /v1/admin/invariants', () => {
       ).toEqual([`account ${debitAccount}`, `account ${creditAccount}`].sort());
     } finally {
       // Entries are append-only by trigger; as the owner, with triggers off for this transaction.
-      const client = await database.pool.connect();
+      const client = await database.ownerPool.connect();
       try {
         await client.query('begin');
         await client.query('set local session_replication_role = replica');

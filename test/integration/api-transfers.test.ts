@@ -14,7 +14,7 @@ import { lambdaContext } from '../../infra/local/lambda-context';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
 import { transferAcceptedResponseSchema, transferResponseSchema } from '../../shared/api/schemas';
 import type { AccountId } from '../../shared/domain/ids';
-import { parseTransferMessage, type TransferCommand } from '../../shared/domain/transfer';
+import { parseTransferMessage, type TransferCommand, toTransferMessage } from '../../shared/domain/transfer';
 import { requestBodyBytesMax } from '../../shared/handlers/http';
 import { type AwsClients, awsClients, type Wiring } from '../../shared/wiring';
 import {
@@ -874,6 +874,7 @@ describe('GET /v1/transfers/{id}', () => {
         { step: 'queued', at: expect.stringMatching(/Z$/) },
       ],
       fraud: { status: 'pending', score: null, reasons: [] },
+      dead_letter: null,
     });
 
     const [message] = await drainGroup(aws.clients.sqs, debit);
@@ -919,6 +920,34 @@ describe('GET /v1/transfers/{id}', () => {
       'outbox_written',
       'event_published',
     ]);
+  });
+
+  it('says a queued transfer waits in the dead-letter queue, and stops saying so once the ledger decides it', async () => {
+    const { debit, credit } = await accounts();
+    const wiring = dependencies(countingClients());
+    const accepted = await submit(createSubmitTransfer(wiring), transferBody(debit, credit), {
+      'Idempotency-Key': newKey(),
+    });
+    const id = String(accepted.body.id);
+    const [message] = await drainGroup(aws.clients.sqs, debit);
+    if (message === undefined) throw new Error('test: the transfer was not queued');
+
+    const noted = await wiring.services.deadLetters.noteRecords([
+      {
+        messageId: 'test-message',
+        body: JSON.stringify(toTransferMessage(message.transfer)),
+        receiveCount: 20,
+      },
+    ]);
+    const deadLettered = transferResponseSchema.parse((await getTransfer(id)).body);
+    await new PostgresLedgerStore(database.pool).postBatch([message.transfer], []);
+    const redriven = transferResponseSchema.parse((await getTransfer(id)).body);
+
+    expect(noted).toEqual({ notedCount: 1 });
+    expect(deadLettered.status).toBe('queued');
+    expect(deadLettered.dead_letter).toEqual({ at: expect.stringMatching(/Z$/), receive_count: 20 });
+    expect(redriven.status).toBe('posted');
+    expect(redriven.dead_letter).toBeNull();
   });
 
   it('shows a rejected transfer with its reason', async () => {

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
 import {
   type Migration,
   MigrationError,
@@ -9,7 +11,7 @@ import {
   migrationsDir,
   readMigrations,
 } from '../../shared/adapters/postgres/migrate';
-import { useTestDatabase } from '../support/database';
+import { databaseUrl, useTestDatabase } from '../support/database';
 
 const database = useTestDatabase();
 
@@ -25,6 +27,7 @@ const numberedNames = [
   '0008_fraud',
   '0009_fraud_first_payments',
   '0010_functions_in_repeatable_files',
+  '0011_least_privilege',
 ];
 
 /** Numbered migrations left empty when their functions moved to repeatable files. */
@@ -35,8 +38,10 @@ const repeatableNames = [
   'repeatable/account_lock_stripe',
   'repeatable/check_invariants',
   'repeatable/entries_triggers',
+  'repeatable/fraud_flags_triggers',
   'repeatable/outbox_events',
   'repeatable/post_transfers',
+  'repeatable/transfers_triggers',
 ];
 
 /** The test file beside a migration: `NNNN_name/test.sql` or `repeatable/name.test.sql`. */
@@ -52,7 +57,7 @@ function statementsOf(sql: string): string {
 }
 
 async function migrateTestDatabase(migrations: readonly Migration[]): Promise<string[]> {
-  const client = await database.pool.connect();
+  const client = await database.ownerPool.connect();
   try {
     return await migrate(client, migrations);
   } finally {
@@ -61,7 +66,7 @@ async function migrateTestDatabase(migrations: readonly Migration[]): Promise<st
 }
 
 async function recordedRepeatable(name: string): Promise<{ checksum: string; applied_after: string }> {
-  const { rows } = await database.pool.query<{ checksum: string; applied_after: string }>(
+  const { rows } = await database.ownerPool.query<{ checksum: string; applied_after: string }>(
     'select checksum, applied_after from public.schema_repeatables where name = $1',
     [name],
   );
@@ -94,7 +99,7 @@ describe('migrations', () => {
     '%s made what its test asserts',
     async (name) => {
       const sql = await readFile(testFileOf(name), 'utf8');
-      await expect(database.pool.query(sql)).resolves.toMatchObject({ command: 'DO' });
+      await expect(database.ownerPool.query(sql)).resolves.toMatchObject({ command: 'DO' });
     },
   );
 
@@ -132,14 +137,14 @@ describe('migrations', () => {
   it('moves a database migrated before the functions left the numbered migrations over, once', async () => {
     // The checksum 0002_posting had when it still made the posting function.
     const before = '5e9a51a685bfc8b522f31babe4b4a973ef7484e62835844864aa100bceba3eac';
-    await database.pool.query(
+    await database.ownerPool.query(
       `update public.schema_migrations set checksum = $1 where name = '0002_posting'`,
       [before],
     );
     const migrations = await readMigrations();
 
     expect(await migrateTestDatabase(migrations)).toEqual([]);
-    const { rows } = await database.pool.query<{ checksum: string }>(
+    const { rows } = await database.ownerPool.query<{ checksum: string }>(
       `select checksum from public.schema_migrations where name = '0002_posting'`,
     );
     expect(rows[0]?.checksum).toBe(
@@ -196,8 +201,136 @@ describe('migrations', () => {
       ...repeatableNames,
     ]);
     expect((await recordedRepeatable('repeatable/outbox_events')).applied_after).toBe(next.name);
-    await expect(database.pool.query('select count(*) from ledger.outbox_events')).resolves.toMatchObject({
+    await expect(
+      database.ownerPool.query('select count(*) from ledger.outbox_events'),
+    ).resolves.toMatchObject({
       rowCount: 1,
     });
+  });
+});
+
+/** The schemas whose privileges the ledger's migrations manage. */
+const ledgerSchemas = ['ledger', 'ledger_lock', 'fraud'];
+
+/**
+ * Every privilege and attribute least privilege rests on, as sorted text: each function's
+ * security mode, settings and grants, each table's, view's, sequence's and column's grants, the
+ * schemas' grants, the triggers, and the default privileges for new objects.
+ */
+async function privilegesOf(client: pg.ClientBase): Promise<string[]> {
+  const sorted = (
+    acl: string,
+  ) => `(select coalesce(string_agg(item::text, ' ' order by item::text), 'default')
+      from unnest(${acl}) as item)`;
+  const { rows } = await client.query<{ line: string }>(
+    `with schemas as (select oid from pg_namespace where nspname = any($1))
+     select 'function ' || p.oid::regprocedure::text || ' definer=' || p.prosecdef::text
+            || ' config=' || coalesce(array_to_string(p.proconfig, ';'), '') || ' acl=' || ${sorted('p.proacl')} as line
+       from pg_proc p where p.pronamespace in (select oid from schemas)
+     union all
+     select 'relation ' || c.oid::regclass::text || ' acl=' || ${sorted('c.relacl')}
+       from pg_class c where c.relnamespace in (select oid from schemas) and c.relkind in ('r', 'p', 'v', 'm', 'S')
+     union all
+     select 'column ' || a.attrelid::regclass::text || '.' || a.attname || ' acl=' || ${sorted('a.attacl')}
+       from pg_attribute a join pg_class c on c.oid = a.attrelid
+      where c.relnamespace in (select oid from schemas) and a.attacl is not null
+     union all
+     select 'schema ' || n.nspname || ' acl=' || ${sorted('n.nspacl')} from pg_namespace n where n.nspname = any($1)
+     union all
+     select 'trigger ' || pg_get_triggerdef(t.oid) || ' enabled=' || t.tgenabled::text
+       from pg_trigger t join pg_class c on c.oid = t.tgrelid
+      where c.relnamespace in (select oid from schemas) and not t.tgisinternal
+     union all
+     select 'default ' || d.defaclrole::regrole::text || ' ' || d.defaclnamespace::text || ' ' || d.defaclobjtype::text
+            || ' acl=' || ${sorted('d.defaclacl')}
+       from pg_default_acl d
+     order by 1`,
+    [ledgerSchemas],
+  );
+  return rows.map((row) => row.line);
+}
+
+/** The repeatable files as they stood before 0011_least_privilege, kept verbatim. */
+const repeatableBeforeDir = path.join(import.meta.dirname, 'fixtures', 'repeatable-before-0011');
+
+/**
+ * The migrations as they stood before 0011_least_privilege: the numbered ones before it, and the
+ * repeatable files of that time. Later numbered migrations and today's repeatable files come with
+ * the upgrade, as they would to a database deployed then.
+ */
+async function migrationsBeforeLeastPrivilege(migrations: readonly Migration[]): Promise<Migration[]> {
+  const numbered = migrations.filter(
+    (migration) => migration.kind === 'numbered' && migration.name < '0011_least_privilege',
+  );
+  const files = (await readdir(repeatableBeforeDir)).filter((file) => file.endsWith('.sql')).sort();
+  const repeatable = await Promise.all(
+    files.map(
+      async (file): Promise<Migration> => ({
+        kind: 'repeatable',
+        name: `repeatable/${file.replace(/\.sql$/, '')}`,
+        sql: await readFile(path.join(repeatableBeforeDir, file), 'utf8'),
+        checksum: `before-0011-${file}`,
+      }),
+    ),
+  );
+  return [...numbered, ...repeatable];
+}
+
+/** Runs `body` with a connection to a new, empty database on the test server, dropped afterwards. */
+async function withEmptyDatabase<T>(body: (client: pg.Client) => Promise<T>): Promise<T> {
+  const serverUrl = inject('serverUrl');
+  const name = `ledgerx_test_empty_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const admin = new pg.Client(serverUrl);
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+    const client = new pg.Client(databaseUrl(serverUrl, name));
+    await client.connect();
+    try {
+      return await body(client);
+    } finally {
+      await client.end();
+    }
+  } finally {
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  }
+}
+
+describe('privileges', () => {
+  it('end the same on a new database, on one upgraded from before 0011_least_privilege, and after every repeatable file is applied again', async () => {
+    const migrations = await readMigrations();
+    const before = await migrationsBeforeLeastPrivilege(migrations);
+    const again = migrations.map((migration) =>
+      migration.kind === 'repeatable'
+        ? { ...migration, sql: `${migration.sql}\n-- again`, checksum: 'again' }
+        : migration,
+    );
+
+    const fresh = await withEmptyDatabase(async (client) => {
+      await migrate(client, migrations);
+      return privilegesOf(client);
+    });
+    const upgraded = await withEmptyDatabase(async (client) => {
+      await migrate(client, before);
+      const old = await privilegesOf(client);
+      await migrate(client, migrations);
+      return { old, now: await privilegesOf(client) };
+    });
+    await migrateTestDatabase(again);
+    const owner = await database.ownerPool.connect();
+    const reapplied = await privilegesOf(owner).finally(() => owner.release());
+
+    // The old state really was different: PUBLIC could post, and posting ran as the caller.
+    expect(upgraded.old).toContainEqual(
+      expect.stringMatching(/^function ledger\.post_transfers\(.*\) definer=false .*acl=(.* )?=X\//),
+    );
+    expect(fresh).toContainEqual(
+      expect.stringMatching(
+        /^function ledger\.post_transfers\(.*\) definer=true config=search_path=pg_catalog, pg_temp;/,
+      ),
+    );
+    expect(upgraded.now).toEqual(fresh);
+    expect(reapplied).toEqual(fresh);
   });
 });

@@ -117,9 +117,13 @@ async function countLedger(): Promise<LedgerCounts> {
   return row;
 }
 
-/** Runs `work` on a dedicated connection inside a transaction that is always rolled back. */
+/**
+ * Runs `work` as the tables' owner (a superuser here) on a dedicated connection, inside a
+ * transaction that is always rolled back: what the grants keep from the functions' login, the
+ * owner may try, so the triggers and checks that bind even the owner can be shown.
+ */
 async function inRolledBackTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await database.pool.connect();
+  const client = await database.ownerPool.connect();
   try {
     await client.query('begin');
     try {
@@ -164,7 +168,7 @@ async function waitForLockWaiter(): Promise<void> {
  * query, so a test can see what the store retried (a deadlock is 40P01).
  */
 function poolRecordingFailures(failedSqlStates: string[]): pg.Pool {
-  const pool = createPool(database.url, {
+  const pool = createPool(database.functionsUrl, {
     connectionCountMax: 20,
     connectTimeoutMs: 5_000,
     queryTimeoutMs: 30_000,

@@ -210,7 +210,9 @@ async function openAccounts(specs: readonly AccountSpec[]): Promise<Run> {
       ...pendingOf(spec),
     });
   });
-  await database.pool.query(
+  // Pending totals are arranged by the owner: nothing in the product holds them yet, and the
+  // functions' login may open an account only without totals.
+  await database.ownerPool.query(
     `insert into ledger.accounts
        (id, currency, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
         debits_pending, credits_pending)
@@ -276,7 +278,7 @@ async function holdPendingOnFlaggedAccounts(run: Run): Promise<void> {
         ? { debitsPending: held, creditsPending: 0n }
         : { debitsPending: 0n, creditsPending: held };
     run.model.setPending(id, pending);
-    await database.pool.query(
+    await database.ownerPool.query(
       'update ledger.accounts set debits_pending = $2::bigint, credits_pending = $3::bigint where id = $1',
       [id, pending.debitsPending.toString(), pending.creditsPending.toString()],
     );

@@ -123,6 +123,8 @@ export interface TestWiringOptions {
   readonly assetRoot?: string;
   /** The submission path's clock. */
   readonly now?: () => Date;
+  /** Settings the functions read from their environment (LEDGER_*), besides the resources. */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -131,9 +133,15 @@ export interface TestWiringOptions {
  * (the defaults, and the resources when given), and AWS clients for `endpoint`.
  */
 export function testWiring(pool: pg.Pool | undefined, options: TestWiringOptions = {}): Wiring {
-  const read = readFunctionSettings(
-    options.resources === undefined ? {} : resourceEnvironment(options.resources),
-  );
+  const read = readFunctionSettings({
+    ...(options.resources === undefined ? {} : resourceEnvironment(options.resources)),
+    ...options.environment,
+  });
+  const aws = {
+    endpoint: options.endpoint ?? 'http://127.0.0.1:9',
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  };
   return createWiring({
     settings: {
       ...read,
@@ -145,12 +153,7 @@ export function testWiring(pool: pg.Pool | undefined, options: TestWiringOptions
     apiDocument: () => openApiDocument(httpFunctions),
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(pool === undefined ? {} : { pool }),
-    clients:
-      options.clients ??
-      awsClients({
-        endpoint: options.endpoint ?? 'http://127.0.0.1:9',
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      }),
+    aws,
+    clients: options.clients ?? awsClients(aws),
   });
 }

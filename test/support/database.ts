@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, expect, inject } from 'vitest';
+import { localFunctionLogin, urlWithLogin } from '../../shared/adapters/postgres/function-login';
 import { createPool } from '../../shared/adapters/postgres/pool';
 
 /** The migrated database every test file's database is cloned from. */
@@ -13,10 +14,19 @@ export function databaseUrl(serverUrl: string, database: string): string {
   return url.toString();
 }
 
-/** A database of a test file's own, cloned from the migrated template. */
+/**
+ * A database of a test file's own, cloned from the migrated template. `pool` connects as the
+ * functions' login (a member of ledgerx_app only), as every function does, so a test that runs a
+ * function through it fails on a missing grant; `ownerPool` connects as the tables' owner, for
+ * arranging what the functions may not do. `url` is the owner's, as the local runtime is given
+ * (it migrates, then makes its own pool as the functions' login).
+ */
 export interface TestDatabase {
   readonly url: string;
+  /** The same database as the functions' login. */
+  readonly functionsUrl: string;
   readonly pool: pg.Pool;
+  readonly ownerPool: pg.Pool;
 }
 
 /** One violation reported by `ledger.check_invariants()`. */
@@ -40,7 +50,9 @@ export function useTestDatabase(options: { connectionCountMax?: number } = {}): 
   const serverUrl = inject('serverUrl');
   const name = `ledgerx_test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
   const url = databaseUrl(serverUrl, name);
+  const functionsUrl = urlWithLogin(url, localFunctionLogin);
   let pool: pg.Pool | undefined;
+  let ownerPool: pg.Pool | undefined;
 
   beforeAll(async () => {
     const admin = new pg.Client(serverUrl);
@@ -50,12 +62,14 @@ export function useTestDatabase(options: { connectionCountMax?: number } = {}): 
     } finally {
       await admin.end();
     }
-    pool = createPool(url, {
+    const limits = {
       connectionCountMax: options.connectionCountMax ?? 10,
       connectTimeoutMs: 5_000,
       queryTimeoutMs: 30_000,
       idleTimeoutMs: 10_000,
-    });
+    };
+    pool = createPool(functionsUrl, limits);
+    ownerPool = createPool(url, { ...limits, connectionCountMax: 4 });
   });
 
   afterEach(async () => {
@@ -64,6 +78,7 @@ export function useTestDatabase(options: { connectionCountMax?: number } = {}): 
 
   afterAll(async () => {
     await pool?.end();
+    await ownerPool?.end();
     const admin = new pg.Client(serverUrl);
     await admin.connect();
     try {
@@ -73,11 +88,18 @@ export function useTestDatabase(options: { connectionCountMax?: number } = {}): 
     }
   });
 
+  const made = (value: pg.Pool | undefined): pg.Pool => {
+    if (value === undefined) throw new Error('the test database is made in beforeAll; use it inside tests');
+    return value;
+  };
   return {
     url,
+    functionsUrl,
     get pool(): pg.Pool {
-      if (pool === undefined) throw new Error('the test database is made in beforeAll; use it inside tests');
-      return pool;
+      return made(pool);
+    },
+    get ownerPool(): pg.Pool {
+      return made(ownerPool);
     },
   };
 }

@@ -3,6 +3,7 @@ import type { TestProject } from 'vitest/node';
 import { ensureDashboardBuilt } from '../../infra/dashboard-build';
 import { startAwsEndpoint } from '../../infra/local/aws';
 import { type PostgresServer, projectRoot, startEmbeddedPostgres } from '../../infra/local/postgres';
+import { ensureFunctionLogin, localFunctionLogin } from '../../shared/adapters/postgres/function-login';
 import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { databaseUrl, templateDatabaseName } from './database';
 
@@ -72,6 +73,9 @@ async function startServices(): Promise<TestServices> {
   await template.connect();
   try {
     await migrate(template, await readMigrations());
+    // The login every test file's functions connect as (roles belong to the server, not to one
+    // database, so the clones share it).
+    await ensureFunctionLogin(template, localFunctionLogin);
   } finally {
     await template.end();
   }

@@ -3,13 +3,18 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { inject } from 'vitest';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../infra/local/runtime';
 
-/** Options e2e tests start runtimes with: quick polls, quick redelivery, short bounds. */
+/**
+ * Options e2e tests start runtimes with: quick polls, quick redelivery, short bounds. The
+ * consumers' backoff is shortened through its settings as the visibility timeouts are, from
+ * 30 s doubling to 900 s down to 1 s doubling to 4 s.
+ */
 export const testRuntimeDefaults = {
   port: 0,
   pollWaitS: 1,
   stopTimeoutMs: 2_000,
   scheduleRateS: 1,
   visibilityTimeoutS: { transfers: 2, transferEvents: 2 },
+  settings: { LEDGER_CONSUMER_BACKOFF_BASE_S: '1', LEDGER_CONSUMER_BACKOFF_CAP_S: '4' },
 } as const;
 
 /**

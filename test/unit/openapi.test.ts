@@ -188,6 +188,9 @@ describe('the OpenAPI document', () => {
       services: unreachableServices,
       assetRoot: '/nonexistent',
       apiDocument: () => openApiDocument(httpFunctions),
+      redelivery: () => {
+        throw new Error('test: the OpenAPI route reads no queue');
+      },
     });
 
     const response = await handler(apiEvent({ method: 'GET', resource: '/openapi.json', apiKeyId: null }));

@@ -65,6 +65,8 @@ describe('the functions’ settings', () => {
     ['LEDGER_DB_QUERY_TIMEOUT_MS', '0'],
     ['LEDGER_DB_PORT', '54x'],
     ['DATABASE_URL', 'not a url'],
+    ['LEDGER_CONSUMER_BACKOFF_BASE_S', '0'],
+    ['LEDGER_CONSUMER_BACKOFF_CAP_S', '43201'],
   ])('refuse %s=%s, naming the setting', (name, value) => {
     const read = () => readFunctionSettings({ [name]: value });
 
@@ -90,6 +92,17 @@ describe('the functions’ settings', () => {
     expect(() => readFunctionSettings({ LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES: '5' })).toThrow(
       /^LEDGER_FRAUD_FAN_OUT_COUNTERPARTIES .* retired; LEDGER_FRAUD_FAN_OUT_NEW_COUNTERPARTIES/,
     );
+  });
+
+  it('read the consumers’ backoff: 30 s doubling to 900 s by default, and never a cap below the base', () => {
+    expect(readFunctionSettings({}).backoff).toEqual({ baseS: 30, capS: 900 });
+    expect(
+      readFunctionSettings({ LEDGER_CONSUMER_BACKOFF_BASE_S: '1', LEDGER_CONSUMER_BACKOFF_CAP_S: '4' })
+        .backoff,
+    ).toEqual({ baseS: 1, capS: 4 });
+    expect(() =>
+      readFunctionSettings({ LEDGER_CONSUMER_BACKOFF_BASE_S: '60', LEDGER_CONSUMER_BACKOFF_CAP_S: '30' }),
+    ).toThrow(/^LEDGER_CONSUMER_BACKOFF_CAP_S must be at least LEDGER_CONSUMER_BACKOFF_BASE_S \(60\)$/);
   });
 
   it('carry the resources the stack writes, and name a needed one that is missing', () => {
@@ -140,7 +153,7 @@ describe('the settings table', () => {
     expect(new Set(names).size).toBe(names.length);
     for (const name of names) {
       expect(name).toMatch(
-        /^(LEDGER_(DB|QUEUE|TABLE|EVENT|VELOCITY|FRAUD|LOCAL|LOCALSTACK|API)_[A-Z0-9_]+|LEDGER_URL|DATABASE_URL|PORT|AWS_ENDPOINT_URL)$/,
+        /^(LEDGER_(DB|QUEUE|TABLE|EVENT|CONSUMER|VELOCITY|FRAUD|LOCAL|LOCALSTACK|API)_[A-Z0-9_]+|LEDGER_URL|DATABASE_URL|PORT|AWS_ENDPOINT_URL)$/,
       );
     }
   });

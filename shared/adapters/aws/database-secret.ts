@@ -46,3 +46,24 @@ export function secretPassword(
     return password;
   };
 }
+
+/**
+ * The user name and password of an RDS credentials secret, read once (the migration function
+ * makes the functions' login from it on every deploy).
+ */
+export async function secretLogin(
+  read: SecretReader,
+  secretId: string,
+): Promise<{ readonly user: string; readonly password: string }> {
+  const value: unknown = JSON.parse(await read(secretId));
+  const field = (name: string): unknown =>
+    typeof value === 'object' && value !== null && name in value
+      ? (value as Record<string, unknown>)[name]
+      : undefined;
+  const user = field('username');
+  const password = field('password');
+  if (typeof user !== 'string' || user === '' || typeof password !== 'string' || password === '') {
+    throw new Error(`secret ${secretId} holds no username and password`);
+  }
+  return { user, password };
+}

@@ -1,9 +1,20 @@
-import { type AttributeValue, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import type { TransferId } from '../../domain/ids';
 import { parseTimestamp, parseTransferMessage, toTransferMessage } from '../../domain/transfer';
 import { TransientError } from '../../errors';
 import type { SubmissionAnswer } from '../../ports/submission';
-import type { QueuedTransfer, QueuedTransferReader } from '../../ports/transfer-status';
+import type {
+  DeadLetterNote,
+  DeadLetterNotes,
+  QueuedTransfer,
+  QueuedTransferReader,
+} from '../../ports/transfer-status';
 
 /**
  * How long the record of a queued transfer is kept: a week, longer than the queue keeps a message
@@ -56,8 +67,11 @@ export function queuedTransferItem(
   };
 }
 
-/** Reads the records `queuedTransferItem` writes, from the idempotency table. */
-export class DynamoQueuedTransfers implements QueuedTransferReader {
+/**
+ * Reads the records `queuedTransferItem` writes, from the idempotency table, and notes on them
+ * that a transfer's message was dead-lettered (`dead_lettered_at`, `dead_letter_receive_count`).
+ */
+export class DynamoQueuedTransfers implements QueuedTransferReader, DeadLetterNotes {
   public constructor(
     private readonly dynamo: DynamoDBClient,
     private readonly tableName: string,
@@ -102,6 +116,50 @@ export class DynamoQueuedTransfers implements QueuedTransferReader {
     ) {
       throw new Error(`assertion failed: the queued transfer ${id} is whole`);
     }
-    return { transfer: parsed.value, queuedAt, idempotencyCheckedAt, velocityCheckedAt };
+    const deadLetteredAt = parseTimestamp(item.dead_lettered_at?.S);
+    const deadLetterReceiveCount = item.dead_letter_receive_count?.N;
+    const deadLetter: DeadLetterNote | undefined =
+      deadLetteredAt === undefined
+        ? undefined
+        : {
+            at: deadLetteredAt,
+            receiveCount:
+              deadLetterReceiveCount !== undefined && /^\d{1,9}$/.test(deadLetterReceiveCount)
+                ? Number.parseInt(deadLetterReceiveCount, 10)
+                : 0,
+          };
+    return {
+      transfer: parsed.value,
+      queuedAt,
+      idempotencyCheckedAt,
+      velocityCheckedAt,
+      ...(deadLetter === undefined ? {} : { deadLetter }),
+    };
+  }
+
+  /** One conditional update per transfer (a batch holds at most 10): only records that exist. */
+  public async noteDeadLettered(
+    notes: readonly (DeadLetterNote & { readonly transferId: TransferId })[],
+  ): Promise<{ readonly notedCount: number }> {
+    let notedCount = 0;
+    for (const note of notes) {
+      try {
+        await this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: { [this.keyAttribute]: { S: queuedTransferKey(note.transferId) } },
+            UpdateExpression: 'SET dead_lettered_at = :at, dead_letter_receive_count = :count',
+            ConditionExpression: 'attribute_exists(#key)',
+            ExpressionAttributeNames: { '#key': this.keyAttribute },
+            ExpressionAttributeValues: { ':at': { S: note.at }, ':count': { N: String(note.receiveCount) } },
+          }),
+        );
+        notedCount += 1;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) continue;
+        throw new QueuedTransfersUnavailableError({ cause: error, context: { transferId: note.transferId } });
+      }
+    }
+    return { notedCount };
   }
 }

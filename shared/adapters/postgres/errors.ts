@@ -5,10 +5,23 @@ const retryableSqlStates: ReadonlySet<string> = new Set(['40001', '40P01']);
 
 /**
  * SQLSTATE classes and codes that mean "not now": connection trouble, a server going down or
- * starting, resource exhaustion, a cancelled statement, lock timeouts.
+ * starting, resource exhaustion, a cancelled statement, lock timeouts; and a deploy that is not
+ * in place yet, which passes when it is, for every record alike: the login refused (28: the
+ * migration has not made it yet, or its password is being rotated), the database, schema, table
+ * or function missing (3D000, 3F000, 42P01, 42883: not migrated yet), a privilege missing (42501:
+ * the grants of a migration not applied yet). None of these is the record's fault, so none may
+ * send a record to the dead-letter queue ahead of the rest of its account's transfers.
  */
-const transientSqlStatePrefixes = ['08', '53', '57', '58'];
-const transientSqlStates: ReadonlySet<string> = new Set(['55P03', '55006']);
+const transientSqlStatePrefixes = ['08', '28', '53', '57', '58'];
+const transientSqlStates: ReadonlySet<string> = new Set([
+  '55P03',
+  '55006',
+  '3D000',
+  '3F000',
+  '42501',
+  '42P01',
+  '42883',
+]);
 
 /** Network-level error codes from Node's socket layer. */
 const transientNetworkCodes: ReadonlySet<string> = new Set([

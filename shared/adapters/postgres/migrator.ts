@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from '../../ports/logger';
 import type { ConnectPatience, DatabaseMigrations } from '../../ports/migrations';
+import { type DatabaseLogin, ensureFunctionLogin } from './function-login';
 import { migrate, readMigrations } from './migrate';
 
 /**
@@ -12,6 +13,8 @@ export class DatabaseMigrator implements DatabaseMigrations {
   public constructor(
     private readonly pool: pg.Pool,
     private readonly logger: Logger,
+    /** Where the functions' login comes from (its secret on AWS); read only when it is made. */
+    private readonly functionLogin: () => Promise<DatabaseLogin>,
   ) {}
 
   /** Applies what is not applied yet; returns the names applied now and how many are known. */
@@ -24,6 +27,18 @@ export class DatabaseMigrator implements DatabaseMigrations {
     try {
       const applied = await migrate(client, migrations);
       return { applied, knownCount: migrations.length };
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Makes the functions' login, or brings it up to date; returns its name. */
+  public async ensureFunctionLogin(patience: ConnectPatience): Promise<{ readonly user: string }> {
+    const login = await this.functionLogin();
+    const client = await this.connect(patience);
+    try {
+      await ensureFunctionLogin(client, login);
+      return { user: login.user };
     } finally {
       client.release();
     }
