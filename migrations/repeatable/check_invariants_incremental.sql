@@ -213,16 +213,16 @@ begin
   _checkpoint.account_cursor :=
     case when cardinality(_sweep) < _account_count_max then null else _sweep[cardinality(_sweep)] end;
 
-  -- 3. Scrub: checked entries again, a slice at a time.
+  -- 3. Scrub: entries checked by earlier steps again, a slice at a time.
   _scrub_after_id := _checkpoint.scrub_entry_id;
-  _scrub_through_id := least(_scrub_after_id + _scrub_entry_count_max, _checkpoint.entry_id_checked);
+  _scrub_through_id := least(_scrub_after_id + _scrub_entry_count_max, _new_after_id);
   if _scrub_through_id > _scrub_after_id then
     select count(*)::int into _scrub_count
       from ledger.entries e
      where e.id > _scrub_after_id and e.id <= _scrub_through_id;
   end if;
   _checkpoint.scrub_entry_id :=
-    case when _scrub_through_id >= _checkpoint.entry_id_checked then 0 else greatest(_scrub_through_id, 0) end;
+    case when _scrub_through_id >= _new_after_id then 0 else greatest(_scrub_through_id, 0) end;
 
   -- The violations of all three, each recorded once.
   with found as (
