@@ -14,6 +14,7 @@ import fraudPatterns from './fraud-patterns';
 import fraudScorer from './fraud-scorer';
 import getAccount from './get-account';
 import getTransfer from './get-transfer';
+import invariantChecker from './invariant-checker';
 import listAccountEntries from './list-account-entries';
 import listFraudFlags from './list-fraud-flags';
 import migrateDatabase from './migrate-database';
@@ -44,6 +45,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   fraudScorer,
   fraudPatterns,
   outboxRelay,
+  invariantChecker,
   migrateDatabase,
 ];
 

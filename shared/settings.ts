@@ -26,6 +26,7 @@ import {
   type RedeliveryBackoff,
   visibilityTimeoutSMax,
 } from './handlers/redelivery';
+import { type InvariantCheckLimits, invariantCheckDefaults } from './services/invariant-checker';
 import { type QueueKey, type TableKey, topology } from './topology';
 
 /** A setting is set to a value it cannot take, or a needed one is not set. */
@@ -348,6 +349,48 @@ const fraud = {
   }),
 } satisfies { readonly [Key in keyof FraudSettings]: SettingSpec<FraudSettings[Key]> };
 
+/** The invariant checker's bounds per run (docs/operations.md). */
+const checker = {
+  entryCountMax: setting({
+    name: 'LEDGER_CHECKER_ENTRY_COUNT_MAX',
+    scope: 'functions',
+    description:
+      'Invariant checker: new journal entries one run checks at most; the rest wait for the next run.',
+    defaultText: String(invariantCheckDefaults.entryCountMax),
+    parse: wholeNumber(1, 100_000_000),
+  }),
+  stepEntryCountMax: setting({
+    name: 'LEDGER_CHECKER_STEP_ENTRY_COUNT_MAX',
+    scope: 'functions',
+    description: 'Invariant checker: new entries one step (one transaction) checks at most.',
+    defaultText: String(invariantCheckDefaults.step.entryCountMax),
+    parse: wholeNumber(1, 1_000_000),
+  }),
+  accountCountMax: setting({
+    name: 'LEDGER_CHECKER_ACCOUNT_COUNT_MAX',
+    scope: 'functions',
+    description:
+      'Invariant checker: accounts one step compares with their checked sums, besides the ones its new entries touched.',
+    defaultText: String(invariantCheckDefaults.step.accountCountMax),
+    parse: wholeNumber(0, 1_000_000),
+  }),
+  scrubEntryCountMax: setting({
+    name: 'LEDGER_CHECKER_SCRUB_ENTRY_COUNT_MAX',
+    scope: 'functions',
+    description: 'Invariant checker: already-checked entries one step checks again (the scrub).',
+    defaultText: String(invariantCheckDefaults.step.scrubEntryCountMax),
+    parse: wholeNumber(0, 1_000_000),
+  }),
+  timeBudgetMs: setting({
+    name: 'LEDGER_CHECKER_TIME_BUDGET_MS',
+    scope: 'functions',
+    description:
+      'Invariant checker: no step starts after this much of a run has passed; the step under way finishes.',
+    defaultText: String(invariantCheckDefaults.timeBudgetMs),
+    parse: wholeNumber(1, 600_000),
+  }),
+};
+
 /** The physical names of the stateful resources, set by the stack (or the local runtime). */
 function resourceSetting(name: string, what: string): SettingSpec<string> {
   return setting({
@@ -474,6 +517,7 @@ export const settingSpecs: readonly SettingSpec<unknown>[] = [
   ...Object.values(consumer),
   ...Object.values(velocity),
   ...Object.values(fraud),
+  ...Object.values(checker),
   ...Object.values(local),
   ...Object.values(deploy),
 ];
@@ -541,6 +585,7 @@ export interface FunctionSettings {
   readonly backoff: RedeliveryBackoff;
   readonly velocity: VelocityLimits;
   readonly fraud: FraudSettings;
+  readonly checker: InvariantCheckLimits;
 }
 
 /**
@@ -599,6 +644,20 @@ export function readFunctionSettings(env: NodeJS.ProcessEnv = process.env): Func
       amountMax: read(env, velocity.amountMax),
     },
     fraud: fraudSettings,
+    checker: {
+      ...invariantCheckDefaults,
+      entryCountMax: read(env, checker.entryCountMax, invariantCheckDefaults.entryCountMax),
+      timeBudgetMs: read(env, checker.timeBudgetMs, invariantCheckDefaults.timeBudgetMs),
+      step: {
+        entryCountMax: read(env, checker.stepEntryCountMax, invariantCheckDefaults.step.entryCountMax),
+        accountCountMax: read(env, checker.accountCountMax, invariantCheckDefaults.step.accountCountMax),
+        scrubEntryCountMax: read(
+          env,
+          checker.scrubEntryCountMax,
+          invariantCheckDefaults.step.scrubEntryCountMax,
+        ),
+      },
+    },
   };
 }
 

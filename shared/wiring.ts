@@ -19,6 +19,7 @@ import {
 } from './adapters/aws/database-secret';
 import { EventBridgePublisher } from './adapters/aws/eventbridge-publisher';
 import { PowertoolsIdempotencyGuard } from './adapters/aws/idempotency-guard';
+import { EmbeddedInvariantMetrics } from './adapters/aws/invariant-metrics';
 import { SqsMessageRedelivery } from './adapters/aws/message-redelivery';
 import { SqsQueueDepths } from './adapters/aws/queue-depths';
 import { DynamoQueuedTransfers } from './adapters/aws/queued-transfers';
@@ -30,6 +31,7 @@ import { PostgresAdminReader } from './adapters/postgres/admin-reader';
 import { PostgresEventReceiptStore } from './adapters/postgres/event-receipt-store';
 import { PostgresFraudStore } from './adapters/postgres/fraud-store';
 import type { DatabaseLogin } from './adapters/postgres/function-login';
+import { PostgresInvariantCheckStore } from './adapters/postgres/invariant-store';
 import { PostgresLedgerStore } from './adapters/postgres/ledger-store';
 import { DatabaseMigrator } from './adapters/postgres/migrator';
 import { PostgresOutboxStore } from './adapters/postgres/outbox-store';
@@ -46,6 +48,7 @@ import { AdminService } from './services/admin';
 import { DeadLetterService } from './services/dead-letters';
 import { EventReceiptService } from './services/event-receipts';
 import { FraudFlagService, FraudPatternService, FraudScoringService } from './services/fraud';
+import { InvariantChecker } from './services/invariant-checker';
 import { OutboxRelay } from './services/outbox-relay';
 import { PostingService } from './services/posting-service';
 import { TransferStatusService } from './services/transfer-status';
@@ -101,6 +104,7 @@ export interface Services {
   readonly fraudPatterns: FraudPatternService;
   readonly fraudFlags: FraudFlagService;
   readonly admin: AdminService;
+  readonly invariantChecker: InvariantChecker;
   readonly migrator: DatabaseMigrations;
   readonly deadLetters: DeadLetterService;
 }
@@ -131,7 +135,10 @@ export interface WiringOptions {
   /** SDK clients to use; otherwise made for the region (and endpoint) given. */
   readonly clients?: AwsClients;
   readonly aws?: AwsClientSettings;
-  /** The clock of the submission path (acceptance times, velocity windows); the system's if unset. */
+  /**
+   * The clock of the submission path (acceptance times, velocity windows) and of the invariant
+   * checker (its time budget, when it found a violation); the system's if unset.
+   */
   readonly now?: () => Date;
 }
 
@@ -224,6 +231,17 @@ export function createWiring(options: WiringOptions): Wiring {
             transfersDeadLetter: queueUrl('transfersDeadLetter'),
           }),
           logger,
+        ),
+    ),
+    invariantChecker: once(
+      () =>
+        new InvariantChecker(
+          new PostgresInvariantCheckStore(pool()),
+          publisher(),
+          new EmbeddedInvariantMetrics(),
+          logger,
+          settings.checker,
+          () => now().getTime(),
         ),
     ),
     migrator: once(() => new DatabaseMigrator(pool(), logger, () => functionLogin(settings, aws))),

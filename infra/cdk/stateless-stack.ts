@@ -19,6 +19,11 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as customResources from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { functionDefinitions } from '../../functions/index';
+import {
+  invariantMetricNames,
+  invariantMetricsService,
+  metricsNamespace as sharedMetricsNamespace,
+} from '../../shared/adapters/aws/invariant-metrics';
 import type { FunctionDefinition, HttpMethod } from '../../shared/definitions';
 import { proxyEnvironment, settingNames } from '../../shared/settings';
 import { topology } from '../../shared/topology';
@@ -45,7 +50,13 @@ export const clientThrottle = {
 export const oldestMessageAgeSMax = 300;
 
 /** The metrics namespace of Powertools metrics. */
-export const metricsNamespace = 'LedgerX';
+export const metricsNamespace = sharedMetricsNamespace;
+
+/**
+ * How long the invariant checker may go without reporting before its silence alarms: a few of its
+ * one-minute runs.
+ */
+export const invariantCheckerSilenceMinutesMax = 15;
 
 export class StatelessStack extends Stack {
   /** Each definition's Lambda. */
@@ -76,6 +87,47 @@ export class StatelessStack extends Stack {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(alarmAction);
+
+    this.alarmOnInvariants(settings, alarmAction);
+  }
+
+  /**
+   * The ledger's own check: an alarm while any invariant violation is on record (it stays on
+   * record until an operator clears it after repair, so the alarm does not fall silent on its
+   * own), and one when the checker has stopped reporting at all.
+   */
+  private alarmOnInvariants(settings: DeploymentSettings, alarmAction: cloudwatch.IAlarmAction): void {
+    const metric = (metricName: string, statistic: string, period: Duration) =>
+      new cloudwatch.Metric({
+        namespace: metricsNamespace,
+        metricName,
+        dimensionsMap: { service: invariantMetricsService },
+        statistic,
+        period,
+      });
+    new cloudwatch.Alarm(this, 'InvariantViolationAlarm', {
+      alarmName: physicalName(settings, 'ledgerx-invariant-violated'),
+      alarmDescription:
+        'The invariant checker has a ledger invariant violation on record: see docs/operations.md, "The ledger checks itself".',
+      metric: metric(invariantMetricNames.recordedViolations, cloudwatch.Stats.MAXIMUM, Duration.minutes(5)),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(alarmAction);
+    new cloudwatch.Alarm(this, 'InvariantCheckerSilentAlarm', {
+      alarmName: physicalName(settings, 'ledgerx-invariant-checker-silent'),
+      alarmDescription: `The invariant checker reported nothing for ${invariantCheckerSilenceMinutesMax} minutes: the ledger is not being checked.`,
+      metric: metric(
+        invariantMetricNames.recordedViolations,
+        cloudwatch.Stats.SAMPLE_COUNT,
+        Duration.minutes(invariantCheckerSilenceMinutesMax),
+      ),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     }).addAlarmAction(alarmAction);
   }
 

@@ -607,17 +607,58 @@ export const invariantViolationSchema = z
   })
   .register(apiSchemas, { id: 'InvariantViolation' });
 
+/** `GET /v1/admin/invariants?full=true`: the whole-ledger check instead of the incremental one. */
+export const invariantsQuerySchema = z.object({
+  full: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .optional()
+    .transform((value) => value === 'true')
+    .meta({
+      description:
+        '`true`: run `ledger.check_invariants()` over the whole ledger (reads every row; for tests and after load runs). Otherwise one run of the incremental checker, which checks what changed since its last run.',
+    }),
+});
+
+/** What the incremental checker did in the run the request made. */
+export const invariantCheckRunSchema = z
+  .object({
+    stopped_by: z.enum(['caught-up', 'entry-count', 'step-count', 'time-budget']).meta({
+      description:
+        '`caught-up` when every final entry has been checked; otherwise the limit the run reached.',
+    }),
+    entries_checked: z.number().int().meta({ description: 'New journal entries this run checked.' }),
+    accounts_checked: z
+      .number()
+      .int()
+      .meta({ description: 'Accounts this run compared with their entries.' }),
+    entries_scrubbed: z
+      .number()
+      .int()
+      .meta({ description: 'Already-checked entries this run checked again.' }),
+    entry_id_checked: z
+      .string()
+      .meta({ description: 'Every journal entry up to this id has been checked (a decimal string).' }),
+    entry_backlog: z
+      .string()
+      .meta({ description: 'Entry ids left for the next run (a decimal string; "0" when caught up).' }),
+  })
+  .register(apiSchemas, { id: 'InvariantCheckRun' });
+
 /**
- * `ledger.check_invariants()` found nothing: the answer of a sound ledger. A ledger with
- * violations answers 500 `invariants-violated`, the violations in the problem's `violations`.
+ * The check found nothing: the answer of a sound ledger. A ledger with violations answers 500
+ * `invariants-violated`, the violations in the problem's `violations`.
  */
 export const invariantsResponseSchema = z
   .object({
     checked_at: timestampSchema,
+    mode: z.enum(['incremental', 'full']),
     violations: z
       .array(invariantViolationSchema)
       .max(0)
       .meta({ description: 'Always empty in a 200 answer; violations answer 500.' }),
+    run: invariantCheckRunSchema
+      .optional()
+      .meta({ description: 'What the incremental run did; absent for `full=true`.' }),
   })
   .register(apiSchemas, { id: 'InvariantsHold' });
 

@@ -204,12 +204,14 @@ export class InvariantsViolatedProblem extends ProblemError {
       readonly detail: string;
     }[],
     public readonly truncated: boolean,
+    /** Who found them, for the problem's detail. */
+    foundBy = 'ledger.check_invariants()',
   ) {
     super({
       status: 500,
       slug: 'invariants-violated',
       title: 'Ledger invariants violated',
-      detail: `ledger.check_invariants() found ${truncated ? 'more than ' : ''}${violations.length} violations`,
+      detail: `${foundBy} found ${truncated ? 'more than ' : ''}${violations.length} violations`,
     });
     this.name = 'InvariantsViolatedProblem';
   }

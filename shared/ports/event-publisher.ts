@@ -15,6 +15,24 @@ export interface LedgerEvent {
   readonly transfer: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * `ledger.invariant_violated`: the invariant checker found a broken promise of the ledger. It is
+ * published once per violation (keyed by invariant and subject), not once per check that sees it.
+ */
+export interface InvariantViolatedEvent {
+  readonly eventId: string;
+  readonly type: 'ledger.invariant_violated';
+  readonly violation: {
+    readonly invariant: string;
+    readonly subject: string;
+    readonly detail: string;
+    readonly found_at: string;
+  };
+}
+
+/** Every event the ledger publishes. */
+export type PublishableEvent = LedgerEvent | InvariantViolatedEvent;
+
 /** What became of one event handed to `publish`. */
 export type PublishOutcome =
   | { readonly kind: 'published' }
@@ -29,5 +47,5 @@ export interface EventPublisher {
    * then any of the events may or may not have been published, and the caller treats them all
    * as not published, so an event is published at least once and sometimes twice.
    */
-  publish(events: readonly LedgerEvent[]): Promise<PublishOutcome[]>;
+  publish(events: readonly PublishableEvent[]): Promise<PublishOutcome[]>;
 }

@@ -5,7 +5,13 @@ import migrateDatabase from '../../functions/migrate-database';
 import openapi from '../../functions/openapi';
 import submitTransfer from '../../functions/submit-transfer';
 import transferConsumer from '../../functions/transfer-consumer';
-import { clientThrottle, metricsNamespace, oldestMessageAgeSMax } from '../../infra/cdk/stateless-stack';
+import {
+  clientThrottle,
+  invariantCheckerSilenceMinutesMax,
+  metricsNamespace,
+  oldestMessageAgeSMax,
+} from '../../infra/cdk/stateless-stack';
+import { invariantMetricNames } from '../../shared/adapters/aws/invariant-metrics';
 import type { FunctionDefinition } from '../../shared/definitions';
 import { proxyEnvironment, resourceEnvironment } from '../../shared/settings';
 import {
@@ -291,6 +297,36 @@ describe('stateless stack: alarms', () => {
         Threshold: oldestMessageAgeSMax,
       });
     }
+  });
+
+  it('alarms, to the alarm topic, when an invariant violation is on record and when the checker falls silent', () => {
+    const app = dev();
+    const alarmTopic = logicalId(app.stateful, app.stateful.alarmTopic);
+    const dimensions = [{ Name: 'service', Value: 'invariant-checker' }];
+
+    app.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'dev-ledgerx-invariant-violated',
+      Namespace: metricsNamespace,
+      MetricName: invariantMetricNames.recordedViolations,
+      Dimensions: dimensions,
+      Statistic: 'Maximum',
+      Period: 300,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [Match.objectLike({ 'Fn::ImportValue': Match.stringLikeRegexp(alarmTopic) })],
+    });
+    app.statelessTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'dev-ledgerx-invariant-checker-silent',
+      Namespace: metricsNamespace,
+      MetricName: invariantMetricNames.recordedViolations,
+      Dimensions: dimensions,
+      Statistic: 'SampleCount',
+      Period: invariantCheckerSilenceMinutesMax * 60,
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'breaching',
+    });
   });
 
   it('alarms on API 5xx answers', () => {

@@ -28,6 +28,7 @@ const numberedNames = [
   '0009_fraud_first_payments',
   '0010_functions_in_repeatable_files',
   '0011_least_privilege',
+  '0017_invariant_checkpoints',
 ];
 
 /** Numbered migrations left empty when their functions moved to repeatable files. */
@@ -37,6 +38,7 @@ const emptyNumberedNames = ['0002_posting', '0003_invariants'];
 const repeatableNames = [
   'repeatable/account_lock_stripe',
   'repeatable/check_invariants',
+  'repeatable/check_invariants_incremental',
   'repeatable/entries_triggers',
   'repeatable/fraud_flags_triggers',
   'repeatable/outbox_events',

@@ -689,7 +689,7 @@ async function settleAndVerify(
 
     let invariants: Verification['invariants'] = 'unreadable';
     try {
-      const answer = await api.callUntilDefinite('GET', '/v1/admin/invariants');
+      const answer = await api.callUntilDefinite('GET', '/v1/admin/invariants?full=true');
       if (answer.status === 200) invariants = 'hold';
       else {
         invariants = answer.status === 500 ? 'violated' : 'unreadable';

@@ -118,7 +118,7 @@ async function main(): Promise<number> {
     outcomes = await Promise.all(accepted.map((id) => transferStatus(api, id)));
   }
   const account = (await api.expect(200, 'GET', `/v1/accounts/${wallet}`)).body as Record<string, string>;
-  const invariants = await api.callUntilDefinite('GET', '/v1/admin/invariants');
+  const invariants = await api.callUntilDefinite('GET', '/v1/admin/invariants?full=true');
 
   const statusCounts: Record<string, number> = {};
   for (const answer of answers)

@@ -2,6 +2,7 @@
  * API Gateway REST proxy events as API Gateway builds them, for calling HTTP handlers directly,
  * and the wiring a test builds a function's handler from (`definition.build(wiring)`).
  */
+
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -11,6 +12,7 @@ import { httpFunctions } from '../../functions/index';
 import { openApiDocument } from '../../shared/api/openapi';
 import type { FraudSettings } from '../../shared/domain/fraud';
 import type { VelocityLimits } from '../../shared/domain/velocity';
+import type { InvariantCheckLimits } from '../../shared/services/invariant-checker';
 import { type ResourceNames, readFunctionSettings, resourceEnvironment } from '../../shared/settings';
 import { type AwsClients, awsClients, createWiring, type Wiring } from '../../shared/wiring';
 
@@ -120,8 +122,10 @@ export interface TestWiringOptions {
   readonly resources?: ResourceNames;
   readonly velocity?: VelocityLimits;
   readonly fraud?: Partial<FraudSettings>;
+  /** The invariant checker's limits, instead of the defaults. */
+  readonly checker?: InvariantCheckLimits;
   readonly assetRoot?: string;
-  /** The submission path's clock. */
+  /** The submission path's and the invariant checker's clock. */
   readonly now?: () => Date;
   /** Settings the functions read from their environment (LEDGER_*), besides the resources. */
   readonly environment?: Readonly<Record<string, string>>;
@@ -147,6 +151,7 @@ export function testWiring(pool: pg.Pool | undefined, options: TestWiringOptions
       ...read,
       ...(options.velocity === undefined ? {} : { velocity: options.velocity }),
       fraud: { ...read.fraud, ...options.fraud },
+      ...(options.checker === undefined ? {} : { checker: options.checker }),
     },
     logger: silentLogger,
     assetRoot: options.assetRoot ?? projectRoot,

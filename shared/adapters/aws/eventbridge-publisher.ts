@@ -5,7 +5,7 @@ import {
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import { TransientError } from '../../errors';
-import type { EventPublisher, LedgerEvent, PublishOutcome } from '../../ports/event-publisher';
+import type { EventPublisher, PublishableEvent, PublishOutcome } from '../../ports/event-publisher';
 
 /** PutEvents takes at most 10 entries per call. */
 export const putEventsEntryCountMax = 10;
@@ -22,7 +22,8 @@ export interface EventBridgeTarget {
 
 /**
  * Publishes ledger events to an EventBridge bus, in PutEvents calls of at most 10 entries.
- * Detail is `{event_id, type, transfer}` and DetailType the event type, so rules can route on it.
+ * Detail is `{event_id, type, transfer}` (`violation` instead of `transfer` for
+ * `ledger.invariant_violated`) and DetailType the event type, so rules can route on it.
  */
 export class EventBridgePublisher implements EventPublisher {
   public constructor(
@@ -31,7 +32,7 @@ export class EventBridgePublisher implements EventPublisher {
     private readonly timeoutMs: number = putEventsTimeoutMs,
   ) {}
 
-  public async publish(events: readonly LedgerEvent[]): Promise<PublishOutcome[]> {
+  public async publish(events: readonly PublishableEvent[]): Promise<PublishOutcome[]> {
     const outcomes: PublishOutcome[] = [];
     for (const chunk of chunks(events.map((event) => this.entry(event)))) {
       outcomes.push(...(await this.put(chunk)));
@@ -39,12 +40,16 @@ export class EventBridgePublisher implements EventPublisher {
     return outcomes;
   }
 
-  private entry(event: LedgerEvent): PutEventsRequestEntry {
+  private entry(event: PublishableEvent): PutEventsRequestEntry {
     return {
       EventBusName: this.target.eventBusName,
       Source: this.target.source,
       DetailType: event.type,
-      Detail: JSON.stringify({ event_id: event.eventId, type: event.type, transfer: event.transfer }),
+      Detail: JSON.stringify(
+        'transfer' in event
+          ? { event_id: event.eventId, type: event.type, transfer: event.transfer }
+          : { event_id: event.eventId, type: event.type, violation: event.violation },
+      ),
     };
   }
 
