@@ -60,7 +60,7 @@ beforeAll(async () => {
 // Each test starts the checker from nothing (it then checks the whole small ledger again), so
 // what one test planted and undid is not remembered by the next.
 beforeEach(async () => {
-  await database.pool.query(`
+  await database.ownerPool.query(`
     delete from ledger.invariant_violations;
     delete from ledger.invariant_account_sums;
     update ledger.invariant_checkpoint
@@ -114,7 +114,7 @@ async function lastEntryId(): Promise<bigint> {
 
 /** Runs `work` as the table owner with triggers and rules off, as someone going behind the engine. */
 async function behindTheEngine(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-  const client = await database.pool.connect();
+  const client = await database.ownerPool.connect();
   try {
     await client.query('begin');
     await client.query('set local session_replication_role = replica');
