@@ -25,6 +25,8 @@ const numberedNames = [
   '0008_fraud',
   '0009_fraud_first_payments',
   '0010_functions_in_repeatable_files',
+  '0012_pending_transfers_and_reversals',
+  '0013_account_status',
 ];
 
 /** Numbered migrations left empty when their functions moved to repeatable files. */
@@ -33,8 +35,10 @@ const emptyNumberedNames = ['0002_posting', '0003_invariants'];
 /** Every repeatable file, in the order it is applied (file-name order). */
 const repeatableNames = [
   'repeatable/account_lock_stripe',
+  'repeatable/account_status',
   'repeatable/check_invariants',
   'repeatable/entries_triggers',
+  'repeatable/expire_pending_transfers',
   'repeatable/outbox_events',
   'repeatable/post_transfers',
 ];
