@@ -11,6 +11,7 @@
  */
 import { defaultFraudSettings, type FraudSettings, fanOutWindowSMax } from './domain/fraud';
 import { amountMax, parseMinorUnits } from './domain/money';
+import { isPendingTimeoutS, pendingTimeoutSMax, pendingTimeoutSMin } from './domain/transfer';
 import {
   isVelocityAmountMax,
   isVelocityTransferCountMax,
@@ -22,6 +23,12 @@ import {
   velocityWindowSMax,
 } from './domain/velocity';
 import { type QueueKey, type TableKey, topology } from './topology';
+
+/**
+ * A pending transfer's timeout when the request gives none: a week, as long as card networks
+ * usually let an authorisation stand.
+ */
+export const pendingTimeoutSDefault = 7 * 24 * 3600;
 
 /** A setting is set to a value it cannot take, or a needed one is not set. */
 export class SettingError extends Error {
@@ -207,6 +214,24 @@ const velocity = {
     parse: (text) => {
       const value = minorUnits(text);
       if (!isVelocityAmountMax(value)) throw new RangeError('must be from 1 to 2^63-1 minor units');
+      return value;
+    },
+  }),
+};
+
+/** Two-phase transfers. */
+const pending = {
+  timeoutS: setting({
+    name: 'LEDGER_PENDING_TIMEOUT_S',
+    scope: 'functions',
+    description:
+      'Default timeout of a pending transfer that gives none (POST /v1/transfers with pending: true): how long it holds its money before it expires.',
+    defaultText: String(pendingTimeoutSDefault),
+    parse: (text) => {
+      const value = wholeNumber(pendingTimeoutSMin, pendingTimeoutSMax)(text);
+      if (!isPendingTimeoutS(value)) {
+        throw new RangeError(`must be from ${pendingTimeoutSMin} to ${pendingTimeoutSMax} seconds`);
+      }
       return value;
     },
   }),
@@ -431,6 +456,7 @@ export const settingSpecs: readonly SettingSpec<unknown>[] = [
   ...Object.values(tableNames),
   eventBusName,
   ...Object.values(velocity),
+  ...Object.values(pending),
   ...Object.values(fraud),
   ...Object.values(local),
   ...Object.values(deploy),
@@ -493,6 +519,7 @@ export interface FunctionSettings {
   readonly tableNames: Readonly<Record<TableKey, Required<string>>>;
   readonly eventBusName: Required<string>;
   readonly velocity: VelocityLimits;
+  readonly pending: { readonly timeoutSDefault: number };
   readonly fraud: FraudSettings;
 }
 
@@ -548,6 +575,7 @@ export function readFunctionSettings(env: NodeJS.ProcessEnv = process.env): Func
       transferCountMax: read(env, velocity.transferCountMax, velocityTransferCountMaxDefault),
       amountMax: read(env, velocity.amountMax),
     },
+    pending: { timeoutSDefault: read(env, pending.timeoutS, pendingTimeoutSDefault) },
     fraud: fraudSettings,
   };
 }

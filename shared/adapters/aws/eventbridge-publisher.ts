@@ -22,7 +22,8 @@ export interface EventBridgeTarget {
 
 /**
  * Publishes ledger events to an EventBridge bus, in PutEvents calls of at most 10 entries.
- * Detail is `{event_id, type, transfer}` and DetailType the event type, so rules can route on it.
+ * Detail is `{event_id, type, transfer}` (or `account` for an account event) and DetailType the
+ * event type, so rules can route on it.
  */
 export class EventBridgePublisher implements EventPublisher {
   public constructor(
@@ -44,7 +45,11 @@ export class EventBridgePublisher implements EventPublisher {
       EventBusName: this.target.eventBusName,
       Source: this.target.source,
       DetailType: event.type,
-      Detail: JSON.stringify({ event_id: event.eventId, type: event.type, transfer: event.transfer }),
+      Detail: JSON.stringify(
+        'transfer' in event
+          ? { event_id: event.eventId, type: event.type, transfer: event.transfer }
+          : { event_id: event.eventId, type: event.type, account: event.account },
+      ),
     };
   }
 
