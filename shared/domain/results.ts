@@ -8,6 +8,12 @@ import type { TransferKind } from './transfer';
  * Reasons recorded with a rejected transfer, in the order they are checked: the first that
  * applies wins. Each kind of transfer is checked against the reasons that concern it
  * (`rejectionReasonsOf`), in this same order.
+ *
+ * Adding a reason takes five places, kept in step by tests: this list (in its place in the
+ * order), `reasonsByKind` below (the kinds it can reject), the CHECK constraint
+ * `transfers_reason_check` (redefined by the migration that adds it, as 0012 did), the engine in
+ * migrations/repeatable/post_transfers.sql with its TypeScript twin in rules.ts, and the list in
+ * docs/ledger.md.
  */
 export const rejectionReasons = [
   'accounts_must_be_different',
