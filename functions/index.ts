@@ -9,9 +9,12 @@ import adminGauges from './admin-gauges';
 import adminInvariants from './admin-invariants';
 import adminPage from './admin-page';
 import adminTransfers from './admin-transfers';
+import closeAccount from './close-account';
 import createAccount from './create-account';
+import expirePendingTransfers from './expire-pending-transfers';
 import fraudPatterns from './fraud-patterns';
 import fraudScorer from './fraud-scorer';
+import freezeAccount from './freeze-account';
 import getAccount from './get-account';
 import getTransfer from './get-transfer';
 import invariantChecker from './invariant-checker';
@@ -20,17 +23,27 @@ import listFraudFlags from './list-fraud-flags';
 import migrateDatabase from './migrate-database';
 import openapi from './openapi';
 import outboxRelay from './outbox-relay';
+import postPendingTransfer from './post-pending-transfer';
+import reverseTransfer from './reverse-transfer';
 import setAccountVelocity from './set-account-velocity';
 import submitTransfer from './submit-transfer';
 import transferConsumer from './transfer-consumer';
 import transferEvents from './transfer-events';
+import unfreezeAccount from './unfreeze-account';
+import voidPendingTransfer from './void-pending-transfer';
 
 export const functionDefinitions: readonly FunctionDefinition[] = [
   createAccount,
   getAccount,
   listAccountEntries,
   setAccountVelocity,
+  freezeAccount,
+  unfreezeAccount,
+  closeAccount,
   submitTransfer,
+  postPendingTransfer,
+  voidPendingTransfer,
+  reverseTransfer,
   getTransfer,
   listFraudFlags,
   openapi,
@@ -46,6 +59,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   fraudPatterns,
   outboxRelay,
   invariantChecker,
+  expirePendingTransfers,
   migrateDatabase,
 ];
 

@@ -1,33 +1,15 @@
-import {
-  idempotencyKeySchema,
-  submitTransferBodySchema,
-  transferAcceptedResponseSchema,
-} from '../shared/api/schemas';
+import { submitTransferBodySchema, transferAcceptedResponseSchema } from '../shared/api/schemas';
 import { transferAcceptedView } from '../shared/api/views';
 import { defineHttpFunction } from '../shared/definitions';
-import { formatMinorUnits } from '../shared/domain/money';
-import { HandlerTimeoutError, requiredHeader } from '../shared/handlers/http';
-import {
-  ConflictProblem,
-  IdempotencyKeyReusedProblem,
-  type ProblemError,
-  SubmissionOutcomeUnknownProblem,
-  UnauthorizedProblem,
-  VelocityExceededProblem,
-} from '../shared/handlers/problem';
-import {
-  IdempotencyKeyReusedError,
-  SubmissionInProgressError,
-  TransferQueueOutcomeUnknownError,
-  VelocityExceededError,
-} from '../shared/ports/submission';
+import { requiredHeader } from '../shared/handlers/http';
+import { UnauthorizedProblem } from '../shared/handlers/problem';
+import { idempotencyKeyHeader, submissionProblem } from '../shared/handlers/submission';
 import { submissionTimeoutMs } from '../shared/services/transfer-submission';
-
-const idempotencyKeyHeader = { name: 'Idempotency-Key', schema: idempotencyKeySchema } as const;
 
 /**
  * POST /v1/transfers: validates the body and the Idempotency-Key header (bad input never reaches
- * the idempotency store), then submits the transfer and answers 202 with it as queued.
+ * the idempotency store), then submits the transfer (or, with `pending: true`, the hold) and
+ * answers 202 with it as queued.
  */
 export default defineHttpFunction({
   name: 'submit-transfer',
@@ -36,7 +18,7 @@ export default defineHttpFunction({
   request: { body: submitTransferBodySchema, headers: [idempotencyKeyHeader] },
   operation: {
     operationId: 'submitTransfer',
-    summary: 'Submit a transfer (idempotent per Idempotency-Key)',
+    summary: 'Submit a transfer, or a pending one (idempotent per Idempotency-Key)',
     success: {
       status: 202,
       schema: transferAcceptedResponseSchema,
@@ -67,6 +49,7 @@ export default defineHttpFunction({
           amount: body.amount,
           currency: body.currency,
           metadata: body.metadata ?? {},
+          ...(body.pending === true ? { pending: { timeoutS: body.timeout_s } } : {}),
         },
       );
       return {
@@ -75,44 +58,6 @@ export default defineHttpFunction({
         headers: { location: `/v1/transfers/${transfer.id}` },
       };
     },
-    mapError,
+    mapError: submissionProblem,
   }),
 });
-
-function mapError(error: unknown): ProblemError | undefined {
-  // The transfer may be queued: a 503 of its own, never "unavailable", which says nothing was.
-  if (error instanceof HandlerTimeoutError) {
-    return new SubmissionOutcomeUnknownProblem(submissionTimeoutMs / 1000, { cause: error });
-  }
-  // The attempt's record was released: a retry may come at once.
-  if (error instanceof TransferQueueOutcomeUnknownError) {
-    return new SubmissionOutcomeUnknownProblem(1, { cause: error });
-  }
-  if (error instanceof SubmissionInProgressError) {
-    return new ConflictProblem('a request with this Idempotency-Key is in progress; retry later', {
-      cause: error,
-    });
-  }
-  if (error instanceof IdempotencyKeyReusedError) {
-    return new IdempotencyKeyReusedProblem('this Idempotency-Key was used with a different request body', {
-      cause: error,
-    });
-  }
-  if (error instanceof VelocityExceededError) {
-    const { limits } = error;
-    const limit =
-      error.limit === 'amount'
-        ? `at most ${formatMinorUnits(limits.amountMax ?? 0n)} minor units`
-        : `at most ${limits.transferCountMax} transfers`;
-    const when =
-      error.retryAfterS === undefined
-        ? 'this amount alone is over the limit'
-        : `retry after ${error.retryAfterS} s with the same Idempotency-Key`;
-    return new VelocityExceededProblem(
-      `the debit account may send ${limit} within ${limits.windowS} s; ${when}`,
-      error.retryAfterS,
-      { cause: error },
-    );
-  }
-  return undefined;
-}

@@ -52,6 +52,8 @@ interface CommonDefinition {
 /** The schemas of the parts of a request a route reads; a part without one is not read. */
 export interface RequestSchemas<Body extends z.ZodType, Path extends z.ZodType, Query extends z.ZodType> {
   readonly body?: Body;
+  /** Whether the body may be left out (an empty body reads as `{}`); a body is required otherwise. */
+  readonly bodyOptional?: boolean;
   readonly path?: Path;
   readonly query?: Query;
   readonly headers?: readonly HeaderSpec[];
@@ -72,8 +74,11 @@ export interface HttpOperation {
     /** application/json unless said otherwise. */
     readonly contentType?: string;
   };
-  /** The problem statuses the route can answer, besides 500. */
-  readonly problems: readonly number[];
+  /**
+   * The problem statuses the route can answer, besides 500: a status alone takes the usual
+   * description, or the route says what the status means for it.
+   */
+  readonly problems: readonly (number | { readonly status: number; readonly description: string })[];
 }
 
 export interface HttpFunction extends CommonDefinition {
@@ -171,6 +176,7 @@ export function defineHttpFunction<
         name: routeName(definition),
         logger: wiring.logger,
         ...(request.body === undefined ? {} : { body: request.body }),
+        ...(request.bodyOptional === true ? { bodyOptional: true } : {}),
         ...(request.path === undefined ? {} : { path: request.path }),
         ...(request.query === undefined ? {} : { query: request.query }),
         headers: request.headers ?? [],

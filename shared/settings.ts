@@ -11,6 +11,7 @@
  */
 import { defaultFraudSettings, type FraudSettings, fanOutWindowSMax } from './domain/fraud';
 import { amountMax, parseMinorUnits } from './domain/money';
+import { isPendingTimeoutS, pendingTimeoutSMax, pendingTimeoutSMin } from './domain/transfer';
 import {
   isVelocityAmountMax,
   isVelocityTransferCountMax,
@@ -28,6 +29,12 @@ import {
 } from './handlers/redelivery';
 import { type InvariantCheckLimits, invariantCheckDefaults } from './services/invariant-checker';
 import { type QueueKey, type TableKey, topology } from './topology';
+
+/**
+ * A pending transfer's timeout when the request gives none: a week, as long as card networks
+ * usually let an authorisation stand.
+ */
+export const pendingTimeoutSDefault = 7 * 24 * 3600;
 
 /** A setting is set to a value it cannot take, or a needed one is not set. */
 export class SettingError extends Error {
@@ -251,6 +258,24 @@ const consumer = {
     description: 'The longest such wait (SQS hides a message for 12 hours at most).',
     defaultText: String(defaultRedeliveryBackoff.capS),
     parse: wholeNumber(1, visibilityTimeoutSMax),
+  }),
+};
+
+/** Two-phase transfers. */
+const pending = {
+  timeoutS: setting({
+    name: 'LEDGER_PENDING_TIMEOUT_S',
+    scope: 'functions',
+    description:
+      'Default timeout of a pending transfer that gives none (POST /v1/transfers with pending: true): how long it holds its money before it expires.',
+    defaultText: String(pendingTimeoutSDefault),
+    parse: (text) => {
+      const value = wholeNumber(pendingTimeoutSMin, pendingTimeoutSMax)(text);
+      if (!isPendingTimeoutS(value)) {
+        throw new RangeError(`must be from ${pendingTimeoutSMin} to ${pendingTimeoutSMax} seconds`);
+      }
+      return value;
+    },
   }),
 };
 
@@ -516,6 +541,7 @@ export const settingSpecs: readonly SettingSpec<unknown>[] = [
   eventBusName,
   ...Object.values(consumer),
   ...Object.values(velocity),
+  ...Object.values(pending),
   ...Object.values(fraud),
   ...Object.values(checker),
   ...Object.values(local),
@@ -584,6 +610,7 @@ export interface FunctionSettings {
   /** How the queue consumers wait before a failed message's next delivery. */
   readonly backoff: RedeliveryBackoff;
   readonly velocity: VelocityLimits;
+  readonly pending: { readonly timeoutSDefault: number };
   readonly fraud: FraudSettings;
   readonly checker: InvariantCheckLimits;
 }
@@ -643,6 +670,7 @@ export function readFunctionSettings(env: NodeJS.ProcessEnv = process.env): Func
       transferCountMax: read(env, velocity.transferCountMax, velocityTransferCountMaxDefault),
       amountMax: read(env, velocity.amountMax),
     },
+    pending: { timeoutSDefault: read(env, pending.timeoutS, pendingTimeoutSDefault) },
     fraud: fraudSettings,
     checker: {
       ...invariantCheckDefaults,

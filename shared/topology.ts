@@ -129,7 +129,16 @@ const eventBus = { name: 'ledgerx-events', source: 'ledgerx.ledger', archiveRete
 const rules: Readonly<Record<string, RuleSpec>> = {
   transferEvents: {
     name: 'ledgerx-transfer-events',
-    pattern: { source: ['ledgerx.ledger'], 'detail-type': ['transfer.posted', 'transfer.rejected'] },
+    pattern: {
+      source: ['ledgerx.ledger'],
+      'detail-type': [
+        'transfer.posted',
+        'transfer.rejected',
+        'transfer.pending',
+        'transfer.voided',
+        'transfer.expired',
+      ],
+    },
     targetQueue: 'transferEvents',
   },
   fraudScorer: {

@@ -50,6 +50,7 @@ import { EventReceiptService } from './services/event-receipts';
 import { FraudFlagService, FraudPatternService, FraudScoringService } from './services/fraud';
 import { InvariantChecker } from './services/invariant-checker';
 import { OutboxRelay } from './services/outbox-relay';
+import { PendingExpiryService } from './services/pending-expiry';
 import { PostingService } from './services/posting-service';
 import { TransferStatusService } from './services/transfer-status';
 import {
@@ -63,6 +64,13 @@ import { type QueueKey, topology } from './topology';
 
 /** How many times the SDK tries one call, the first try included. */
 export const awsAttemptCountMax = 3;
+
+/**
+ * Holds one expiry transaction releases, and transactions per sweep: 2,000 holds per run of the
+ * sweeper, each transaction holding its accounts' locks for a page's worth of work only.
+ */
+export const expiryPageSizeMax = 100;
+export const expiryPageCountMax = 20;
 
 /** The SDK clients of the services LedgerX uses. */
 export interface AwsClients {
@@ -98,6 +106,7 @@ export interface Services {
   readonly transferSubmission: TransferSubmission;
   readonly transferStatus: TransferStatusService;
   readonly posting: PostingService;
+  readonly pendingExpiry: PendingExpiryService;
   readonly outboxRelay: OutboxRelay;
   readonly eventReceipts: EventReceiptService;
   readonly fraudScoring: FraudScoringService;
@@ -136,8 +145,8 @@ export interface WiringOptions {
   readonly clients?: AwsClients;
   readonly aws?: AwsClientSettings;
   /**
-   * The clock of the submission path (acceptance times, velocity windows) and of the invariant
-   * checker (its time budget, when it found a violation); the system's if unset.
+   * The clock of the submission path (acceptance times, velocity windows), of the expiry sweep and
+   * of the invariant checker (its time budget, when it found a violation); the system's if unset.
    */
   readonly now?: () => Date;
 }
@@ -177,6 +186,16 @@ export function createWiring(options: WiringOptions): Wiring {
       ),
   );
   const fraudStore = once(() => new PostgresFraudStore(pool()));
+  const transferReader = once(() => new PostgresTransferReader(pool()));
+  const queuedTransfers = once(
+    () =>
+      new DynamoQueuedTransfers(
+        clients().dynamo,
+        table('idempotency'),
+        topology.tables.idempotency.partitionKey,
+      ),
+  );
+  const ledgerStore = once(() => new PostgresLedgerStore(pool()));
 
   const services = {
     accounts: once(
@@ -203,20 +222,28 @@ export function createWiring(options: WiringOptions): Wiring {
           }),
           velocity: new VelocityService({ store: velocityStore(), defaults: settings.velocity, logger, now }),
           queue: new SqsTransferQueue(clients().sqs, queueUrl('transfers')),
+          // Made on first use: only a post, void or reversal looks a transfer up, so submitting a
+          // new transfer needs no database.
+          ledgerTransfers: { locate: (id, signal) => transferReader().locate(id, signal) },
+          queuedTransfers: { locate: (id, signal) => queuedTransfers().locate(id, signal) },
+          pendingTimeoutSDefault: settings.pending.timeoutSDefault,
           logger,
           now,
         }),
     ),
     transferStatus: once(
+      () => new TransferStatusService(transferReader(), queuedTransfers(), logger, fraudStore()),
+    ),
+    posting: once(() => new PostingService(ledgerStore(), logger)),
+    pendingExpiry: once(
       () =>
-        new TransferStatusService(
-          new PostgresTransferReader(pool()),
-          queuedTransfers(),
+        new PendingExpiryService(
+          ledgerStore(),
           logger,
-          fraudStore(),
+          { pageSizeMax: expiryPageSizeMax, pageCountMax: expiryPageCountMax },
+          now,
         ),
     ),
-    posting: once(() => new PostingService(new PostgresLedgerStore(pool()), logger)),
     outboxRelay: once(() => new OutboxRelay(new PostgresOutboxStore(pool()), publisher(), logger)),
     eventReceipts: once(() => new EventReceiptService(new PostgresEventReceiptStore(pool()), logger)),
     fraudScoring: once(() => new FraudScoringService(fraudStore(), settings.fraud, logger)),

@@ -107,6 +107,24 @@ export function Actions(props: {
       onFollow(accepted.id);
     });
 
+  // A card authorisation: the wallet's money is held (pending), then the shop captures part of it
+  // and the rest is released. The lifecycle follows the pending transfer, which ends `posted`.
+  const authoriseAndCapture = () =>
+    run('authorise', async () => {
+      const accounts = await demoAccounts(api);
+      const amount = randomAmount();
+      await fundAsNeeded(api, accounts, amount);
+      const held = await api.submitTransfer(
+        { debit: accounts.wallet, credit: accounts.shop, amount, pending: true },
+        newIdempotencyKey('authorise'),
+      );
+      onFollow(held.id);
+      const recorded = await waitForRecorded(api, held.id);
+      if (recorded.status !== 'pending') return;
+      // Capture three quarters, in whole minor units, as a smaller final bill would.
+      await api.postPending(held.id, (amount * 3n) / 4n, newIdempotencyKey('capture'));
+    });
+
   const dispatchBurst = () =>
     run('burst', async () => {
       const size = Number.parseInt(burstSize, 10);
@@ -203,6 +221,21 @@ export function Actions(props: {
         </button>
         <p className="mt-1 text-xs text-slate-500">
           A random amount from the demo wallet to the demo shop; the wallet is funded first when short.
+        </p>
+      </div>
+
+      <div>
+        <button
+          type="button"
+          onClick={authoriseAndCapture}
+          disabled={busy !== null}
+          className={secondaryButton}
+        >
+          Authorise, then capture
+        </button>
+        <p className="mt-1 text-xs text-slate-500">
+          A two-phase transfer: the amount is held on the wallet (pending), then three quarters of it is
+          posted and the rest released. The lifecycle shows the hold, then its post.
         </p>
       </div>
 

@@ -1,19 +1,37 @@
 import { useEffect, useState } from 'react';
 import { type Api, ApiError, sleep, type TimelineStep, type TransferResponse } from './api';
 
-/** The journey of a transfer, in the order it happens; posted and rejected are alternatives. */
+/**
+ * The journey of a transfer, in the order it happens. The ledger's outcome is one of `pending`,
+ * `posted`, `voided` and `rejected`; a pending transfer then ends posted, voided or expired.
+ */
 const stepOrder = [
   'accepted',
   'idempotency_checked',
   'velocity_checked',
   'queued',
   'picked_up',
+  'pending',
   'posted',
+  'voided',
   'rejected',
   'outbox_written',
   'event_published',
   'fraud_scored',
+  'pending_posted',
+  'pending_voided',
+  'pending_expired',
 ] as const satisfies readonly TimelineStep[];
+
+/** The ledger's outcomes, of which a transfer records exactly one. */
+const outcomeSteps: ReadonlySet<TimelineStep> = new Set(['pending', 'posted', 'voided', 'rejected']);
+
+/** What became of a pending transfer, of which it records at most one. */
+const resolutionSteps: ReadonlySet<TimelineStep> = new Set([
+  'pending_posted',
+  'pending_voided',
+  'pending_expired',
+]);
 
 const stepLabels: Readonly<Record<TimelineStep, string>> = {
   accepted: 'Accepted by the API',
@@ -21,11 +39,16 @@ const stepLabels: Readonly<Record<TimelineStep, string>> = {
   velocity_checked: 'Velocity limits checked',
   queued: 'Queued in the FIFO queue',
   picked_up: 'Picked up in a consumer batch',
+  pending: 'Held by the ledger (pending)',
   posted: 'Posted to the ledger',
+  voided: 'Voided its pending transfer',
   rejected: 'Rejected by the ledger',
   outbox_written: 'Outbox row written',
   event_published: 'Published to EventBridge',
   fraud_scored: 'Fraud verdict stored',
+  pending_posted: 'Hold posted',
+  pending_voided: 'Hold voided',
+  pending_expired: 'Hold expired',
 };
 
 interface FraudVerdict {
@@ -91,14 +114,24 @@ export function Lifecycle(props: { readonly api: Api; readonly transferId: strin
     (left, right) => stepOrder.indexOf(left.step) - stepOrder.indexOf(right.step),
   );
   const lastIndex = Math.max(-1, ...recorded.map((step) => stepOrder.indexOf(step.step)));
-  const outcome = recorded.find((step) => step.step === 'posted' || step.step === 'rejected')?.step;
+  const outcome = recorded.find((step) => outcomeSteps.has(step.step))?.step;
+  // A pending transfer waits for its post, void or expiry; any other transfer is done once its
+  // outcome is recorded, and the steps after it are the outbox's and the fraud scorer's.
+  const waitsForResolution =
+    outcome === 'pending' && !recorded.some((step) => resolutionSteps.has(step.step));
   const pending = stepOrder
     .slice(lastIndex + 1)
-    .find((step) => !(outcome !== undefined && (step === 'posted' || step === 'rejected')));
+    .find(
+      (step) =>
+        !(outcome !== undefined && outcomeSteps.has(step)) &&
+        (!resolutionSteps.has(step) || waitsForResolution),
+    );
   const pendingLabel =
-    pending === 'posted' || pending === 'rejected'
-      ? 'Posted or rejected by the ledger'
-      : pending && stepLabels[pending];
+    pending !== undefined && outcomeSteps.has(pending)
+      ? 'Posted, held or rejected by the ledger'
+      : pending !== undefined && resolutionSteps.has(pending)
+        ? 'Posted, voided or expired'
+        : pending && stepLabels[pending];
   return (
     <section aria-labelledby="lifecycle-heading" className="space-y-3">
       <div className="flex flex-wrap items-baseline gap-x-3 gap-y-1">
@@ -180,6 +213,7 @@ export function Lifecycle(props: { readonly api: Api; readonly transferId: strin
 export function statusColour(status: string): string {
   if (status === 'posted') return 'bg-emerald-100 text-emerald-900';
   if (status === 'rejected') return 'bg-red-100 text-red-900';
+  if (status === 'voided' || status === 'expired') return 'bg-slate-200 text-slate-800';
   return 'bg-amber-100 text-amber-900';
 }
 

@@ -63,7 +63,9 @@ export function Recent(props: {
                     {transfer.id.slice(0, 8)}…{transfer.id.slice(-4)}
                   </button>
                 </td>
-                <td className="text-right tabular-nums">{formatUsd(transfer.amount)}</td>
+                <td className="text-right tabular-nums">
+                  {transfer.amount === null ? '—' : formatUsd(transfer.amount)}
+                </td>
                 <td>
                   <span className={`rounded px-1.5 text-xs ${statusColour(transfer.status)}`}>
                     {transfer.status}

@@ -111,7 +111,10 @@ export function apiClient(key: string) {
       flags: { debits_must_not_exceed_credits?: boolean } = {},
       metadata: Record<string, string> = {},
     ) => request<AccountResponse>(key, 'POST', '/v1/accounts', { currency: 'USD', flags, metadata }),
-    submitTransfer: (transfer: { debit: string; credit: string; amount: bigint }, idempotencyKey: string) =>
+    submitTransfer: (
+      transfer: { debit: string; credit: string; amount: bigint; pending?: boolean },
+      idempotencyKey: string,
+    ) =>
       request<TransferAcceptedResponse>(
         key,
         'POST',
@@ -121,7 +124,17 @@ export function apiClient(key: string) {
           credit_account_id: transfer.credit,
           amount: transfer.amount.toString(),
           currency: 'USD',
+          ...(transfer.pending === true ? { pending: true } : {}),
         },
+        { 'Idempotency-Key': idempotencyKey },
+      ),
+    /** Posts a pending transfer: all of it, or `amount` (the rest is released). */
+    postPending: (id: string, amount: bigint | undefined, idempotencyKey: string) =>
+      request<TransferAcceptedResponse>(
+        key,
+        'POST',
+        `/v1/transfers/${encodeURIComponent(id)}/post`,
+        amount === undefined ? {} : { amount: amount.toString() },
         { 'Idempotency-Key': idempotencyKey },
       ),
   };

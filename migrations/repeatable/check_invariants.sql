@@ -1,6 +1,6 @@
 -- ledger.check_invariants: the ledger's promises, checked from the rows alone. Returns one row per
 -- violation, so an empty result means the ledger is sound. Tests call it after every integration
--- test and the benchmark after every workload.
+-- test and the benchmark after every workload. docs/ledger.md lists the promises.
 
 create or replace function ledger.check_invariants()
 returns table (invariant text, subject text, detail text)
@@ -13,12 +13,13 @@ language sql stable as $$
    group by e.transfer_id, e.currency
   having sum(case e.direction when 'debit' then e.amount::numeric else -e.amount::numeric end) <> 0
   union all
-  -- A posted two-account transfer has exactly its two legs; a rejected one has none.
+  -- A posted two-account transfer has exactly its two legs; one that moved no money (rejected,
+  -- pending, voided) has none.
   select 'transfer_has_its_entries', t.id::text, format('%s with %s entries', t.status, count(e.id))
     from ledger.transfers t
     left join ledger.entries e on e.transfer_id = t.id
    group by t.id, t.status, t.debit_account_id, t.credit_account_id, t.amount, t.currency
-  having (t.status = 'rejected' and count(e.id) <> 0)
+  having (t.status <> 'posted' and count(e.id) <> 0)
       or (t.status = 'posted' and t.debit_account_id is not null and (
             count(e.id) <> 2
             or count(*) filter (where e.direction = 'debit' and e.account_id = t.debit_account_id
@@ -76,17 +77,118 @@ language sql stable as $$
     from ledger.entries e
    where not exists (select 1 from ledger.accounts a where a.id = e.account_id)
   union all
+  -- A transfer.* event is about a recorded transfer, an account.* event about an account change.
   select 'event_belongs_to_a_transfer', o.id::text, format('transfer %s', o.transfer_id)
     from ledger.outbox o
-   where not exists (select 1 from ledger.transfers t where t.id = o.transfer_id)
+   where o.event_type like 'transfer.%'
+     and not exists (select 1 from ledger.transfers t where t.id = o.transfer_id)
   union all
-  -- Every recorded transfer has exactly one posted-or-rejected event in the outbox.
-  select 'transfer_has_one_event', t.id::text, format('%s events', count(o.id))
+  select 'event_belongs_to_an_account_change', o.id::text, format('%s of change %s', o.event_type, o.transfer_id)
+    from ledger.outbox o
+   where o.event_type like 'account.%'
+     and not exists (
+       select 1 from ledger.account_changes c
+        where c.id = o.transfer_id
+          and o.event_type = case c.action when 'freeze' then 'account.frozen'
+                                           when 'unfreeze' then 'account.unfrozen' else 'account.closed' end)
+  union all
+  -- Every recorded transfer has exactly one event of its recorded outcome, and no other outcome's.
+  select 'transfer_has_one_event', t.id::text, format('%s: %s outcome events, %s of its own', t.status,
+                                                      count(o.id), count(o.id) filter (where o.event_type = 'transfer.' || t.status))
     from ledger.transfers t
     left join ledger.outbox o
-      on o.transfer_id = t.id and o.event_type in ('transfer.posted', 'transfer.rejected')
-   group by t.id
+      on o.transfer_id = t.id
+     and o.event_type in ('transfer.posted', 'transfer.rejected', 'transfer.pending', 'transfer.voided')
+   group by t.id, t.status
+  having count(o.id) <> 1 or count(o.id) filter (where o.event_type = 'transfer.' || t.status) <> 1
+  union all
+  -- Every account change has its one event.
+  select 'account_change_has_one_event', c.id::text, format('%s events', count(o.id))
+    from ledger.account_changes c
+    left join ledger.outbox o on o.transfer_id = c.id and o.event_type like 'account.%'
+   group by c.id
   having count(o.id) <> 1
+  union all
+  -- An account's state is the state its latest change left it in (open if it never changed), and
+  -- a closed account is empty.
+  select 'account_status_follows_its_changes', a.id::text,
+         format('status %s, latest change %s', a.status, coalesce(l.status, '(none)'))
+    from ledger.accounts a
+    left join lateral (
+      select c.status from ledger.account_changes c
+       where c.account_id = a.id order by c.change_number desc limit 1
+    ) l on true
+   where a.status is distinct from coalesce(l.status, 'open')
+      or (a.status = 'closed'
+          and (a.debits_posted <> a.credits_posted or a.debits_pending <> 0 or a.credits_pending <> 0))
+  union all
+  -- Pending totals are the sums of the open holds: each account's debits pending equal the
+  -- amounts of the pending transfers debiting it that are still pending, and the same for credits.
+  select 'pending_totals_equal_open_holds', a.id::text,
+         format('debits_pending %s vs %s, credits_pending %s vs %s', a.debits_pending, coalesce(d.held, 0),
+                a.credits_pending, coalesce(c.held, 0))
+    from ledger.accounts a
+    left join (
+      select p.debit_account_id as account_id, sum(p.amount::numeric) as held
+        from ledger.pending_transfers p where p.status = 'pending' group by p.debit_account_id
+    ) d on d.account_id = a.id
+    left join (
+      select p.credit_account_id as account_id, sum(p.amount::numeric) as held
+        from ledger.pending_transfers p where p.status = 'pending' group by p.credit_account_id
+    ) c on c.account_id = a.id
+   where a.debits_pending <> coalesce(d.held, 0) or a.credits_pending <> coalesce(c.held, 0)
+  union all
+  -- Every pending transfer recorded `pending` has exactly one hold, with its accounts, amount and
+  -- currency; every hold is such a transfer's.
+  select 'pending_transfer_has_its_hold', coalesce(t.id, p.transfer_id)::text,
+         format('transfer %s, hold %s', t.id is not null, p.transfer_id is not null)
+    from (select * from ledger.transfers where kind = 'pending' and status = 'pending') t
+    full join ledger.pending_transfers p
+      on p.transfer_id = t.id and p.debit_account_id = t.debit_account_id
+     and p.credit_account_id = t.credit_account_id and p.amount = t.amount and p.currency = t.currency
+   where t.id is null or p.transfer_id is null
+  union all
+  -- A hold that was posted or voided names the transfer that did it: a post that posted it (moving
+  -- the amount the hold says, at most what it held) or a void that voided it; and every post that
+  -- posted and every void that voided resolved exactly one hold, the one it names.
+  select 'hold_resolved_by_its_transfer', coalesce(p.transfer_id, r.id)::text,
+         format('hold %s %s, resolving transfer %s %s', p.transfer_id, p.status, r.id, r.kind)
+    from (select * from ledger.pending_transfers where status in ('posted', 'voided')) p
+    full join (
+      select * from ledger.transfers
+       where (kind = 'post_pending' and status = 'posted') or (kind = 'void_pending' and status = 'voided')
+    ) r
+      on r.id = p.resolved_by and r.pending_id = p.transfer_id
+     and r.kind = case p.status when 'posted' then 'post_pending' else 'void_pending' end
+     and r.debit_account_id = p.debit_account_id and r.credit_account_id = p.credit_account_id
+     and r.amount = case p.status when 'posted' then p.posted_amount else p.amount end
+   where p.transfer_id is null or r.id is null
+  union all
+  -- An expired hold has exactly one transfer.expired event, and only an expired hold has any.
+  select 'expired_hold_has_one_event', coalesce(p.transfer_id, o.transfer_id)::text,
+         format('expired %s, %s expired events', p.transfer_id is not null, count(o.id))
+    from (select transfer_id from ledger.pending_transfers where status = 'expired') p
+    full join (select id, transfer_id from ledger.outbox where event_type = 'transfer.expired') o
+      on o.transfer_id = p.transfer_id
+   group by p.transfer_id, o.transfer_id
+  having p.transfer_id is null or count(o.id) <> 1
+  union all
+  -- A posted reversal reverses a posted transfer, with its accounts swapped and in its currency,
+  -- and the posted reversals of a transfer never move back more than it moved.
+  select 'reversal_fits_its_original', r.id::text, format('reverses %s', r.reverses_id)
+    from ledger.transfers r
+    left join ledger.transfers t on t.id = r.reverses_id
+   where r.kind = 'reversal' and r.status = 'posted'
+     and (t.id is null or t.status <> 'posted' or t.debit_account_id is distinct from r.credit_account_id
+          or t.credit_account_id is distinct from r.debit_account_id or t.currency is distinct from r.currency)
+  union all
+  select 'reversals_within_original', t.id::text, format('amount %s, reversed %s', t.amount, s.reversed)
+    from (
+      select r.reverses_id, sum(r.amount::numeric) as reversed
+        from ledger.transfers r where r.kind = 'reversal' and r.status = 'posted' group by r.reverses_id
+    ) s
+    join ledger.transfers t on t.id = s.reverses_id
+   where s.reversed > t.amount
   union all
   -- A flagged transfer has exactly one transfer.flagged event, and only a flagged one has any.
   select 'flag_has_one_event', coalesce(v.transfer_id, o.transfer_id)::text,

@@ -49,4 +49,64 @@ begin
     raise exception 'undo the planted transfer' using errcode = 'LXT01';
   exception when sqlstate 'LXT01' then null;
   end;
+
+  -- Money held with no open hold behind it is reported.
+  begin
+    insert into ledger.accounts (id, currency, debits_pending)
+    values ('00000000-0000-4000-8000-0000000000f3', 'USD', 5);
+    assert exists (select 1 from ledger.check_invariants()
+                    where invariant = 'pending_totals_equal_open_holds'
+                      and subject = '00000000-0000-4000-8000-0000000000f3'),
+      'pending totals that no hold explains are reported';
+    raise exception 'undo the planted account' using errcode = 'LXT01';
+  exception when sqlstate 'LXT01' then null;
+  end;
+
+  -- A pending transfer without its hold is reported.
+  begin
+    insert into ledger.transfers (id, kind, debit_account_id, credit_account_id, amount, currency, status,
+                                  accepted_at, timeout_s)
+    values ('00000000-0000-4000-8000-0000000000f4', 'pending', gen_random_uuid(), gen_random_uuid(), 5, 'USD',
+            'pending', now(), 60);
+    insert into ledger.outbox (event_type, transfer_id)
+    values ('transfer.pending', '00000000-0000-4000-8000-0000000000f4');
+    assert exists (select 1 from ledger.check_invariants()
+                    where invariant = 'pending_transfer_has_its_hold'
+                      and subject = '00000000-0000-4000-8000-0000000000f4'),
+      'a pending transfer without its hold is reported';
+    raise exception 'undo the planted transfer' using errcode = 'LXT01';
+  exception when sqlstate 'LXT01' then null;
+  end;
+
+  -- Reversals that move back more than their original moved are reported.
+  begin
+    insert into ledger.transfers (id, debit_account_id, credit_account_id, amount, currency, status, accepted_at)
+    values ('00000000-0000-4000-8000-0000000000f5', '00000000-0000-4000-8000-0000000000a5',
+            '00000000-0000-4000-8000-0000000000a6', 5, 'USD', 'posted', now());
+    insert into ledger.transfers (id, kind, debit_account_id, credit_account_id, amount, currency, status,
+                                  accepted_at, reverses_id)
+    values ('00000000-0000-4000-8000-0000000000f6', 'reversal', '00000000-0000-4000-8000-0000000000a6',
+            '00000000-0000-4000-8000-0000000000a5', 3, 'USD', 'posted', now(), '00000000-0000-4000-8000-0000000000f5'),
+           ('00000000-0000-4000-8000-0000000000f7', 'reversal', '00000000-0000-4000-8000-0000000000a6',
+            '00000000-0000-4000-8000-0000000000a5', 3, 'USD', 'posted', now(), '00000000-0000-4000-8000-0000000000f5');
+    assert exists (select 1 from ledger.check_invariants()
+                    where invariant = 'reversals_within_original'
+                      and subject = '00000000-0000-4000-8000-0000000000f5'),
+      'reversals past their original''s amount are reported';
+    assert not exists (select 1 from ledger.check_invariants() where invariant = 'reversal_fits_its_original'),
+      'reversals with the original''s accounts swapped fit it';
+    raise exception 'undo the planted reversals' using errcode = 'LXT01';
+  exception when sqlstate 'LXT01' then null;
+  end;
+
+  -- An account whose state no change explains is reported.
+  begin
+    insert into ledger.accounts (id, currency, status) values ('00000000-0000-4000-8000-0000000000f8', 'USD', 'frozen');
+    assert exists (select 1 from ledger.check_invariants()
+                    where invariant = 'account_status_follows_its_changes'
+                      and subject = '00000000-0000-4000-8000-0000000000f8'),
+      'a frozen account without its change is reported';
+    raise exception 'undo the planted account' using errcode = 'LXT01';
+  exception when sqlstate 'LXT01' then null;
+  end;
 end $$;

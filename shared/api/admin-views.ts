@@ -12,11 +12,12 @@ import {
 function adminTransferView(row: RecordedTransferRow): ActivityResponse['items'][number] {
   return {
     id: row.id,
+    kind: row.kind,
     status: row.status,
     reason: row.reason,
     debit_account_id: row.debitAccountId,
     credit_account_id: row.creditAccountId,
-    amount: formatMinorUnits(row.amount),
+    amount: row.amount === null ? null : formatMinorUnits(row.amount),
     currency: row.currency,
     accepted_at: row.acceptedAt,
     processed_at: row.processedAt,

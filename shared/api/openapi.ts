@@ -110,9 +110,11 @@ const problemDescriptions: Readonly<Record<number, string>> = {
     'a retry with the same Idempotency-Key and body gives the definite answer (after its Retry-After seconds).',
 };
 
-function problemResponse(status: number): JsonObject {
+function problemResponse(problem: HttpOperation['problems'][number]): JsonObject {
+  const status = typeof problem === 'number' ? problem : problem.status;
   return {
-    description: problemDescriptions[status] ?? 'A problem.',
+    description:
+      typeof problem === 'number' ? (problemDescriptions[status] ?? 'A problem.') : problem.description,
     ...(status === 429
       ? {
           headers: {
@@ -141,7 +143,9 @@ function operation(definition: HttpFunction): JsonObject {
       },
     },
   };
-  for (const status of [...spec.problems, 500]) responses[String(status)] = problemResponse(status);
+  for (const problem of [...spec.problems, 500]) {
+    responses[String(typeof problem === 'number' ? problem : problem.status)] = problemResponse(problem);
+  }
   const parameters = parametersOf(definition);
   const body = definition.request.body;
   return {
@@ -153,7 +157,7 @@ function operation(definition: HttpFunction): JsonObject {
       ? {}
       : {
           requestBody: {
-            required: true,
+            required: definition.request.bodyOptional !== true,
             content: {
               'application/json': { schema: componentRef(registeredId(body, `${definition.name} body`)) },
             },

@@ -8,6 +8,7 @@
  * `parseMinorUnits`: a JSON number would lose precision above 2^53 before anything could check it.
  */
 import { z } from 'zod';
+import { accountStatuses } from '../domain/accounts';
 import { fraudReasons } from '../domain/fraud';
 import { parseAccountId, parseTransferId } from '../domain/ids';
 import {
@@ -18,7 +19,8 @@ import {
   parseMetadata,
 } from '../domain/metadata';
 import { amountMax, parseCurrency, parseMinorUnits } from '../domain/money';
-import { timelineSteps } from '../domain/transfer';
+import { rejectionReasons } from '../domain/results';
+import { pendingTimeoutSMax, pendingTimeoutSMin, timelineSteps, transferKinds } from '../domain/transfer';
 import { velocityTransferCountMaxBound, velocityWindowSMax } from '../domain/velocity';
 
 /** The most entries one page holds, and how many a page holds when the client does not say. */
@@ -140,6 +142,9 @@ const amountOutSchema = z
   .string()
   .meta({ description: 'An amount in integer minor units, as a decimal string.', examples: ['1050'] });
 const uuidOutSchema = z.string().meta({ format: 'uuid' });
+const signedAmountOutSchema = z
+  .string()
+  .meta({ description: 'A signed amount in integer minor units, as a decimal string.', examples: ['-1050'] });
 const metadataOutSchema = z.record(z.string(), z.unknown());
 
 // ---------------------------------------------------------------------------------------------
@@ -218,10 +223,27 @@ export const accountResponseSchema = z
       debits_must_not_exceed_credits: z.boolean(),
       credits_must_not_exceed_debits: z.boolean(),
     }),
+    status: z.enum(accountStatuses).meta({
+      description:
+        'open; frozen (takes part in no new transfer, though its pending transfers can still be voided or expire); closed (for good).',
+    }),
     debits_posted: amountOutSchema,
     credits_posted: amountOutSchema,
     debits_pending: amountOutSchema,
     credits_pending: amountOutSchema,
+    balance: z
+      .object({
+        posted: signedAmountOutSchema.meta({ description: 'credits_posted - debits_posted.' }),
+        pending: signedAmountOutSchema.meta({ description: 'credits_pending - debits_pending.' }),
+        available: signedAmountOutSchema.meta({
+          description:
+            'credits_posted - debits_posted - debits_pending: what the account can still send, money held for its pending debits being spoken for.',
+        }),
+      })
+      .meta({
+        description:
+          "The account's balances from its credit side, in minor units (negative: debits are larger).",
+      }),
     metadata: metadataOutSchema,
     created_at: timestampSchema,
     version: z
@@ -322,6 +344,14 @@ export type EntryPageResponse = z.output<typeof entryPageResponseSchema>;
 // ---------------------------------------------------------------------------------------------
 // Transfers
 
+const timeoutSchema = z
+  .int()
+  .min(pendingTimeoutSMin)
+  .max(pendingTimeoutSMax)
+  .meta({
+    description: `How long a pending transfer holds its money before it expires, in seconds (${pendingTimeoutSMin} to ${pendingTimeoutSMax}, 30 days); LEDGER_PENDING_TIMEOUT_S when left out.`,
+  });
+
 export const submitTransferBodySchema = z
   .strictObject({
     debit_account_id: accountIdSchema,
@@ -329,29 +359,78 @@ export const submitTransferBodySchema = z
     amount: amountSchema,
     currency: currencySchema,
     metadata: metadataSchema.optional(),
+    pending: z.boolean().optional().meta({
+      description:
+        'true: a two-phase transfer. It holds the amount (debits and credits pending) until it is posted (POST /v1/transfers/{id}/post), voided (…/void) or expires.',
+    }),
+    timeout_s: timeoutSchema.optional(),
   })
   // The engine would reject it as accounts_must_be_different; a client is better told at once.
   .refine((body) => body.debit_account_id !== body.credit_account_id, {
     message: 'must differ from debit_account_id',
     path: ['credit_account_id'],
   })
+  .refine((body) => body.timeout_s === undefined || body.pending === true, {
+    message: 'is for a pending transfer (pending: true)',
+    path: ['timeout_s'],
+  })
   .register(apiSchemas, { id: 'SubmitTransferRequest' });
+
+export const postPendingTransferBodySchema = z
+  .strictObject({
+    amount: amountSchema.optional().meta({
+      description: 'What to post, at most the pending amount; the rest is released. All of it when left out.',
+    }),
+    metadata: metadataSchema.optional(),
+  })
+  .register(apiSchemas, { id: 'PostPendingTransferRequest' });
+
+export type PostPendingTransferBody = z.output<typeof postPendingTransferBodySchema>;
+
+export const voidPendingTransferBodySchema = z
+  .strictObject({ metadata: metadataSchema.optional() })
+  .register(apiSchemas, { id: 'VoidPendingTransferRequest' });
+
+export const reverseTransferBodySchema = z
+  .strictObject({
+    amount: amountSchema.optional().meta({
+      description:
+        "What to move back, at most what the transfer moved less its earlier reversals. The transfer's whole amount when left out.",
+    }),
+    metadata: metadataSchema.optional(),
+  })
+  .register(apiSchemas, { id: 'ReverseTransferRequest' });
 
 export type SubmitTransferBody = z.output<typeof submitTransferBodySchema>;
 
 export const transferPathSchema = z.object({ id: transferIdSchema });
 
+const transferKindSchema = z.enum(transferKinds).meta({
+  description:
+    'transfer (moves money), pending (holds it), post_pending and void_pending (post or release a hold; pending_id names it), reversal (moves money back; reverses names the transfer).',
+});
+
+/**
+ * The fields every transfer answer has. The accounts, amount and currency of a post, void or
+ * reversal are those of the transfer it names (swapped for a reversal); null while that transfer
+ * is unknown.
+ */
+const transferFieldShapes = {
+  id: uuidOutSchema,
+  kind: transferKindSchema,
+  debit_account_id: uuidOutSchema.nullable(),
+  credit_account_id: uuidOutSchema.nullable(),
+  amount: amountOutSchema.nullable(),
+  currency: z.string().nullable(),
+  metadata: metadataOutSchema,
+  accepted_at: timestampSchema,
+  timeout_s: z.int().nullable().meta({ description: "A pending transfer's timeout in seconds." }),
+  pending_id: uuidOutSchema.nullable().meta({ description: 'The pending transfer a post or void names.' }),
+  reverses: uuidOutSchema.nullable().meta({ description: 'The transfer a reversal reverses.' }),
+} as const;
+
 export const transferAcceptedResponseSchema = z
-  .object({
-    id: uuidOutSchema,
-    status: z.literal('queued'),
-    debit_account_id: uuidOutSchema,
-    credit_account_id: uuidOutSchema,
-    amount: amountOutSchema,
-    currency: z.string(),
-    metadata: metadataOutSchema,
-    accepted_at: timestampSchema,
-  })
+  .object({ ...transferFieldShapes, status: z.literal('queued') })
   .register(apiSchemas, { id: 'TransferAccepted' });
 
 export type TransferAcceptedResponse = z.output<typeof transferAcceptedResponseSchema>;
@@ -377,18 +456,36 @@ const fraudSchema = z
   })
   .register(apiSchemas, { id: 'FraudVerdict' });
 
+export const transferStatuses = ['queued', 'pending', 'posted', 'voided', 'expired', 'rejected'] as const;
+
 export const transferResponseSchema = z
   .object({
-    id: uuidOutSchema,
-    status: z.enum(['queued', 'posted', 'rejected']),
-    reason: z.string().nullable().meta({ description: 'Why a rejected transfer was rejected.' }),
-    debit_account_id: uuidOutSchema,
-    credit_account_id: uuidOutSchema,
-    amount: amountOutSchema,
-    currency: z.string(),
-    metadata: metadataOutSchema,
-    accepted_at: timestampSchema,
+    ...transferFieldShapes,
+    status: z.enum(transferStatuses).meta({
+      description:
+        'queued until the ledger decides it; then posted, voided or rejected for good; a pending transfer is pending until it is posted, voided or expired.',
+    }),
+    reason: z.enum(rejectionReasons).nullable().meta({
+      description: 'Why a rejected transfer was rejected (docs/ledger.md lists them in check order).',
+    }),
     processed_at: timestampSchema.nullable(),
+    pending: z
+      .object({
+        expires_at: timestampSchema,
+        posted_amount: amountOutSchema
+          .nullable()
+          .meta({ description: 'What the post moved (the rest was released).' }),
+        resolved_by: uuidOutSchema
+          .nullable()
+          .meta({ description: 'The post or void transfer that resolved it.' }),
+        resolved_at: timestampSchema.nullable(),
+      })
+      .nullable()
+      .meta({ description: "A pending transfer's hold once the ledger recorded it; null for any other." }),
+    reversed_amount: amountOutSchema.meta({ description: 'What its posted reversals moved back, in all.' }),
+    reversals: z
+      .array(z.object({ id: uuidOutSchema, amount: amountOutSchema, processed_at: timestampSchema }))
+      .meta({ description: 'Its posted reversals, oldest first (at most 100; reversed_amount counts all).' }),
     timeline: z.array(z.object({ step: z.enum(timelineSteps), at: timestampSchema })),
     fraud: fraudSchema,
     dead_letter: z
@@ -502,13 +599,14 @@ export const activityQuerySchema = z.object({
   limit: pageLimitSchema('Changes', adminPaging),
 });
 
-export const adminTransferStatuses = ['posted', 'rejected'] as const;
+/** The statuses the ledger records a transfer with. */
+export const adminTransferStatuses = ['posted', 'rejected', 'pending', 'voided'] as const;
 
 export const adminTransfersQuerySchema = z.object({
   status: z
-    .enum(adminTransferStatuses, { error: 'must be posted or rejected' })
+    .enum(adminTransferStatuses, { error: 'must be posted, rejected, pending or voided' })
     .optional()
-    .meta({ description: 'Only transfers with this status.' }),
+    .meta({ description: 'Only transfers recorded with this status.' }),
   limit: pageLimitSchema('Transfers', adminPaging),
   cursor: transferIdSchema
     .optional()
@@ -518,12 +616,16 @@ export const adminTransfersQuerySchema = z.object({
 const adminTransferSchema = z
   .object({
     id: uuidOutSchema,
-    status: z.enum(adminTransferStatuses),
+    kind: transferKindSchema,
+    status: z.enum([...adminTransferStatuses, 'expired']).meta({
+      description:
+        'As recorded; in the activity feed, a pending transfer appears again as expired when it expires.',
+    }),
     reason: z.string().nullable(),
-    debit_account_id: uuidOutSchema,
-    credit_account_id: uuidOutSchema,
-    amount: amountOutSchema,
-    currency: z.string(),
+    debit_account_id: uuidOutSchema.nullable(),
+    credit_account_id: uuidOutSchema.nullable(),
+    amount: amountOutSchema.nullable(),
+    currency: z.string().nullable(),
     accepted_at: timestampSchema,
     processed_at: timestampSchema,
     event_published_at: timestampSchema

@@ -3,8 +3,9 @@
  * Each function's return type is the response schema's, so the OpenAPI document describes what
  * is actually sent.
  */
-import { formatMinorUnits } from '../domain/money';
-import { type TransferCommand, toTransferMessage } from '../domain/transfer';
+import { balanceOf } from '../domain/accounts';
+import { formatMinorUnits, formatSignedMinorUnits } from '../domain/money';
+import { type LedgerCommand, type TransferFields, transferFieldsOf } from '../domain/transfer';
 import type { VelocityOverrides } from '../domain/velocity';
 import type { Account, EntryPage } from '../ports/accounts';
 import type { FraudFlag } from '../ports/fraud';
@@ -20,6 +21,7 @@ import {
 } from './schemas';
 
 export function accountView(account: Account): AccountResponse {
+  const balance = balanceOf(account);
   return {
     id: account.id,
     currency: account.currency,
@@ -28,10 +30,16 @@ export function accountView(account: Account): AccountResponse {
       debits_must_not_exceed_credits: account.debitsMustNotExceedCredits,
       credits_must_not_exceed_debits: account.creditsMustNotExceedDebits,
     },
+    status: account.status,
     debits_posted: formatMinorUnits(account.debitsPosted),
     credits_posted: formatMinorUnits(account.creditsPosted),
     debits_pending: formatMinorUnits(account.debitsPending),
     credits_pending: formatMinorUnits(account.creditsPending),
+    balance: {
+      posted: formatSignedMinorUnits(balance.posted),
+      pending: formatSignedMinorUnits(balance.pending),
+      available: formatSignedMinorUnits(balance.available),
+    },
     metadata: account.metadata,
     created_at: account.createdAt,
     version: account.version.toString(),
@@ -59,24 +67,49 @@ export function entryPageView(page: EntryPage): EntryPageResponse {
   };
 }
 
-export function transferAcceptedView(transfer: TransferCommand): TransferAcceptedResponse {
-  const { id, ...fields } = toTransferMessage(transfer);
-  return { id, status: 'queued', ...fields };
+/** The fields every transfer answer shares. */
+function transferFieldsView(fields: TransferFields) {
+  return {
+    id: fields.id,
+    kind: fields.kind,
+    debit_account_id: fields.debitAccountId,
+    credit_account_id: fields.creditAccountId,
+    amount: fields.amount === null ? null : formatMinorUnits(fields.amount),
+    currency: fields.currency,
+    metadata: fields.metadata,
+    accepted_at: fields.acceptedAt,
+    timeout_s: fields.timeoutS,
+    pending_id: fields.pendingId,
+    reverses: fields.reversesId,
+  };
+}
+
+export function transferAcceptedView(transfer: LedgerCommand): TransferAcceptedResponse {
+  return { ...transferFieldsView(transferFieldsOf(transfer)), status: 'queued' };
 }
 
 export function transferView(status: TransferStatus): TransferResponse {
-  const { transfer } = status;
+  const { hold } = status;
   return {
-    id: transfer.id,
+    ...transferFieldsView(status),
     status: status.status,
     reason: status.reason,
-    debit_account_id: transfer.debitAccountId,
-    credit_account_id: transfer.creditAccountId,
-    amount: formatMinorUnits(transfer.amount),
-    currency: transfer.currency,
-    metadata: transfer.metadata,
-    accepted_at: transfer.acceptedAt,
     processed_at: status.processedAt,
+    pending:
+      hold === null
+        ? null
+        : {
+            expires_at: hold.expiresAt,
+            posted_amount: hold.postedAmount === null ? null : formatMinorUnits(hold.postedAmount),
+            resolved_by: hold.resolvedBy,
+            resolved_at: hold.resolvedAt,
+          },
+    reversed_amount: formatMinorUnits(status.reversedAmount),
+    reversals: status.reversals.map((reversal) => ({
+      id: reversal.id,
+      amount: formatMinorUnits(reversal.amount),
+      processed_at: reversal.processedAt,
+    })),
     timeline: status.timeline.map((step) => ({ step: step.step, at: step.at })),
     fraud: { status: status.fraud.status, score: status.fraud.score, reasons: [...status.fraud.reasons] },
     dead_letter:

@@ -5,6 +5,8 @@
 
 export type AccountId = string & { readonly __brand: 'AccountId' };
 export type TransferId = string & { readonly __brand: 'TransferId' };
+/** A change of an account's state (frozen, unfrozen, closed): the subject of its event. */
+export type AccountChangeId = string & { readonly __brand: 'AccountChangeId' };
 
 /** Lower-case only, so one id has one spelling and equal ids compare equal as strings and keys. */
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -38,6 +40,19 @@ export function parseTransferId(value: unknown): TransferId | undefined {
  * the common case (see migration 0002), so a hot right-most page makes no false conflicts.
  */
 export function newTransferId(now: number = Date.now()): TransferId {
+  const id = parseTransferId(uuidVersion7(now));
+  if (id === undefined) throw new Error('assertion failed: a version 7 UUID is canonical');
+  return id;
+}
+
+/** Makes a fresh account change id: time-ordered like transfer ids, as changes are appended. */
+export function newAccountChangeId(now: number = Date.now()): AccountChangeId {
+  const id = uuidVersion7(now);
+  if (!isCanonicalUuid(id)) throw new Error('assertion failed: a version 7 UUID is canonical');
+  return id as AccountChangeId;
+}
+
+function uuidVersion7(now: number): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   let ms = now;
   for (let index = 5; index >= 0; index -= 1) {
@@ -47,11 +62,7 @@ export function newTransferId(now: number = Date.now()): TransferId {
   bytes[6] = 0x70 | ((bytes[6] ?? 0) & 0x0f);
   bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
   const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-  const id = parseTransferId(
-    `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`,
-  );
-  if (id === undefined) throw new Error('assertion failed: a version 7 UUID is canonical');
-  return id;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /**

@@ -231,6 +231,18 @@ export function formatMinorUnits(amount: bigint): string {
 }
 
 /**
+ * Writes a signed quantity of minor units (a balance: credits less debits, which may be negative)
+ * as a decimal string with a leading minus when below zero. A balance is a difference of at most
+ * three totals of at most `amountMax` each, so it is bounded by twice that either way.
+ */
+export function formatSignedMinorUnits(value: bigint): string {
+  if (value > 2n * amountMax || value < -2n * amountMax) {
+    throw new RangeError(`a balance is within twice 2^63-1 either way, got ${value}`);
+  }
+  return value.toString();
+}
+
+/**
  * Reads an amount in major units ("10.50" USD is 1050n). A fraction with more digits than the
  * currency has is rejected rather than rounded, because rounding would silently move money.
  */

@@ -84,6 +84,8 @@ export interface RouteOptions<
   readonly logger: Logger;
   /** Schemas of the parts the route reads; a part without a schema is not read. */
   readonly body?: BodySchema;
+  /** An empty body reads as `{}` (every field of the body is optional). */
+  readonly bodyOptional?: boolean;
   readonly path?: PathSchema;
   readonly query?: QuerySchema;
   /** Headers the route reads: each is required and validated, or the request is a 400 naming it. */
@@ -111,7 +113,7 @@ export function httpHandler<
   })
     .use(problemResponses(options))
     .use(bodySizeLimit())
-    .use(jsonBody(options.body !== undefined))
+    .use(jsonBody(options.body !== undefined, options.bodyOptional === true))
     .handler(async (event) => {
       const headers = lowerCaseHeaders(event.headers);
       for (const header of options.headers ?? []) {
@@ -191,8 +193,14 @@ function bodySizeLimit(): MiddlewareObj<ParsingEvent, APIGatewayProxyResult> {
   };
 }
 
-/** Parses the JSON body of routes that take one; anything that is not JSON is "Malformed JSON". */
-function jsonBody(routeTakesBody: boolean): MiddlewareObj<ParsingEvent, APIGatewayProxyResult> {
+/**
+ * Parses the JSON body of routes that take one; anything that is not JSON is "Malformed JSON". A
+ * route whose body is optional reads an empty body as `{}`.
+ */
+function jsonBody(
+  routeTakesBody: boolean,
+  bodyOptional: boolean,
+): MiddlewareObj<ParsingEvent, APIGatewayProxyResult> {
   return {
     name: 'jsonBody',
     before: (request) => {
@@ -201,8 +209,13 @@ function jsonBody(routeTakesBody: boolean): MiddlewareObj<ParsingEvent, APIGatew
       const raw = event.isBase64Encoded
         ? utf8Text(Buffer.from(event.body ?? '', 'base64'))
         : (event.body ?? '');
-      if (raw.trim() === '')
+      if (raw.trim() === '') {
+        if (bodyOptional) {
+          event.parsedBody = {};
+          return;
+        }
         throw new MalformedJsonProblem('the request body is empty; a JSON object is expected');
+      }
       try {
         event.parsedBody = JSON.parse(raw);
       } catch (error) {

@@ -239,3 +239,19 @@ export class InternalProblem extends ProblemError {
     this.name = 'InternalProblem';
   }
 }
+
+/** A closed account takes no freeze or unfreeze: closing is final. */
+export class AccountClosedProblem extends ProblemError {
+  public constructor(detail: string) {
+    super({ status: 409, slug: 'account-closed', title: 'Account closed', detail });
+    this.name = 'AccountClosedProblem';
+  }
+}
+
+/** An account closes only with a posted balance of zero and nothing pending. */
+export class AccountNotClosableProblem extends ProblemError {
+  public constructor(detail: string) {
+    super({ status: 409, slug: 'account-not-closable', title: 'Account cannot be closed', detail });
+    this.name = 'AccountNotClosableProblem';
+  }
+}

@@ -2,7 +2,8 @@
  * The accounts' store, and the copy of an account's velocity limits the submission path reads:
  * the ports the account service needs, with the values they exchange.
  */
-import type { AccountId, TransferId } from '../domain/ids';
+import type { AccountAction, AccountActionOutcome, AccountStatus } from '../domain/accounts';
+import type { AccountChangeId, AccountId, TransferId } from '../domain/ids';
 import type { Metadata } from '../domain/metadata';
 import type { CurrencyCode } from '../domain/money';
 import type { VelocityOverrides } from '../domain/velocity';
@@ -18,9 +19,10 @@ export interface AccountOpening {
   readonly velocity: VelocityOverrides;
 }
 
-/** An account with its totals, amounts in minor units. */
+/** An account with its state and totals, amounts in minor units. */
 export interface Account extends AccountOpening {
   readonly id: AccountId;
+  readonly status: AccountStatus;
   readonly debitsPosted: bigint;
   readonly creditsPosted: bigint;
   readonly debitsPending: bigint;
@@ -62,6 +64,9 @@ export type BeforeCommit = (account: Account) => Promise<void>;
  *   the account, or undefined when no account has that id; `beforeCommit` runs while the change
  *   holds the account's row, so such work for one account happens in the order of the changes.
  * - `findAccount` returns the account, or undefined when no account has that id.
+ * - `changeStatus` freezes, unfreezes or closes the account (`decideAccountAction` says which
+ *   outcome when), recording a change under `changeId` with its event when the state changes, and
+ *   returns the outcome with the account as it is after it; undefined when no account has that id.
  * - `listEntries` returns up to `limit` entries of the account older than `beforeId` (all when
  *   undefined), newest first, and whether older ones remain; undefined when the account does not
  *   exist.
@@ -77,6 +82,11 @@ export interface AccountStore {
     beforeCommit: BeforeCommit,
   ): Promise<Account | undefined>;
   findAccount(id: AccountId): Promise<Account | undefined>;
+  changeStatus(
+    id: AccountId,
+    action: AccountAction,
+    changeId: AccountChangeId,
+  ): Promise<{ readonly outcome: AccountActionOutcome; readonly account: Account } | undefined>;
   listEntries(
     accountId: AccountId,
     page: { readonly limit: number; readonly beforeId: bigint | undefined },

@@ -3,16 +3,24 @@
  * consumer batches, fraud flags) and the queues' depths, with the values they exchange.
  */
 import type { TransferId } from '../domain/ids';
+import type { RecordedStatus } from '../domain/rules';
+import type { TransferKind } from '../domain/transfer';
 
-/** A transfer as the ledger recorded it, with its event's publication time, for listing. */
+/**
+ * A transfer as the ledger recorded it, with its event's publication time, for listing. A post,
+ * void or reversal of a transfer the ledger did not know has no accounts, and may have no amount
+ * or currency.
+ */
 export interface RecordedTransferRow {
   readonly id: TransferId;
-  readonly status: 'posted' | 'rejected';
+  readonly kind: TransferKind;
+  /** As recorded; in the change feed, `expired` for the row of a hold's expiry. */
+  readonly status: RecordedStatus | 'expired';
   readonly reason: string | null;
-  readonly debitAccountId: string;
-  readonly creditAccountId: string;
-  readonly amount: bigint;
-  readonly currency: string;
+  readonly debitAccountId: string | null;
+  readonly creditAccountId: string | null;
+  readonly amount: bigint | null;
+  readonly currency: string | null;
   readonly acceptedAt: string;
   readonly processedAt: string;
   /** When its event was published, null while it waits in the outbox; undefined when not read. */
@@ -77,7 +85,7 @@ export interface ThroughputSample {
 export interface AdminLedgerReader {
   activity(after: ActivityPosition | undefined, limit: number): Promise<ActivityPage>;
   listTransfers(query: {
-    readonly status: 'posted' | 'rejected' | undefined;
+    readonly status: RecordedStatus | undefined;
     readonly limit: number;
     readonly beforeId: TransferId | undefined;
   }): Promise<TransferListPage>;

@@ -1,19 +1,41 @@
 /**
- * The event types the ledger publishes: one per final transfer status, and `transfer.flagged`
- * when the fraud checks flag a posted transfer.
+ * The event types about transfers: one per status a transfer is recorded with (`posted`,
+ * `rejected`, `pending`, `voided`), `transfer.expired` when a pending transfer's hold expires,
+ * and `transfer.flagged` when the fraud checks flag a posted transfer.
  */
-export type LedgerEventType = 'transfer.posted' | 'transfer.rejected' | 'transfer.flagged';
+export const transferEventTypes = [
+  'transfer.posted',
+  'transfer.rejected',
+  'transfer.pending',
+  'transfer.voided',
+  'transfer.expired',
+  'transfer.flagged',
+] as const;
+export type TransferEventType = (typeof transferEventTypes)[number];
+
+/** The event types about accounts: one per change of an account's state. */
+export const accountEventTypes = ['account.frozen', 'account.unfrozen', 'account.closed'] as const;
+export type AccountEventType = (typeof accountEventTypes)[number];
+
+export type LedgerEventType = TransferEventType | AccountEventType;
 
 /**
  * One event as it leaves the outbox. `eventId` is stable across every publication of the same
- * event (derived from the transfer and the type), so consumers deduplicate on it.
+ * event (derived from its subject and the type), so consumers deduplicate on it. A transfer event
+ * carries the transfer, an account event the account's new state, as `ledger.outbox_events`
+ * builds them (amounts as decimal strings).
  */
-export interface LedgerEvent {
-  readonly eventId: string;
-  readonly type: LedgerEventType;
-  /** The transfer as `ledger.outbox_events` builds it: amounts as decimal strings. */
-  readonly transfer: Readonly<Record<string, unknown>>;
-}
+export type LedgerEvent =
+  | {
+      readonly eventId: string;
+      readonly type: TransferEventType;
+      readonly transfer: Readonly<Record<string, unknown>>;
+    }
+  | {
+      readonly eventId: string;
+      readonly type: AccountEventType;
+      readonly account: Readonly<Record<string, unknown>>;
+    };
 
 /**
  * `ledger.invariant_violated`: the invariant checker found a broken promise of the ledger. It is

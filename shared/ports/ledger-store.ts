@@ -1,5 +1,6 @@
+import type { TransferId } from '../domain/ids';
 import type { TransferResult } from '../domain/results';
-import type { TransferCommand } from '../domain/transfer';
+import type { LedgerCommand } from '../domain/transfer';
 
 /** A queue record that can never post, kept with the reason it was refused. */
 export interface PoisonRecord {
@@ -10,7 +11,7 @@ export interface PoisonRecord {
 
 /** What one posted batch did. */
 export interface PostBatchOutcome {
-  /** One result per transfer, in the order given. */
+  /** One result per command, in the order given. */
   readonly results: readonly TransferResult[];
   /** Transactions run to get there: 1, plus one per serialization retry. */
   readonly attemptCount: number;
@@ -19,18 +20,29 @@ export interface PostBatchOutcome {
 /** The ledger's durable store, as the posting service needs it. */
 export interface LedgerStore {
   /**
-   * Posts the transfers in order and records the poison records, all in one transaction.
+   * Posts the commands in order and records the poison records, all in one transaction.
    *
-   * Returns one result per transfer: `posted`, a rejection reason (recorded with the transfer),
-   * or an `exists` result (nothing written). Throws `TransientError` when nothing was written and
-   * the same batch may succeed later (database unreachable, timeouts, serialization retries
-   * exhausted), and `PermanentError` when nothing was written and the same batch will keep failing.
-   * `receivedAt` is when the consumer received the batch, recorded as each transfer's pickup
-   * time (the time of posting when not given).
+   * Returns one result per command: an accepted result (`posted`, `pending`, `voided`), a
+   * rejection reason (recorded with the transfer), or an `exists` result (nothing written).
+   * Throws `TransientError` when nothing was written and the same batch may succeed later
+   * (database unreachable, timeouts, serialization retries exhausted), and `PermanentError` when
+   * nothing was written and the same batch will keep failing. `receivedAt` is when the consumer
+   * received the batch, recorded as each transfer's pickup time, and the batch's clock: holds
+   * expire by it (the time of posting when not given).
    */
   postBatch(
-    transfers: readonly TransferCommand[],
+    commands: readonly LedgerCommand[],
     poison: readonly PoisonRecord[],
     receivedAt?: Date,
   ): Promise<PostBatchOutcome>;
+}
+
+/**
+ * The open holds whose timeout has passed. `expirePending` releases at most `countMax` of those
+ * expired by `now`, oldest expiry first, each with its `transfer.expired` event, in one
+ * transaction, and returns their ids (none when nothing is due). Throws `TransientError` when
+ * nothing was released and the same call may succeed later, `PermanentError` otherwise.
+ */
+export interface PendingExpiryStore {
+  expirePending(now: Date, countMax: number): Promise<readonly TransferId[]>;
 }

@@ -5,8 +5,8 @@
  * one definition.
  */
 import type { AccountId, TransferId } from '../domain/ids';
-import type { Metadata } from '../domain/metadata';
-import type { TransferCommand } from '../domain/transfer';
+import type { JsonValue } from '../domain/metadata';
+import type { LedgerCommand, ReferencedTransfer } from '../domain/transfer';
 import type { VelocityLimits } from '../domain/velocity';
 import { LedgerError, TransientError } from '../errors';
 
@@ -25,16 +25,13 @@ export interface RequestKey {
 }
 
 /**
- * A request body in its canonical JSON form (the amount as a decimal string), as the guard
- * hashes it: two bodies that differ only in the order of their keys are the same request.
+ * A request in its canonical JSON form (amounts as decimal strings), as the guard hashes it: two
+ * bodies that differ only in the order of their keys are the same request. A plain transfer's is
+ * `{debit_account_id, credit_account_id, amount, currency, metadata}`, as it has always been, so
+ * keys stored by earlier versions still match; the other routes add what tells them apart (the
+ * operation and the transfer it names), so one key cannot stand for two kinds of request.
  */
-export interface SubmissionBody {
-  readonly debit_account_id: string;
-  readonly credit_account_id: string;
-  readonly amount: string;
-  readonly currency: string;
-  readonly metadata: Metadata;
-}
+export type SubmissionBody = { readonly [field: string]: JsonValue };
 
 /** The transfer id and acceptance time a request key holds, and when this attempt got them. */
 export interface Reservation {
@@ -49,15 +46,19 @@ export interface Reservation {
 export interface SubmissionSteps {
   /** The guard let the request through. */
   readonly idempotencyCheckedAt: string;
-  /** The debit account's velocity window admitted the transfer. */
-  readonly velocityCheckedAt: string;
+  /**
+   * The debit account's velocity window admitted the transfer; undefined for a post or void,
+   * which move money a pending transfer already counted, and for a reversal of a transfer the
+   * API did not find.
+   */
+  readonly velocityCheckedAt: string | undefined;
   /** Just before the transfer was sent to the queue. */
   readonly queuedAt: string;
 }
 
 /** What a successful submission answers: the transfer as queued, and its steps. */
 export interface SubmissionAnswer {
-  readonly transfer: TransferCommand;
+  readonly transfer: LedgerCommand;
   readonly steps: SubmissionSteps;
 }
 
@@ -85,7 +86,7 @@ export interface IdempotencyGuard {
     body: SubmissionBody,
     work: (reservation: Reservation) => Promise<SubmissionAnswer>,
     signal?: AbortSignal,
-  ): Promise<TransferCommand>;
+  ): Promise<LedgerCommand>;
 }
 
 /** Another request with the same key is being processed; the client should retry later. */
@@ -113,15 +114,28 @@ export class IdempotencyStoreUnavailableError extends TransientError {
 }
 
 /**
- * The transfers queue. `send` queues the transfer in its debit account's message group,
- * deduplicated by transfer id; sending the same transfer again is always safe. It throws
+ * The transfers queue. `send` queues the transfer in its message group (`messageGroupOf`: its
+ * debit account, or the debit account of the transfer it names), deduplicated by transfer id;
+ * sending the same transfer again is always safe. It throws
  * `TransferNotQueuedError` when the queue refused the send or could not be reached at all
  * (nothing was queued), and `TransferQueueOutcomeUnknownError` when the send may or may not have
  * been queued (a timeout, a connection lost mid-request, a server error, `signal` aborted while
  * the request was out).
  */
 export interface TransferQueue {
-  send(transfer: TransferCommand, signal?: AbortSignal): Promise<void>;
+  send(transfer: LedgerCommand, signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * Where the API finds the transfer a post, void or reversal names, to queue it behind that
+ * transfer and to count a reversal in its debit account's window. `locate` returns the named
+ * transfer's accounts, amount and currency as the store holds them (a post, void or reversal
+ * counts as the accounts it moved money between), or undefined when the store has no such
+ * transfer (or one without accounts). Throws `TransientError` when the store is unavailable or
+ * `signal` aborted the read.
+ */
+export interface TransferLocator {
+  locate(id: TransferId, signal?: AbortSignal): Promise<ReferencedTransfer | undefined>;
 }
 
 /** The queue refused the transfer, or was never reached: it is not queued. */

@@ -5,20 +5,45 @@
 
 import type { TransferId } from '../domain/ids';
 import type { RejectionReason } from '../domain/results';
-import type { TransferCommand } from '../domain/transfer';
+import type { PendingStatus, RecordedStatus } from '../domain/rules';
+import type { LedgerCommand, TransferFields } from '../domain/transfer';
+
+/** What became of a pending transfer's hold. */
+export interface Hold {
+  readonly status: PendingStatus;
+  readonly expiresAt: string;
+  /** What its post moved, when posted. */
+  readonly postedAmount: bigint | null;
+  /** The post or void that resolved it. */
+  readonly resolvedBy: TransferId | null;
+  /** When it was posted, voided or expired. */
+  readonly resolvedAt: string | null;
+}
+
+/** A posted reversal of a transfer. */
+export interface Reversal {
+  readonly id: TransferId;
+  readonly amount: bigint;
+  readonly processedAt: string;
+}
 
 /** A transfer as the ledger recorded it. */
-export interface RecordedTransfer {
-  readonly transfer: TransferCommand;
-  readonly status: 'posted' | 'rejected';
+export interface RecordedTransfer extends TransferFields {
+  readonly status: RecordedStatus;
   readonly reason: RejectionReason | null;
   readonly processedAt: string;
   /** When the consumer received the batch that decided it (null for rows older than the column). */
   readonly pickedUpAt: string | null;
-  /** When its event was written to the outbox, in the transaction that recorded it. */
+  /** When its outcome's event was written to the outbox, in the transaction that recorded it. */
   readonly outboxWrittenAt: string | null;
-  /** When its event was published to the bus, or null while it waits in the outbox. */
+  /** When that event was published to the bus, or null while it waits in the outbox. */
   readonly eventPublishedAt: string | null;
+  /** A pending transfer's hold (none for one that was rejected). */
+  readonly hold: Hold | null;
+  /** Its posted reversals, oldest first, at most `reversalListCountMax`. */
+  readonly reversals: readonly Reversal[];
+  /** What all its posted reversals moved back. */
+  readonly reversedAmount: bigint;
 }
 
 /**
@@ -32,9 +57,12 @@ export interface DeadLetterNote {
   readonly receiveCount: number;
 }
 
+/** The most reversals a transfer's record lists (their sum, `reversedAmount`, counts them all). */
+export const reversalListCountMax = 100;
+
 /** A transfer the API accepted and sent to the queue. */
 export interface QueuedTransfer {
-  readonly transfer: TransferCommand;
+  readonly transfer: LedgerCommand;
   readonly queuedAt: string;
   /** When the idempotency check let the request through and the velocity window admitted it. */
   readonly idempotencyCheckedAt?: string;
@@ -54,10 +82,10 @@ export interface TransferLedgerReader {
 /**
  * The API's record of accepted transfers (kept for a bounded time). `findQueued` returns it, or
  * undefined when there is none (never accepted, or expired); throws `TransientError` when the
- * store is unavailable.
+ * store is unavailable (or `signal` aborted the read).
  */
 export interface QueuedTransferReader {
-  findQueued(id: TransferId): Promise<QueuedTransfer | undefined>;
+  findQueued(id: TransferId, signal?: AbortSignal): Promise<QueuedTransfer | undefined>;
 }
 
 /**

@@ -3,7 +3,8 @@
  * their entries read newest first, a page at a time. The store (`shared/ports/accounts.ts`) does the work; this
  * service holds the paging bounds so every adapter applies the same ones.
  */
-import type { AccountId } from '../domain/ids';
+import type { AccountAction, AccountActionOutcome } from '../domain/accounts';
+import { type AccountId, newAccountChangeId } from '../domain/ids';
 import type { VelocityOverrides } from '../domain/velocity';
 import type { Account, AccountOpening, AccountStore, EntryPage, VelocityLimitCopy } from '../ports/accounts';
 
@@ -53,6 +54,18 @@ export class AccountService {
 
   public findAccount(id: AccountId): Promise<Account | undefined> {
     return this.store.findAccount(id);
+  }
+
+  /**
+   * Freezes, unfreezes or closes an account, at once: the change takes effect for every transfer
+   * posted after it commits, those already queued included. Answers the outcome and the account
+   * after it; undefined when the account does not exist.
+   */
+  public changeStatus(
+    id: AccountId,
+    action: AccountAction,
+  ): Promise<{ readonly outcome: AccountActionOutcome; readonly account: Account } | undefined> {
+    return this.store.changeStatus(id, action, newAccountChangeId());
   }
 
   /** A page of the account's entries, newest first; undefined when the account does not exist. */

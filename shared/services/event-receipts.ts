@@ -19,15 +19,27 @@ export type EventRecordOutcome =
 /** The most records one batch may hold (the SQS event source mapping's batch size bound). */
 export const eventRecordCountMax = 10;
 
+/**
+ * The transfer events the consumer receives: every outcome a transfer is recorded with, and the
+ * expiry of a hold (the rule in `shared/topology.ts` routes these).
+ */
+export const receivedEventTypes = [
+  'transfer.posted',
+  'transfer.rejected',
+  'transfer.pending',
+  'transfer.voided',
+  'transfer.expired',
+] as const;
+
 /** The EventBridge envelope SQS delivers, with the Detail the outbox relay writes. */
 const envelopeSchema = z.object({
   id: z.string(),
-  'detail-type': z.enum(['transfer.posted', 'transfer.rejected']),
+  'detail-type': z.enum(receivedEventTypes),
   source: z.string(),
   detail: z.object({
     // The outbox derives event ids from an md5 hash, so they are UUID-shaped without a version.
     event_id: z.guid(),
-    type: z.enum(['transfer.posted', 'transfer.rejected']),
+    type: z.enum(receivedEventTypes),
     transfer: z.looseObject({ id: z.guid() }),
   }),
 });

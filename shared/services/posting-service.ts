@@ -1,5 +1,5 @@
 import type { TransferResult } from '../domain/results';
-import { parseTransferMessage, type TransferCommand } from '../domain/transfer';
+import { type LedgerCommand, parseLedgerMessage } from '../domain/transfer';
 import { InvalidDataError, isTransient } from '../errors';
 import type { LedgerStore, PoisonRecord } from '../ports/ledger-store';
 import type { Logger } from '../ports/logger';
@@ -21,7 +21,7 @@ export type RecordOutcome =
 export const recordCountMax = 10;
 
 type ParsedRecord =
-  | { readonly record: QueuedRecord; readonly transfer: TransferCommand }
+  | { readonly record: QueuedRecord; readonly transfer: LedgerCommand }
   | { readonly record: QueuedRecord; readonly poison: PoisonRecord };
 
 /**
@@ -75,7 +75,7 @@ export class PostingService {
   }
 
   private async postTogether(parsed: readonly ParsedRecord[], receivedAt: Date): Promise<RecordOutcome[]> {
-    const transfers: TransferCommand[] = [];
+    const transfers: LedgerCommand[] = [];
     const poison: PoisonRecord[] = [];
     for (const item of parsed) {
       if ('transfer' in item) transfers.push(item.transfer);
@@ -131,7 +131,7 @@ export class PostingService {
 }
 
 function parseRecord(record: QueuedRecord): ParsedRecord {
-  const parsed = parseTransferMessage(record.body);
+  const parsed = parseLedgerMessage(record.body);
   if (parsed.ok) return { record, transfer: parsed.value };
   return { record, poison: { messageId: record.messageId, body: record.body, reason: parsed.reason } };
 }

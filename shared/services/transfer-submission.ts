@@ -22,7 +22,13 @@
 import type { AccountId, TransferId } from '../domain/ids';
 import type { Metadata } from '../domain/metadata';
 import { type CurrencyCode, formatMinorUnits } from '../domain/money';
-import type { TransferCommand } from '../domain/transfer';
+import type {
+  LedgerCommand,
+  ReferencedTransfer,
+  ReferringCommand,
+  ReferringKind,
+  TransferCommand,
+} from '../domain/transfer';
 import type { Logger } from '../ports/logger';
 import {
   cleanupCallTimeoutMs,
@@ -31,6 +37,7 @@ import {
   type Reservation,
   type SubmissionAnswer,
   type SubmissionBody,
+  type TransferLocator,
   TransferNotQueuedError,
   type TransferQueue,
   type VelocityAdmission,
@@ -54,6 +61,20 @@ export interface TransferRequest {
   readonly amount: bigint;
   readonly currency: CurrencyCode;
   readonly metadata: Metadata;
+  /** Present for a pending transfer; its timeout, or undefined for the default. */
+  readonly pending?: { readonly timeoutS: number | undefined };
+}
+
+/**
+ * A request that names another transfer: the post or void of a pending transfer (`referenceId`
+ * is the pending transfer), or a reversal (`referenceId` is the transfer to reverse). `amount`
+ * (not for a void) is what to post or reverse, undefined for all of it.
+ */
+export interface ReferringRequest {
+  readonly kind: ReferringKind;
+  readonly referenceId: TransferId;
+  readonly amount: bigint | undefined;
+  readonly metadata: Metadata;
 }
 
 export interface TransferSubmissionOptions {
@@ -66,6 +87,14 @@ export interface TransferSubmissionOptions {
   readonly guard: IdempotencyGuard;
   readonly velocity: VelocityAdmission;
   readonly queue: TransferQueue;
+  /**
+   * Where a post, void or reversal finds the transfer it names: the ledger first (the truth),
+   * then the API's record of queued transfers (one the consumer has not reached yet).
+   */
+  readonly ledgerTransfers: TransferLocator;
+  readonly queuedTransfers: TransferLocator;
+  /** A pending transfer's timeout when the request gives none. */
+  readonly pendingTimeoutSDefault: number;
   readonly logger: Logger;
   /** The clock, for tests. */
   readonly now?: () => Date;
@@ -87,21 +116,49 @@ export class TransferSubmission {
    * is full, `TransferQueueOutcomeUnknownError` when the transfer may have been queued, and
    * another `TransientError` when nothing was queued.
    */
-  public submit(key: RequestKey, request: TransferRequest): Promise<TransferCommand> {
+  public submit(key: RequestKey, request: TransferRequest): Promise<LedgerCommand> {
+    // The body as the client sent it (a pending transfer without a timeout hashes without one),
+    // and for a plain transfer exactly the form earlier versions hashed.
     const body: SubmissionBody = {
       debit_account_id: request.debitAccountId,
       credit_account_id: request.creditAccountId,
       amount: formatMinorUnits(request.amount),
       currency: request.currency,
       metadata: request.metadata,
+      ...(request.pending === undefined ? {} : { pending: true }),
+      ...(request.pending?.timeoutS === undefined ? {} : { timeout_s: request.pending.timeoutS }),
     };
-    const signal = AbortSignal.timeout(this.options.budgetMs);
-    return this.options.guard.run(
-      key,
-      body,
-      (reservation) => this.submitOnce(key, request, reservation, signal),
-      signal,
+    return this.run(key, body, (reservation, signal) => this.submitOnce(key, request, reservation, signal));
+  }
+
+  /**
+   * Submits the post or void of a pending transfer, or a reversal, under a key: the same path as
+   * `submit`, and the same answers. The named transfer is looked up (ledger first, then the
+   * queued transfers) to queue the request in that transfer's debit account's message group,
+   * behind it; when it is found nowhere, the request is queued all the same and the ledger
+   * answers it (`pending_transfer_not_found`, `transfer_not_found`). A post or void is not
+   * counted in any velocity window: the pending transfer was, when it was submitted. A reversal
+   * is counted in its own debit account's window (the reversed transfer's credit account).
+   */
+  public submitReferring(key: RequestKey, request: ReferringRequest): Promise<LedgerCommand> {
+    const body: SubmissionBody = {
+      operation: request.kind,
+      [request.kind === 'reversal' ? 'reverses' : 'pending_id']: request.referenceId,
+      ...(request.amount === undefined ? {} : { amount: formatMinorUnits(request.amount) }),
+      metadata: request.metadata,
+    };
+    return this.run(key, body, (reservation, signal) =>
+      this.submitReferringOnce(key, request, reservation, signal),
     );
+  }
+
+  private run(
+    key: RequestKey,
+    body: SubmissionBody,
+    attempt: (reservation: Reservation, signal: AbortSignal) => Promise<SubmissionAnswer>,
+  ): Promise<LedgerCommand> {
+    const signal = AbortSignal.timeout(this.options.budgetMs);
+    return this.options.guard.run(key, body, (reservation) => attempt(reservation, signal), signal);
   }
 
   /** One attempt under the key, with the transfer id the guard reserved for it. */
@@ -119,18 +176,68 @@ export class TransferSubmission {
       currency: request.currency,
       metadata: request.metadata,
       acceptedAt: reservation.acceptedAt,
+      ...(request.pending === undefined
+        ? {}
+        : { pending: { timeoutS: request.pending.timeoutS ?? this.options.pendingTimeoutSDefault } }),
     };
     const slot = await this.options.velocity.admit(
       { debitAccountId: transfer.debitAccountId, amount: transfer.amount },
       signal,
     );
+    return this.send(key, transfer, reservation, slot, signal);
+  }
+
+  private async submitReferringOnce(
+    key: RequestKey,
+    request: ReferringRequest,
+    reservation: Reservation,
+    signal: AbortSignal,
+  ): Promise<SubmissionAnswer> {
+    const referenced = await this.locate(request.referenceId, signal);
+    const command: ReferringCommand = {
+      kind: request.kind,
+      id: reservation.transferId,
+      referenceId: request.referenceId,
+      amount: request.amount,
+      metadata: request.metadata,
+      acceptedAt: reservation.acceptedAt,
+      referenced,
+    };
+    // A reversal moves money out of the reversed transfer's credit account, so it counts there.
+    const slot =
+      request.kind === 'reversal' && referenced !== undefined
+        ? await this.options.velocity.admit(
+            { debitAccountId: referenced.creditAccountId, amount: request.amount ?? referenced.amount },
+            signal,
+          )
+        : undefined;
+    return this.send(key, command, reservation, slot, signal);
+  }
+
+  /** The named transfer: the ledger's record if it has one, otherwise the queued one. */
+  private async locate(id: TransferId, signal: AbortSignal): Promise<ReferencedTransfer | undefined> {
+    return (
+      (await this.options.ledgerTransfers.locate(id, signal)) ??
+      (await this.options.queuedTransfers.locate(id, signal))
+    );
+  }
+
+  /** Sends a command counted in `slot` (if any), giving the slot back if it was surely not queued. */
+  private async send(
+    key: RequestKey,
+    transfer: LedgerCommand,
+    reservation: Reservation,
+    slot: VelocitySlot | undefined,
+    signal: AbortSignal,
+  ): Promise<SubmissionAnswer> {
     // Stamped before the send: the consumer may post the transfer before the send even returns,
     // and the timeline must not show it posted before it was queued.
     const queuedAt = this.now().toISOString();
     try {
       await this.options.queue.send(transfer, signal);
     } catch (error) {
-      if (error instanceof TransferNotQueuedError) await this.giveBack(slot, transfer.id);
+      if (error instanceof TransferNotQueuedError && slot !== undefined)
+        await this.giveBack(slot, transfer.id);
       throw error;
     }
     this.options.logger.info('transfer queued', { transferId: transfer.id, apiKeyId: key.apiKeyId });
@@ -138,7 +245,7 @@ export class TransferSubmission {
       transfer,
       steps: {
         idempotencyCheckedAt: reservation.checkedAt,
-        velocityCheckedAt: slot.admittedAt.toISOString(),
+        velocityCheckedAt: slot?.admittedAt.toISOString(),
         queuedAt,
       },
     };

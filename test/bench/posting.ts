@@ -4,10 +4,12 @@
  * consumer, posting service and Postgres store, on a ledger of 100,000 funded accounts.
  *
  * Postgres is the server DATABASE_URL names (the bench makes, uses and drops its own database
- * there) or an embedded one with default durability (fsync on). Three workloads run in turn:
+ * there) or an embedded one with default durability (fsync on). Four workloads run in turn:
  * `uniform` (random pairs), `hot_debit` (one account pays everyone: one message group, so its
- * batches are serial, as on a real FIFO queue) and `hot_credit` (everyone pays one account).
- * After each, the ledger's invariants are checked and every transfer must be posted exactly once.
+ * batches are serial, as on a real FIFO queue), `hot_credit` (everyone pays one account) and
+ * `two_phase` (random pairs, half of them pending transfers, each later posted, in full or in part,
+ * or voided). After each, the ledger's invariants are checked and every transfer must have its
+ * result exactly once.
  *
  * Usage: npm run bench -- [--transfers N] [--consumers N (default: one per core, at least 2)] [--warmup N] [--time-limit-s S] [--json]
  * Progress goes to stderr; stdout gets a table, or with --json one JSON line.
@@ -24,7 +26,13 @@ import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate'
 import { createPool } from '../../shared/adapters/postgres/pool';
 import { type AccountId, newAccountId, newTransferId } from '../../shared/domain/ids';
 import { type CurrencyCode, parseCurrency } from '../../shared/domain/money';
-import { type TransferCommand, toTransferMessage } from '../../shared/domain/transfer';
+import {
+  type LedgerCommand,
+  messageGroupOf,
+  type ReferringCommand,
+  type TransferCommand,
+  toTransferMessage,
+} from '../../shared/domain/transfer';
 import { defaultRedeliveryBackoff } from '../../shared/handlers/redelivery';
 import { sqsBatchHandler } from '../../shared/handlers/sqs';
 import type { LedgerStore, PoisonRecord, PostBatchOutcome } from '../../shared/ports/ledger-store';
@@ -49,7 +57,12 @@ const transferAmountMax = 100;
 const receiveCountMax = 10;
 /** No setup or verification statement (seeding, invariants) may run longer than this. */
 const statementTimeoutMs = 600_000;
-const workloadNames = ['uniform', 'hot_debit', 'hot_credit'] as const;
+const workloadNames = ['uniform', 'hot_debit', 'hot_credit', 'two_phase'] as const;
+/**
+ * In `two_phase`, how many messages after a pending transfer its post or void is sent: far enough
+ * that most batches hold holds and resolutions of different transfers, as under real traffic.
+ */
+const resolutionLagCount = 200;
 type WorkloadName = (typeof workloadNames)[number];
 
 interface BenchOptions {
@@ -240,10 +253,97 @@ const workloadTransfers: Readonly<Record<WorkloadName, (ledger: Ledger) => Trans
     transfer(ledger.hotDebitAccountId, otherAccount(ledger, ledger.hotDebitAccountId), randomAmount()),
   hot_credit: (ledger) =>
     transfer(otherAccount(ledger, ledger.hotCreditAccountId), ledger.hotCreditAccountId, randomAmount()),
+  // Random pairs, as `uniform`; planCommands makes half of them pending and resolves them.
+  two_phase: (ledger) => {
+    const debitAccountId = randomAccount(ledger);
+    return transfer(debitAccountId, otherAccount(ledger, debitAccountId), randomAmount());
+  },
 };
 
 function planTransfers(name: WorkloadName, ledger: Ledger, count: number): TransferCommand[] {
   return Array.from({ length: count }, () => workloadTransfers[name](ledger));
+}
+
+/**
+ * The commands of a workload, in the order they are sent. For `two_phase`, every second transfer
+ * is pending (a timeout no run reaches), and each pending one is followed `resolutionLagCount`
+ * messages later by its post (half of them, of a random part of the amount or all of it) or its
+ * void, named as the API names it (with the pending transfer's accounts, so the engine finds the
+ * hold by its key).
+ */
+function planCommands(name: WorkloadName, ledger: Ledger, count: number): LedgerCommand[] {
+  const transfers = planTransfers(name, ledger, count);
+  if (name !== 'two_phase') return transfers;
+  const commands: LedgerCommand[] = [];
+  const due: { readonly at: number; readonly command: ReferringCommand }[] = [];
+  transfers.forEach((item, index) => {
+    while (due.length > 0 && (due[0]?.at ?? Number.POSITIVE_INFINITY) <= index) {
+      const next = due.shift();
+      if (next !== undefined) commands.push(next.command);
+    }
+    if (index % 2 === 0) {
+      commands.push(item);
+      return;
+    }
+    const pending: TransferCommand = { ...item, pending: { timeoutS: 3600 } };
+    commands.push(pending);
+    const post = randomIndex(2) === 0;
+    // A partial post: a random part of the amount, from 1 to all of it.
+    const part = 1n + (randomAmount() % item.amount);
+    due.push({
+      at: index + resolutionLagCount,
+      command: {
+        kind: post ? 'post_pending' : 'void_pending',
+        id: newTransferId(),
+        referenceId: pending.id,
+        amount: post && randomIndex(2) === 0 ? part : undefined,
+        metadata: {},
+        acceptedAt: new Date().toISOString(),
+        referenced: {
+          debitAccountId: pending.debitAccountId,
+          creditAccountId: pending.creditAccountId,
+          amount: pending.amount,
+          currency: pending.currency,
+        },
+      },
+    });
+  });
+  for (const next of due) commands.push(next.command);
+  return commands;
+}
+
+/** What each command must end as, and the money it must move (posted), by id. */
+interface Expected {
+  readonly result: 'posted' | 'pending' | 'voided';
+  readonly debitAccountId: AccountId;
+  readonly creditAccountId: AccountId;
+  readonly postedAmount: bigint;
+}
+
+function expectedOf(commands: readonly LedgerCommand[]): Map<string, Expected> {
+  const expected = new Map<string, Expected>();
+  const byId = new Map<string, TransferCommand>();
+  for (const command of commands) {
+    if (!('kind' in command)) {
+      byId.set(command.id, command);
+      expected.set(command.id, {
+        result: command.pending === undefined ? 'posted' : 'pending',
+        debitAccountId: command.debitAccountId,
+        creditAccountId: command.creditAccountId,
+        postedAmount: command.pending === undefined ? command.amount : 0n,
+      });
+      continue;
+    }
+    const pending = byId.get(command.referenceId);
+    if (pending === undefined) throw new Error('assertion failed: a resolution follows its pending transfer');
+    expected.set(command.id, {
+      result: command.kind === 'void_pending' ? 'voided' : 'posted',
+      debitAccountId: pending.debitAccountId,
+      creditAccountId: pending.creditAccountId,
+      postedAmount: command.kind === 'void_pending' ? 0n : (command.amount ?? pending.amount),
+    });
+  }
+  return expected;
 }
 
 /**
@@ -307,8 +407,8 @@ async function transferCount(client: pg.Client): Promise<bigint> {
   return BigInt(rows[0]?.count ?? '0');
 }
 
-/** The change each account's totals must show after the transfers post. */
-function expectedDeltas(transfers: readonly TransferCommand[]): Map<string, Totals> {
+/** The change each account's posted totals must show after the commands. */
+function expectedDeltas(commands: readonly LedgerCommand[]): Map<string, Totals> {
   const deltas = new Map<string, Totals>();
   const delta = (id: string): Totals => {
     let totals = deltas.get(id);
@@ -318,54 +418,63 @@ function expectedDeltas(transfers: readonly TransferCommand[]): Map<string, Tota
     }
     return totals;
   };
-  for (const item of transfers) {
-    delta(item.debitAccountId).debits += item.amount;
-    delta(item.creditAccountId).credits += item.amount;
+  for (const item of expectedOf(commands).values()) {
+    delta(item.debitAccountId).debits += item.postedAmount;
+    delta(item.creditAccountId).credits += item.postedAmount;
   }
   return deltas;
 }
 
 /**
- * Checks that every transfer was recorded once and posted, with its two entries, that nothing
- * else was recorded, and that each touched account moved by exactly its transfers' amounts.
+ * Checks that every command was recorded once with the result it must have (a plain transfer or
+ * a post `posted`, a pending one `pending`, a void `voided`), that the posted ones have their two
+ * entries and the amounts they must, that nothing else was recorded, that every hold the workload
+ * made was resolved, and that each touched account moved by exactly the money posted.
  */
-async function verifyPosted(
+async function verifyRecorded(
   client: pg.Client,
-  transfers: readonly TransferCommand[],
+  commands: readonly LedgerCommand[],
   before: { readonly transferCount: bigint; readonly totals: ReadonlyMap<string, Totals> },
 ): Promise<void> {
-  const ids = transfers.map((item) => item.id);
-  const amountSum = transfers.reduce((sum, item) => sum + item.amount, 0n);
-  const { rows } = await client.query<{ recorded: string; posted: string; amount_sum: string }>(
-    `select count(*) as recorded, count(*) filter (where status = 'posted') as posted,
-            coalesce(sum(amount), 0)::text as amount_sum
-       from ledger.transfers where id = any($1::uuid[])`,
+  const expected = expectedOf(commands);
+  const ids = [...expected.keys()];
+  const { rows } = await client.query<{ id: string; status: string; amount: string | null }>(
+    'select id, status, amount::text from ledger.transfers where id = any($1::uuid[])',
     [ids],
   );
-  const row = rows[0];
-  const expected = String(transfers.length);
-  if (row === undefined || row.recorded !== expected || row.posted !== expected) {
-    throw new Error(
-      `expected ${expected} transfers recorded and posted, found ${row?.recorded} recorded, ${row?.posted} posted`,
-    );
-  }
-  if (BigInt(row.amount_sum) !== amountSum) {
-    throw new Error(`expected posted amounts to sum to ${amountSum}, found ${row.amount_sum}`);
+  if (rows.length !== ids.length)
+    throw new Error(`expected ${ids.length} transfers recorded, found ${rows.length}`);
+  let postedCount = 0;
+  for (const row of rows) {
+    const wanted = expected.get(row.id);
+    if (wanted === undefined || row.status !== wanted.result) {
+      throw new Error(`transfer ${row.id} is ${row.status}, expected ${wanted?.result}`);
+    }
+    if (wanted.result === 'posted') {
+      postedCount += 1;
+      if (row.amount !== String(wanted.postedAmount)) {
+        throw new Error(`transfer ${row.id} posted ${row.amount}, expected ${wanted.postedAmount}`);
+      }
+    }
   }
   const entries = await client.query<{ count: string }>(
     'select count(*) as count from ledger.entries where transfer_id = any($1::uuid[])',
     [ids],
   );
-  if (entries.rows[0]?.count !== String(2 * transfers.length)) {
-    throw new Error(`expected ${2 * transfers.length} entries, found ${entries.rows[0]?.count}`);
+  if (entries.rows[0]?.count !== String(2 * postedCount)) {
+    throw new Error(`expected ${2 * postedCount} entries, found ${entries.rows[0]?.count}`);
   }
+  const open = await client.query<{ count: string }>(
+    `select count(*) as count from ledger.pending_transfers
+      where transfer_id = any($1::uuid[]) and status = 'pending'`,
+    [ids],
+  );
+  if (open.rows[0]?.count !== '0') throw new Error(`${open.rows[0]?.count} holds were left unresolved`);
   const after = await transferCount(client);
-  if (after - before.transferCount !== BigInt(transfers.length)) {
-    throw new Error(
-      `expected ${transfers.length} new transfers in all, found ${after - before.transferCount}`,
-    );
+  if (after - before.transferCount !== BigInt(ids.length)) {
+    throw new Error(`expected ${ids.length} new transfers in all, found ${after - before.transferCount}`);
   }
-  const deltas = expectedDeltas(transfers);
+  const deltas = expectedDeltas(commands);
   const totals = await accountTotals(client, [...deltas.keys()]);
   for (const [id, delta] of deltas) {
     const was = before.totals.get(id);
@@ -392,11 +501,12 @@ async function checkInvariants(client: pg.Client): Promise<void> {
   log(`invariants ok (${seconds(performance.now() - startedMs)})`);
 }
 
-function toMessages(transfers: readonly TransferCommand[]) {
-  return transfers.map((item) => ({
+function toMessages(commands: readonly LedgerCommand[]) {
+  return commands.map((item) => ({
     body: JSON.stringify(toTransferMessage(item)),
-    // As the API sends them: a debit account's transfers are posted in order, one batch at a time.
-    messageGroupId: item.debitAccountId,
+    // As the API sends them: a debit account's transfers (and the posts and voids of its pending
+    // ones) are posted in order, one batch at a time.
+    messageGroupId: messageGroupOf(item),
     deduplicationId: item.id,
   }));
 }
@@ -420,14 +530,14 @@ async function runWorkload(
   store: RetryCountingLedgerStore,
   options: BenchOptions,
 ): Promise<WorkloadResult> {
-  const warmup = planTransfers(name, ledger, options.warmupCount);
-  const measured = planTransfers(name, ledger, options.transferCount);
+  const warmup = planCommands(name, ledger, options.warmupCount);
+  const measured = planCommands(name, ledger, options.transferCount);
   const all = [...warmup, ...measured];
   const before = {
     transferCount: await transferCount(client),
     totals: await accountTotals(client, [...expectedDeltas(all).keys()]),
   };
-  const run = async (transfers: readonly TransferCommand[]) => {
+  const run = async (transfers: readonly LedgerCommand[]) => {
     const queue = new FifoQueue(receiveCountMax);
     queue.send(toMessages(transfers));
     return dispatch(queue, consume, {
@@ -481,8 +591,8 @@ async function runWorkload(
       `${serializationRetryCount} serialization retries, ${result.failedRecordCount} failed records`,
   );
   await checkInvariants(client);
-  await verifyPosted(client, all, before);
-  log(`${name}: all ${all.length} transfers (warm-up included) posted exactly once`);
+  await verifyRecorded(client, all, before);
+  log(`${name}: all ${all.length} transfers (warm-up included) recorded exactly once, as expected`);
   return result;
 }
 

@@ -97,4 +97,67 @@ describe('the local runtime, end to end', () => {
     expect(posted).toMatchObject({ id: first, amount: '7', status: 'posted' });
     expect(await totalsOf(database.pool, credit)).toEqual({ debits: '0', credits: '7' });
   });
+  it('holds a pending transfer submitted over HTTP, posts part of it, and delivers transfer.pending then transfer.posted', async () => {
+    const api = client(runtime);
+    const [wallet, shop, funding] = [
+      await openAccount(api, { flags: { debits_must_not_exceed_credits: true } }),
+      await openAccount(api),
+      await openAccount(api),
+    ];
+    const funded = await submitTransfer(
+      api,
+      { debit: funding, credit: wallet, amount: '1000' },
+      `fund-${randomUUID()}`,
+    );
+    const held = await api.post(
+      '/v1/transfers',
+      { debit_account_id: wallet, credit_account_id: shop, amount: '600', currency: 'USD', pending: true },
+      { 'Idempotency-Key': `hold-${randomUUID()}` },
+    );
+    expect(held.status).toBe(202);
+    const pendingId = (held.body as { id: string }).id;
+    await waitFor('the pending transfer is recorded', async () => {
+      const read = await api.get(`/v1/transfers/${pendingId}`);
+      return (read.body as { status: string }).status === 'pending' ? true : undefined;
+    });
+    const account = await api.get(`/v1/accounts/${wallet}`);
+    expect((account.body as { balance: unknown }).balance).toEqual({
+      posted: '1000',
+      pending: '-600',
+      available: '400',
+    });
+
+    const post = await api.post(
+      `/v1/transfers/${pendingId}/post`,
+      { amount: '450' },
+      { 'Idempotency-Key': `capture-${randomUUID()}` },
+    );
+    expect(post.status).toBe(202);
+    const postId = (post.body as { id: string }).id;
+    const posted = await waitFor('the pending transfer is posted', async () => {
+      const read = await api.get(`/v1/transfers/${pendingId}`);
+      const body = read.body as { status: string; pending: { resolved_by: string; posted_amount: string } };
+      return body.status === 'posted' ? body : undefined;
+    });
+    const receipts = await waitFor('the events are delivered', async () => {
+      const { rows } = await database.pool.query<{ event_type: string; transfer_id: string }>(
+        `select event_type, transfer_id from ledger.event_receipts
+          where transfer_id = any($1::uuid[]) order by event_type, transfer_id`,
+        [[funded, pendingId, postId]],
+      );
+      return rows.length === 3 ? rows : undefined;
+    });
+
+    expect(posted.pending).toMatchObject({ resolved_by: postId, posted_amount: '450' });
+    expect(receipts).toEqual(
+      [
+        { event_type: 'transfer.pending', transfer_id: pendingId },
+        { event_type: 'transfer.posted', transfer_id: funded },
+        { event_type: 'transfer.posted', transfer_id: postId },
+      ].sort((a, b) => `${a.event_type} ${a.transfer_id}`.localeCompare(`${b.event_type} ${b.transfer_id}`)),
+    );
+    expect((await api.get(`/v1/accounts/${wallet}`)).body).toMatchObject({
+      balance: { posted: '550', pending: '0', available: '550' },
+    });
+  });
 });

@@ -76,6 +76,8 @@ describe('POST /v1/accounts', () => {
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       version: '0',
       velocity: { window_s: null, max_transfers: null, max_amount: null },
+      status: 'open',
+      balance: { posted: '0', pending: '0', available: '0' },
     });
     expect(response.headers.location).toBe(`/v1/accounts/${String(response.body.id)}`);
   });

@@ -259,6 +259,10 @@ describe('POST /v1/transfers', () => {
       currency: 'USD',
       metadata: { invoice: 'INV-1' },
       accepted_at: expect.stringMatching(/Z$/),
+      kind: 'transfer',
+      timeout_s: null,
+      pending_id: null,
+      reverses: null,
     });
     expect(response.headers.location).toBe(`/v1/transfers/${accepted.id}`);
     const messages = await drainGroup(aws.clients.sqs, debit);
@@ -867,6 +871,9 @@ describe('GET /v1/transfers/{id}', () => {
       status: 'queued',
       reason: null,
       processed_at: null,
+      pending: null,
+      reversals: [],
+      reversed_amount: '0',
       timeline: [
         { step: 'accepted', at: accepted.body.accepted_at },
         { step: 'idempotency_checked', at: accepted.body.accepted_at },

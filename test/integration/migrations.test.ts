@@ -28,6 +28,8 @@ const numberedNames = [
   '0009_fraud_first_payments',
   '0010_functions_in_repeatable_files',
   '0011_least_privilege',
+  '0012_pending_transfers_and_reversals',
+  '0013_account_status',
   '0017_invariant_checkpoints',
 ];
 
@@ -37,9 +39,11 @@ const emptyNumberedNames = ['0002_posting', '0003_invariants'];
 /** Every repeatable file, in the order it is applied (file-name order). */
 const repeatableNames = [
   'repeatable/account_lock_stripe',
+  'repeatable/account_status',
   'repeatable/check_invariants',
   'repeatable/check_invariants_incremental',
   'repeatable/entries_triggers',
+  'repeatable/expire_pending_transfers',
   'repeatable/fraud_flags_triggers',
   'repeatable/outbox_events',
   'repeatable/post_transfers',

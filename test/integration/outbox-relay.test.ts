@@ -82,6 +82,11 @@ async function receiveEvents(expectedCount: number): Promise<Record<string, unkn
   return details;
 }
 
+/** The id of an event's subject: its transfer's, or its account's. */
+function subjectId(event: LedgerEvent): string {
+  return String('transfer' in event ? event.transfer.id : event.account.id);
+}
+
 /** A publisher that refuses the events whose transfer id is in `refused` and counts its calls. */
 class RefusingPublisher implements EventPublisher {
   public callCount = 0;
@@ -95,11 +100,11 @@ class RefusingPublisher implements EventPublisher {
   public async publish(events: readonly LedgerEvent[]): Promise<PublishOutcome[]> {
     this.callCount += 1;
     this.seen.push(...events.map((event) => event.eventId));
-    const allowed = events.filter((event) => !this.refused.has(String(event.transfer.id)));
+    const allowed = events.filter((event) => !this.refused.has(subjectId(event)));
     const outcomes = await this.inner.publish(allowed);
     let next = 0;
     return events.map((event): PublishOutcome => {
-      if (this.refused.has(String(event.transfer.id))) return { kind: 'failed', reason: 'test: refused' };
+      if (this.refused.has(subjectId(event))) return { kind: 'failed', reason: 'test: refused' };
       const outcome = outcomes[next];
       next += 1;
       return outcome ?? { kind: 'failed', reason: 'test: missing outcome' };

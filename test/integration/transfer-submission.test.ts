@@ -8,10 +8,12 @@ import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aw
 import { describe, expect, it } from 'vitest';
 import { localAwsSettings } from '../../infra/local/aws';
 import { PowertoolsIdempotencyGuard } from '../../shared/adapters/aws/idempotency-guard';
+import { DynamoQueuedTransfers } from '../../shared/adapters/aws/queued-transfers';
 import { SubmissionRecords } from '../../shared/adapters/aws/submission-records';
 import { SqsTransferQueue } from '../../shared/adapters/aws/transfer-queue';
 import { DynamoVelocityStore } from '../../shared/adapters/aws/velocity-store';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
+import { PostgresTransferReader } from '../../shared/adapters/postgres/transfers-reader';
 import type { AccountId } from '../../shared/domain/ids';
 import { parseTransferMessage, type TransferCommand } from '../../shared/domain/transfer';
 import type { VelocityLimits } from '../../shared/domain/velocity';
@@ -83,6 +85,13 @@ function submission(
     queue:
       options.queue ??
       new SqsTransferQueue(options.sqs ?? aws.clients.sqs, aws.resources.queueUrls.transfers),
+    ledgerTransfers: new PostgresTransferReader(database.pool),
+    queuedTransfers: new DynamoQueuedTransfers(
+      dynamo,
+      aws.resources.tableNames.idempotency,
+      topology.tables.idempotency.partitionKey,
+    ),
+    pendingTimeoutSDefault: 60,
     logger: silentLogger,
   });
 }

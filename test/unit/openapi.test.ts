@@ -136,11 +136,12 @@ describe('the OpenAPI document', () => {
     expect(entriesQuerySchema.safeParse({}).success).toBe(true);
   });
 
-  for (const [name, schema, valid] of [
+  for (const [name, schema, valid, neededBy] of [
     [
       'CreateAccountRequest',
       createAccountBodySchema,
       { currency: 'USD', flags: {}, code: 1, metadata: {}, velocity: {} },
+      {},
     ],
     [
       'SubmitTransferRequest',
@@ -151,7 +152,11 @@ describe('the OpenAPI document', () => {
         amount: '1',
         currency: 'USD',
         metadata: {},
+        pending: true,
+        timeout_s: 60,
       },
+      // A timeout is only for a pending transfer: without `pending` the body is refused.
+      { pending: 'timeout_s' },
     ],
   ] as const) {
     it(`requires in ${name} exactly the fields the validator requires, and refuses others`, () => {
@@ -162,10 +167,15 @@ describe('the OpenAPI document', () => {
 
       for (const field of Object.keys(valid)) {
         const { [field]: _dropped, ...without } = valid as Json;
+        const dependent = (neededBy as Readonly<Record<string, string>>)[field];
         expect([field, zodSchema.safeParse(without).success]).toEqual([
           field,
-          !component.required.includes(field),
+          !component.required.includes(field) && dependent === undefined,
         ]);
+        if (dependent !== undefined) {
+          const { [dependent]: _alsoDropped, ...withoutEither } = without;
+          expect([field, zodSchema.safeParse(withoutEither).success]).toEqual([field, true]);
+        }
       }
       expect(zodSchema.safeParse({ ...valid, unknown_field: 1 }).success).toBe(false);
     });

@@ -2,14 +2,24 @@ import { describe, expect, it } from 'vitest';
 import { type AccountId, parseAccountId, parseTransferId, type TransferId } from '../../shared/domain/ids';
 import type { Metadata } from '../../shared/domain/metadata';
 import { amountMax, type CurrencyCode, parseCurrency } from '../../shared/domain/money';
-import { existsResults, type RejectionReason, rejectionReasons } from '../../shared/domain/results';
+import {
+  existsResults,
+  type RejectionReason,
+  rejectionReasons,
+  rejectionReasonsOf,
+} from '../../shared/domain/results';
 import {
   type AccountState,
+  decideCommand,
+  decidePendingResolution,
   decideTransfer,
   metadataEqual,
+  type PendingTarget,
+  type PendingTransferState,
   type RecordedTransfer,
+  type ReversalTarget,
 } from '../../shared/domain/rules';
-import type { TransferCommand } from '../../shared/domain/transfer';
+import type { ReferringCommand, TransferCommand } from '../../shared/domain/transfer';
 
 function accountId(value: string): AccountId {
   const id = parseAccountId(value);
@@ -43,6 +53,7 @@ function account(overrides: Partial<AccountState> & Pick<AccountState, 'id'>): A
     currency: usd,
     debitsMustNotExceedCredits: false,
     creditsMustNotExceedDebits: false,
+    status: 'open',
     debitsPosted: 0n,
     creditsPosted: 0n,
     debitsPending: 0n,
@@ -66,7 +77,16 @@ function transfer(overrides: Partial<TransferCommand> = {}): TransferCommand {
 
 function recordedFrom(command: TransferCommand): RecordedTransfer {
   const { debitAccountId, creditAccountId, amount, currency, metadata } = command;
-  return { debitAccountId, creditAccountId, amount, currency, metadata };
+  return {
+    kind: 'transfer',
+    debitAccountId,
+    creditAccountId,
+    amount,
+    currency,
+    metadata,
+    timeoutS: null,
+    referenceId: null,
+  };
 }
 
 /** The arguments of one `decideTransfer` call, recorded transfer aside. */
@@ -131,6 +151,27 @@ function violating(reasons: readonly RejectionReason[]): Scenario | undefined {
       credit.debitsPosted = 5n;
     }
   }
+  // States last: a closed account must be empty, which the totals above may already deny.
+  const states: [RejectionReason, 'debit' | 'credit', AccountState['status']][] = [
+    ['debit_account_frozen', 'debit', 'frozen'],
+    ['credit_account_frozen', 'credit', 'frozen'],
+    ['debit_account_closed', 'debit', 'closed'],
+    ['credit_account_closed', 'credit', 'closed'],
+  ];
+  for (const [reason, side, status] of states) {
+    if (!has(reason)) continue;
+    const target = side === 'debit' ? debit : credit;
+    if (target === undefined) return undefined;
+    target.status = status;
+  }
+  for (const side of [debit, credit]) {
+    if (
+      side?.status === 'closed' &&
+      (side.debitsPosted !== side.creditsPosted || side.debitsPending !== 0n || side.creditsPending !== 0n)
+    ) {
+      return undefined;
+    }
+  }
   return {
     transfer: transfer({ creditAccountId: same ? debitId : creditId }),
     debit,
@@ -138,22 +179,25 @@ function violating(reasons: readonly RejectionReason[]): Scenario | undefined {
   };
 }
 
+/** The reasons a plain transfer can be rejected with, in check order: the ones these tests build. */
+const transferReasons = rejectionReasonsOf('transfer');
+
 function decide(scenario: Scenario, recorded?: RecordedTransfer): ReturnType<typeof decideTransfer> {
   return decideTransfer(scenario.transfer, recorded, scenario.debit, scenario.credit);
 }
 
 /** Every pair of reasons one transfer can violate together, the earlier reason first. */
-const reasonPairs: [RejectionReason, RejectionReason][] = rejectionReasons.flatMap((earlier, index) =>
-  rejectionReasons
+const reasonPairs: [RejectionReason, RejectionReason][] = transferReasons.flatMap((earlier, index) =>
+  transferReasons
     .slice(index + 1)
     .filter((later) => violating([earlier, later]) !== undefined)
     .map((later): [RejectionReason, RejectionReason] => [earlier, later]),
 );
 
-const adjacentReasonPairs = rejectionReasons
+const adjacentReasonPairs = transferReasons
   .slice(1)
   .map((later, index): [RejectionReason, RejectionReason] => [
-    rejectionReasons[index] as RejectionReason,
+    transferReasons[index] as RejectionReason,
     later,
   ]);
 
@@ -164,7 +208,7 @@ describe('decideTransfer: the scenarios the order tests are built from', () => {
     expect(scenario && decide(scenario)).toBe('posted');
   });
 
-  it.each(rejectionReasons)('rejects a transfer that violates only %s with that reason', (reason) => {
+  it.each(transferReasons)('rejects a transfer that violates only %s with that reason', (reason) => {
     const scenario = violating([reason]);
 
     expect(scenario && decide(scenario)).toBe(reason);
@@ -222,7 +266,7 @@ describe('decideTransfer: the order rejection reasons are checked in', () => {
 });
 
 describe('decideTransfer: a transfer whose id is taken', () => {
-  it.each(rejectionReasons)('answers exists, not %s, when the same transfer was recorded', (reason) => {
+  it.each(transferReasons)('answers exists, not %s, when the same transfer was recorded', (reason) => {
     const scenario = violating([reason]);
     if (scenario === undefined) throw new Error(`test fixture: cannot violate ${reason}`);
 
@@ -510,5 +554,180 @@ describe('decideTransfer: the 2^63-1 bound on posted totals', () => {
     const credit = account({ id: creditId, creditsPending: amountMax });
 
     expect(decideTransfer(transfer({ amount: amountMax }), undefined, debit, credit)).toBe('posted');
+  });
+});
+
+describe('the closed result set', () => {
+  it('gives every rejection reason to some kind of transfer, and each kind checks its reasons in the one order', () => {
+    const kinds = ['transfer', 'pending', 'post_pending', 'void_pending', 'reversal'] as const;
+    const used = new Set(kinds.flatMap((kind) => rejectionReasonsOf(kind)));
+
+    expect([...rejectionReasons].filter((reason) => !used.has(reason))).toEqual([]);
+    for (const kind of kinds) {
+      const reasons = rejectionReasonsOf(kind);
+      expect(reasons).toEqual(
+        [...reasons].sort((a, b) => rejectionReasons.indexOf(a) - rejectionReasons.indexOf(b)),
+      );
+    }
+  });
+});
+
+const pendingId = transferId('00000000-0000-4000-8000-0000000000a1');
+const nowMs = Date.parse('2026-01-01T00:00:00Z');
+
+function hold(overrides: Partial<PendingTransferState> = {}): PendingTarget {
+  return {
+    kind: 'pending',
+    state: {
+      id: pendingId,
+      debitAccountId: debitId,
+      creditAccountId: creditId,
+      amount: 10n,
+      currency: usd,
+      status: 'pending',
+      expiresAtMs: nowMs + 1_000,
+      ...overrides,
+    },
+  };
+}
+
+function resolution(kind: 'post_pending' | 'void_pending', amount?: bigint): ReferringCommand {
+  return {
+    kind,
+    id,
+    referenceId: pendingId,
+    amount,
+    metadata: {},
+    acceptedAt: '2026-01-01T00:00:00.000Z',
+    referenced: undefined,
+  };
+}
+
+describe('decidePendingResolution: posting and voiding a pending transfer', () => {
+  const open = { debit: account({ id: debitId }), credit: account({ id: creditId }) };
+
+  it.each([
+    ['pending_transfer_not_found', { kind: 'not_found' } as PendingTarget],
+    ['pending_transfer_not_pending', { kind: 'not_pending' } as PendingTarget],
+    ['pending_transfer_already_posted', hold({ status: 'posted' })],
+    ['pending_transfer_already_voided', hold({ status: 'voided' })],
+    ['pending_transfer_expired', hold({ status: 'expired' })],
+    ['pending_transfer_expired', hold({ expiresAtMs: nowMs })],
+  ] as const)('answers a post with %s', (expected, target) => {
+    expect(decidePendingResolution(resolution('post_pending'), target, open.debit, open.credit, nowMs)).toBe(
+      expected,
+    );
+  });
+
+  it('rejects a post of more than the pending amount, and posts exactly the pending amount', () => {
+    const post = (amount: bigint) =>
+      decidePendingResolution(resolution('post_pending', amount), hold(), open.debit, open.credit, nowMs);
+
+    expect([post(11n), post(10n), post(1n)]).toEqual(['exceeds_pending_transfer_amount', 'posted', 'posted']);
+  });
+
+  it('says expired, not exceeds_pending_transfer_amount, for a too-large post after the timeout', () => {
+    const result = decidePendingResolution(
+      resolution('post_pending', 11n),
+      hold({ expiresAtMs: nowMs - 1 }),
+      open.debit,
+      open.credit,
+      nowMs,
+    );
+
+    expect(result).toBe('pending_transfer_expired');
+  });
+
+  it('refuses to post into a frozen account but lets the hold be voided', () => {
+    const frozen = account({ id: debitId, status: 'frozen' });
+
+    expect([
+      decidePendingResolution(resolution('post_pending'), hold(), frozen, open.credit, nowMs),
+      decidePendingResolution(resolution('void_pending'), hold(), frozen, open.credit, nowMs),
+    ]).toEqual(['debit_account_frozen', 'voided']);
+  });
+
+  it('posts a hold on a debits-limited account that has spent its credits on the hold itself', () => {
+    // The hold counted against the limit when it was made: posting it needs no further headroom.
+    const debit = account({
+      id: debitId,
+      debitsMustNotExceedCredits: true,
+      creditsPosted: 10n,
+      debitsPending: 10n,
+    });
+
+    expect(decidePendingResolution(resolution('post_pending'), hold(), debit, open.credit, nowMs)).toBe(
+      'posted',
+    );
+  });
+});
+
+describe('decideCommand: pending transfers and reversals', () => {
+  it('counts pending debits against a debits-limited account', () => {
+    const debit = account({
+      id: debitId,
+      debitsMustNotExceedCredits: true,
+      creditsPosted: 15n,
+      debitsPending: 10n,
+    });
+    const pending = transfer({ pending: { timeoutS: 60 } });
+
+    expect(decideTransfer(pending, undefined, debit, account({ id: creditId }))).toBe('exceeds_credits');
+    expect(decideTransfer(transfer({ amount: 5n }), undefined, debit, account({ id: creditId }))).toBe(
+      'posted',
+    );
+  });
+
+  function reversal(amount?: bigint): ReferringCommand {
+    return { ...resolution('post_pending', amount), kind: 'reversal' };
+  }
+
+  function original(overrides: Partial<ReversalTarget> = {}): ReversalTarget {
+    return {
+      kind: 'transfer',
+      status: 'posted',
+      debitAccountId: debitId,
+      creditAccountId: creditId,
+      amount: 10n,
+      currency: usd,
+      reversedAmount: 0n,
+      ...overrides,
+    };
+  }
+
+  // A reversal debits the original's credit account and credits its debit account.
+  const decideReversal = (
+    command: ReferringCommand,
+    target: ReversalTarget | undefined,
+    debit = account({ id: creditId }),
+  ) =>
+    decideCommand(command, {
+      recorded: undefined,
+      original: target,
+      debit,
+      credit: account({ id: debitId }),
+      nowMs,
+    });
+
+  it.each([
+    ['transfer_not_found', reversal(), undefined],
+    ['transfer_not_posted', reversal(), original({ status: 'rejected' })],
+    ['transfer_not_posted', reversal(), original({ kind: 'pending', status: 'pending' })],
+    ['exceeds_reversible_amount', reversal(11n), original()],
+    ['exceeds_reversible_amount', reversal(), original({ reversedAmount: 1n })],
+    ['posted', reversal(9n), original({ reversedAmount: 1n })],
+  ] as const)('answers %s', (expected, command, target) => {
+    expect(decideReversal(command, target)).toBe(expected);
+  });
+
+  it('rejects a reversal with exceeds_credits once the money has left a debits-limited account', () => {
+    const spent = account({
+      id: creditId,
+      debitsMustNotExceedCredits: true,
+      creditsPosted: 10n,
+      debitsPosted: 10n,
+    });
+
+    expect(decideReversal(reversal(), original(), spent)).toBe('exceeds_credits');
   });
 });

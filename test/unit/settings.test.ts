@@ -153,7 +153,7 @@ describe('the settings table', () => {
     expect(new Set(names).size).toBe(names.length);
     for (const name of names) {
       expect(name).toMatch(
-        /^(LEDGER_(DB|QUEUE|TABLE|EVENT|CONSUMER|VELOCITY|FRAUD|CHECKER|LOCAL|LOCALSTACK|API)_[A-Z0-9_]+|LEDGER_URL|DATABASE_URL|PORT|AWS_ENDPOINT_URL)$/,
+        /^(LEDGER_(DB|QUEUE|TABLE|EVENT|CONSUMER|VELOCITY|PENDING|FRAUD|CHECKER|LOCAL|LOCALSTACK|API)_[A-Z0-9_]+|LEDGER_URL|DATABASE_URL|PORT|AWS_ENDPOINT_URL)$/,
       );
     }
   });

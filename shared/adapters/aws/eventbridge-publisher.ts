@@ -22,8 +22,8 @@ export interface EventBridgeTarget {
 
 /**
  * Publishes ledger events to an EventBridge bus, in PutEvents calls of at most 10 entries.
- * Detail is `{event_id, type, transfer}` (`violation` instead of `transfer` for
- * `ledger.invariant_violated`) and DetailType the event type, so rules can route on it.
+ * Detail is `{event_id, type, transfer}`, `account` instead of `transfer` for an account event and
+ * `violation` for `ledger.invariant_violated`; DetailType is the event type, so rules can route on it.
  */
 export class EventBridgePublisher implements EventPublisher {
   public constructor(
@@ -48,7 +48,9 @@ export class EventBridgePublisher implements EventPublisher {
       Detail: JSON.stringify(
         'transfer' in event
           ? { event_id: event.eventId, type: event.type, transfer: event.transfer }
-          : { event_id: event.eventId, type: event.type, violation: event.violation },
+          : 'account' in event
+            ? { event_id: event.eventId, type: event.type, account: event.account }
+            : { event_id: event.eventId, type: event.type, violation: event.violation },
       ),
     };
   }

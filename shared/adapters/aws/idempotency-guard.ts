@@ -21,7 +21,7 @@ import {
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
-import { parseTransferMessage, type TransferCommand, toTransferMessage } from '../../domain/transfer';
+import { type LedgerCommand, parseLedgerMessage, toTransferMessage } from '../../domain/transfer';
 import type { Logger } from '../../ports/logger';
 import {
   type IdempotencyGuard,
@@ -73,7 +73,7 @@ export class PowertoolsIdempotencyGuard implements IdempotencyGuard {
     body: SubmissionBody,
     work: (reservation: Reservation) => Promise<SubmissionAnswer>,
     signal?: AbortSignal,
-  ): Promise<TransferCommand> {
+  ): Promise<LedgerCommand> {
     const { records, logger } = this.options;
     const attempt = records.newAttempt(signal);
     const outcome: { answered?: SubmissionAnswer; failed?: { readonly error: unknown } } = {};
@@ -126,7 +126,7 @@ export class PowertoolsIdempotencyGuard implements IdempotencyGuard {
       throw translateIdempotencyError(error);
     }
     if (outcome.answered !== undefined) return outcome.answered.transfer;
-    const parsed = parseTransferMessage(stored);
+    const parsed = parseLedgerMessage(stored);
     if (!parsed.ok)
       throw new Error(`assertion failed: a stored submission answer is a transfer: ${parsed.reason}`);
     return parsed.value;

@@ -1,6 +1,5 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { TransferCommand } from '../../domain/transfer';
-import { toTransferMessage } from '../../domain/transfer';
+import { type LedgerCommand, messageGroupOf, toTransferMessage } from '../../domain/transfer';
 import {
   TransferNotQueuedError,
   type TransferQueue,
@@ -9,10 +8,11 @@ import {
 import { callDeadline } from './call-deadline';
 
 /**
- * The transfers FIFO queue on SQS. The message group is the debit account, so one account's
- * transfers are posted in the order they were accepted, while different accounts' run in
- * parallel; the deduplication id is the transfer id, so a resend within SQS's five-minute window
- * is dropped (the ledger's unique id covers later ones).
+ * The transfers FIFO queue on SQS. The message group is the debit account (of the transfer, or of
+ * the transfer a post, void or reversal names: `messageGroupOf`), so one account's transfers are
+ * posted in the order they were accepted, and a post after the pending transfer it posts, while
+ * different accounts' run in parallel; the deduplication id is the transfer id, so a resend
+ * within SQS's five-minute window is dropped (the ledger's unique id covers later ones).
  *
  * A failed send is told apart by what every attempt the SDK made met: when each was refused
  * before the message could be stored (SQS answered a client error such as a missing queue or
@@ -27,11 +27,11 @@ export class SqsTransferQueue implements TransferQueue {
     private readonly queueUrl: string,
   ) {}
 
-  public async send(transfer: TransferCommand, signal?: AbortSignal): Promise<void> {
+  public async send(transfer: LedgerCommand, signal?: AbortSignal): Promise<void> {
     const command = new SendMessageCommand({
       QueueUrl: this.queueUrl,
       MessageBody: JSON.stringify(toTransferMessage(transfer)),
-      MessageGroupId: transfer.debitAccountId,
+      MessageGroupId: messageGroupOf(transfer),
       MessageDeduplicationId: transfer.id,
     });
     // What each attempt met: its error, or `answered` when SQS answered it in full.

@@ -1,5 +1,12 @@
 import type pg from 'pg';
 import {
+  type AccountAction,
+  type AccountActionOutcome,
+  accountActionRefusals,
+  parseAccountStatus,
+} from '../../domain/accounts';
+import {
+  type AccountChangeId,
   type AccountId,
   newAccountId,
   parseAccountId,
@@ -15,7 +22,7 @@ import { int8, timestamp } from './rows';
 import { inTransaction } from './transaction';
 
 const accountColumns = `id, currency, code, debits_must_not_exceed_credits, credits_must_not_exceed_debits,
-  debits_posted, credits_posted, debits_pending, credits_pending, metadata, created_at, version,
+  status, debits_posted, credits_posted, debits_pending, credits_pending, metadata, created_at, version,
   velocity_window_s, velocity_max_transfers, velocity_max_amount, velocity_version`;
 
 interface AccountRow {
@@ -24,6 +31,7 @@ interface AccountRow {
   readonly code: number;
   readonly debits_must_not_exceed_credits: boolean;
   readonly credits_must_not_exceed_debits: boolean;
+  readonly status: string;
   readonly debits_posted: string;
   readonly credits_posted: string;
   readonly debits_pending: string;
@@ -121,6 +129,38 @@ export class PostgresAccountStore implements AccountStore {
   }
 
   /**
+   * One transaction: `ledger.change_account_status` locks the row, decides and records the change
+   * with its event; the account is then read as that transaction left it.
+   */
+  public async changeStatus(
+    id: AccountId,
+    action: AccountAction,
+    changeId: AccountChangeId,
+  ): Promise<{ readonly outcome: AccountActionOutcome; readonly account: Account } | undefined> {
+    return this.transaction('changeStatus', async (client) => {
+      const changed = await client.query<{ outcome: string }>(
+        'select ledger.change_account_status($1, $2, $3) as outcome',
+        [id, action, changeId],
+      );
+      const outcome = changed.rows[0]?.outcome;
+      if (outcome === 'not_found') return undefined;
+      const { rows } = await client.query<AccountRow>(
+        `select ${accountColumns} from ledger.accounts where id = $1`,
+        [id],
+      );
+      const row = rows[0];
+      if (row === undefined) throw new Error(`assertion failed: account ${id} exists after its change`);
+      const account = toAccount(row);
+      if (outcome === 'changed' || outcome === 'unchanged') {
+        return { outcome: { kind: outcome, status: account.status }, account };
+      }
+      const reason = accountActionRefusals.find((refusal) => refusal === outcome);
+      if (reason === undefined) throw new Error(`assertion failed: account action outcome ${outcome}`);
+      return { outcome: { kind: 'refused', reason }, account };
+    });
+  }
+
+  /**
    * One round trip: the account's row decides between "no such account" (no row) and "no
    * entries" (one row of nulls); the page is read from the entries' primary key (account_id, id)
    * backwards, one row more than asked to learn whether older entries remain.
@@ -213,6 +253,7 @@ function toAccount(row: AccountRow): Account {
     code: row.code,
     debitsMustNotExceedCredits: row.debits_must_not_exceed_credits,
     creditsMustNotExceedDebits: row.credits_must_not_exceed_debits,
+    status: accountStatus(row.status),
     debitsPosted: int8(row.debits_posted, 'debits_posted'),
     creditsPosted: int8(row.credits_posted, 'credits_posted'),
     debitsPending: int8(row.debits_pending, 'debits_pending'),
@@ -245,6 +286,12 @@ function toEntry(row: EntryRow): Entry {
     creditsPostedAfter: int8(row.credits_posted_after, 'credits_posted_after'),
     createdAt: timestamp(row.created_at, 'created_at'),
   };
+}
+
+function accountStatus(value: string): Account['status'] {
+  const status = parseAccountStatus(value);
+  if (status === undefined) throw new Error(`assertion failed: stored account status ${value} is known`);
+  return status;
 }
 
 /** Ids and currencies the database hands back were checked on the way in; a bad one is a bug. */

@@ -1,5 +1,7 @@
 import type pg from 'pg';
 import type { TransferId } from '../../domain/ids';
+import type { RecordedStatus } from '../../domain/rules';
+import { transferKinds } from '../../domain/transfer';
 import type {
   ActivityPage,
   ActivityPosition,
@@ -29,12 +31,13 @@ interface ChangeRow {
   readonly outbox_id: string;
   readonly horizon: string;
   readonly id: string;
+  readonly kind: string;
   readonly status: string;
   readonly reason: string | null;
   readonly debit_account_id: string | null;
   readonly credit_account_id: string | null;
   readonly amount: string | null;
-  readonly currency: string;
+  readonly currency: string | null;
   readonly accepted_at: Date;
   readonly processed_at: Date;
   readonly published_at: Date | null;
@@ -57,7 +60,7 @@ const changeFeedSql = (order: 'asc' | 'desc') => `
            pg_snapshot_xmax(pg_current_snapshot())::text::bigint - 1 as newest
   ),
   scanned as (
-    select o.id, o.transfer_id, o.published_at, o.xmin::text::bigint as xid32
+    select o.id, o.transfer_id, o.event_type, o.published_at, o.xmin::text::bigint as xid32
       from ledger.outbox o
      where o.id > (select coalesce(max(id), 0) from ledger.outbox) - $4::bigint
   ),
@@ -67,9 +70,11 @@ const changeFeedSql = (order: 'asc' | 'desc') => `
       from scanned s, snapshot
   )
   select w.xid::text as xid, w.id::text as outbox_id, w.horizon::text as horizon,
-         t.id, t.status, t.reason, t.debit_account_id, t.credit_account_id, t.amount::text as amount,
+         t.id, t.kind, case when w.event_type = 'transfer.expired' then 'expired' else t.status end as status,
+         t.reason, t.debit_account_id, t.credit_account_id, t.amount::text as amount,
          t.currency, t.accepted_at, t.processed_at, w.published_at
     from widened w
+    -- The account.* events are about account changes, not transfers: the feed leaves them out.
     join ledger.transfers t on t.id = w.transfer_id
    where w.xid < w.horizon
      and ($1::bigint is null or (w.xid, w.id) > ($1::bigint, $2::bigint))
@@ -122,14 +127,14 @@ export class PostgresAdminReader implements AdminLedgerReader {
   }
 
   public async listTransfers(query: {
-    readonly status: 'posted' | 'rejected' | undefined;
+    readonly status: RecordedStatus | undefined;
     readonly limit: number;
     readonly beforeId: TransferId | undefined;
   }): Promise<TransferListPage> {
     // Transfer ids are UUIDv7, so the primary key's order is the order they were accepted in.
     const rows = await this.query<Omit<ChangeRow, 'xid' | 'outbox_id' | 'horizon' | 'published_at'>>(
       'listTransfers',
-      `select t.id, t.status, t.reason, t.debit_account_id, t.credit_account_id, t.amount::text as amount,
+      `select t.id, t.kind, t.status, t.reason, t.debit_account_id, t.credit_account_id, t.amount::text as amount,
               t.currency, t.accepted_at, t.processed_at
          from ledger.transfers t
         where ($1::text is null or t.status = $1)
@@ -164,9 +169,10 @@ export class PostgresAdminReader implements AdminLedgerReader {
        select floor(extract(epoch from r.created_at))::int as second, count(*)::int as recorded,
               b.scanned, b.oldest
          from bounds b
-         -- One posted-or-rejected event per recorded transfer; a later event (a flag) is no transfer.
+         -- One outcome event per recorded transfer; a later event (a flag, an expiry) is no transfer.
          left join recent r on r.created_at > now() - make_interval(secs => $1)
-                           and r.event_type in ('transfer.posted', 'transfer.rejected')
+                           and r.event_type in ('transfer.posted', 'transfer.rejected', 'transfer.pending',
+                                                'transfer.voided')
         group by 1, b.scanned, b.oldest`,
       [windowS, throughputScanRowCountMax],
     );
@@ -261,25 +267,32 @@ export class PostgresAdminReader implements AdminLedgerReader {
 function recordedTransfer(
   row: Omit<ChangeRow, 'xid' | 'outbox_id' | 'horizon' | 'published_at'>,
 ): RecordedTransferRow {
-  // The API only makes two-account transfers; the admin views show those.
-  if (row.debit_account_id === null || row.credit_account_id === null || row.amount === null) {
-    throw new Error(`assertion failed: transfer ${row.id} has a debit and a credit account`);
-  }
-  if (row.status !== 'posted' && row.status !== 'rejected') {
-    throw new Error(`assertion failed: transfer status ${row.status}`);
+  const kind = transferKinds.find((candidate) => candidate === row.kind);
+  const status = listedStatuses.find((candidate) => candidate === row.status);
+  if (kind === undefined || status === undefined) {
+    throw new Error(`assertion failed: transfer kind ${row.kind} and status ${row.status}`);
   }
   return {
     id: transferId(row.id),
-    status: row.status,
+    kind,
+    status,
     reason: row.reason,
     debitAccountId: row.debit_account_id,
     creditAccountId: row.credit_account_id,
-    amount: int8(row.amount, 'amount'),
+    amount: row.amount === null ? null : int8(row.amount, 'amount'),
     currency: row.currency,
     acceptedAt: timestamp(row.accepted_at, 'accepted_at'),
     processedAt: timestamp(row.processed_at, 'processed_at'),
   };
 }
+
+const listedStatuses: readonly RecordedTransferRow['status'][] = [
+  'posted',
+  'rejected',
+  'pending',
+  'voided',
+  'expired',
+];
 
 /** The value below which `fraction` of the sorted values lie (nearest rank). */
 function percentile(sorted: readonly number[], fraction: number): number {

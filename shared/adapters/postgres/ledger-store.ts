@@ -1,9 +1,15 @@
 import pg from 'pg';
-import type { AccountId } from '../../domain/ids';
+import type { AccountId, TransferId } from '../../domain/ids';
 import { parseTransferResult, type TransferResult } from '../../domain/results';
-import { type TransferCommand, toTransferMessage } from '../../domain/transfer';
+import { isReferring, type LedgerCommand, toTransferMessage } from '../../domain/transfer';
 import { SerializationRetriesExhaustedError } from '../../errors';
-import type { LedgerStore, PoisonRecord, PostBatchOutcome } from '../../ports/ledger-store';
+import type {
+  LedgerStore,
+  PendingExpiryStore,
+  PoisonRecord,
+  PostBatchOutcome,
+} from '../../ports/ledger-store';
+import { transferId } from './accounts-store';
 import { classifyDatabaseError, isRetryable, isTakenIdBet } from './errors';
 
 const { escapeLiteral } = pg;
@@ -22,6 +28,9 @@ export const defaultRetryPolicy: RetryPolicy = { retryCountMax: 12, backoffBaseM
 
 /** The most transfers one call of `ledger.post_transfers` takes (the SQL function checks it too). */
 export const postBatchSizeMax = 1000;
+
+/** The most holds one call of `ledger.expire_pending_transfers` releases (the SQL function checks it too). */
+export const expiryBatchSizeMax = 1000;
 
 /** The most characters of a poison record's body that are kept (the column's bound). */
 const poisonBodyCharsMax = 262_144;
@@ -57,9 +66,10 @@ const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeo
 /**
  * The ledger in Postgres. A batch is one SERIALIZABLE transaction around one call of
  * `ledger.post_transfers`, which locks the touched accounts in id order and decides every
- * transfer in message order; the whole transaction is retried on 40001 and 40P01.
+ * transfer in message order; the whole transaction is retried on 40001 and 40P01. The expiry
+ * sweep is one READ COMMITTED call of `ledger.expire_pending_transfers`, retried the same way.
  */
-export class PostgresLedgerStore implements LedgerStore {
+export class PostgresLedgerStore implements LedgerStore, PendingExpiryStore {
   private readonly retryPolicy: RetryPolicy;
   private readonly random: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -79,7 +89,7 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   public async postBatch(
-    transfers: readonly TransferCommand[],
+    transfers: readonly LedgerCommand[],
     poison: readonly PoisonRecord[],
     receivedAt?: Date,
   ): Promise<PostBatchOutcome> {
@@ -121,6 +131,31 @@ export class PostgresLedgerStore implements LedgerStore {
     });
   }
 
+  public async expirePending(now: Date, countMax: number): Promise<readonly TransferId[]> {
+    if (!Number.isInteger(countMax) || countMax < 1 || countMax > expiryBatchSizeMax) {
+      throw new RangeError(`a sweep releases 1 to ${expiryBatchSizeMax} holds, got ${countMax}`);
+    }
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= this.retryPolicy.retryCountMax; attempt += 1) {
+      if (attempt > 0) await this.sleep(this.backoffMs(attempt));
+      try {
+        const { rows } = await this.pool.query<{ transfer_id: string }>(
+          'select transfer_id from ledger.expire_pending_transfers($1::timestamptz, $2::int)',
+          [now.toISOString(), countMax],
+        );
+        return rows.map((row) => transferId(row.transfer_id));
+      } catch (error) {
+        // It locks accounts in id order, as batches do; a deadlock is still retried, like a batch's.
+        if (!isRetryable(error)) throw classifyDatabaseError(error, { operation: 'expirePending', attempt });
+        lastError = error;
+      }
+    }
+    throw new SerializationRetriesExhaustedError({
+      cause: lastError,
+      context: { operation: 'expirePending', attemptCount: this.retryPolicy.retryCountMax + 1 },
+    });
+  }
+
   private backoffMs(attempt: number): number {
     const ceilingMs = Math.min(
       this.retryPolicy.backoffCapMs,
@@ -138,7 +173,7 @@ export class PostgresLedgerStore implements LedgerStore {
    * fast-path lock slots.
    */
   private async postOnce(
-    transfers: readonly TransferCommand[],
+    transfers: readonly LedgerCommand[],
     payload: string,
     receivedAtSql: string,
     stripes: readonly string[],
@@ -188,9 +223,16 @@ export function lockStripes(accountIds: Iterable<AccountId>): string[] {
   return [...stripes].sort().map((stripe) => `ledger_lock.stripe_${stripe}`);
 }
 
-/** Every account a batch touches. */
-function accountsOf(transfers: readonly TransferCommand[]): AccountId[] {
-  return transfers.flatMap((transfer) => [transfer.debitAccountId, transfer.creditAccountId]);
+/**
+ * Every account a batch touches, as far as the commands say: a post, void or reversal touches the
+ * accounts of the transfer it names, which the API found (and the engine checks).
+ */
+function accountsOf(transfers: readonly LedgerCommand[]): AccountId[] {
+  return transfers.flatMap((transfer) => {
+    if (!isReferring(transfer)) return [transfer.debitAccountId, transfer.creditAccountId];
+    const { referenced } = transfer;
+    return referenced === undefined ? [] : [referenced.debitAccountId, referenced.creditAccountId];
+  });
 }
 
 /**
@@ -206,7 +248,7 @@ export class ContendedAccounts {
     private readonly nowMs: () => number,
   ) {}
 
-  public remember(transfers: readonly TransferCommand[]): void {
+  public remember(transfers: readonly LedgerCommand[]): void {
     const untilMs = this.nowMs() + this.policy.rememberMs;
     for (const id of accountsOf(transfers)) {
       this.untilMs.delete(id);
@@ -219,7 +261,7 @@ export class ContendedAccounts {
   }
 
   /** The batch's accounts to take stripes for: those it touches twice or more, and remembered ones. */
-  public filter(transfers: readonly TransferCommand[]): AccountId[] {
+  public filter(transfers: readonly LedgerCommand[]): AccountId[] {
     const nowMs = this.nowMs();
     const seen = new Set<AccountId>();
     const contended = new Set<AccountId>();

@@ -1,12 +1,17 @@
 import type pg from 'pg';
-import type { LedgerEvent, LedgerEventType, PublishOutcome } from '../../ports/event-publisher';
+import {
+  accountEventTypes,
+  type LedgerEvent,
+  type PublishOutcome,
+  transferEventTypes,
+} from '../../ports/event-publisher';
 import type { OutboxStore, RelayOutcome } from '../../ports/outbox';
 import { inTransaction } from './transaction';
 
 interface OutboxRow {
   readonly id: string;
   readonly event_id: string;
-  readonly event_type: LedgerEventType;
+  readonly event_type: string;
   readonly payload: Record<string, unknown>;
 }
 
@@ -39,9 +44,7 @@ export class PostgresOutboxStore implements OutboxStore {
         [rowCountMax],
       );
       if (rows.length === 0) return { selectedCount: 0, publishedCount: 0, failedCount: 0 };
-      const outcomes = await publish(
-        rows.map((row) => ({ eventId: row.event_id, type: row.event_type, transfer: row.payload })),
-      );
+      const outcomes = await publish(rows.map(toEvent));
       if (outcomes.length !== rows.length) {
         throw new Error(`the publisher answered ${outcomes.length} outcomes for ${rows.length} events`);
       }
@@ -62,4 +65,13 @@ export class PostgresOutboxStore implements OutboxStore {
       };
     });
   }
+}
+
+/** An outbox row's event: about a transfer or an account, as its type says. */
+function toEvent(row: OutboxRow): LedgerEvent {
+  const transferType = transferEventTypes.find((type) => type === row.event_type);
+  if (transferType !== undefined) return { eventId: row.event_id, type: transferType, transfer: row.payload };
+  const accountType = accountEventTypes.find((type) => type === row.event_type);
+  if (accountType !== undefined) return { eventId: row.event_id, type: accountType, account: row.payload };
+  throw new Error(`assertion failed: outbox event type ${row.event_type}`);
 }
