@@ -187,14 +187,6 @@ export function createWiring(options: WiringOptions): Wiring {
   );
   const fraudStore = once(() => new PostgresFraudStore(pool()));
   const transferReader = once(() => new PostgresTransferReader(pool()));
-  const queuedTransfers = once(
-    () =>
-      new DynamoQueuedTransfers(
-        clients().dynamo,
-        table('idempotency'),
-        topology.tables.idempotency.partitionKey,
-      ),
-  );
   const ledgerStore = once(() => new PostgresLedgerStore(pool()));
 
   const services = {

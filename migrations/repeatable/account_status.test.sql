@@ -9,6 +9,11 @@ declare
 begin
   assert _change is not null, 'ledger.change_account_status exists';
   assert has_function_privilege('ledgerx_app', _change, 'execute'), 'the app may change account states';
+  assert (select prosecdef from pg_proc where oid = _change),
+    'account changes run with their owner''s rights: the app may not write account states itself';
+  assert (select proconfig from pg_proc where oid = _change) = array['search_path=pg_catalog, pg_temp'],
+    'account changes pin their search path';
+  assert not has_function_privilege('public', _change, 'execute'), 'PUBLIC may not change account states';
   assert ledger.change_account_status(gen_random_uuid(), 'freeze', gen_random_uuid()) = 'not_found',
     'an unknown account is not found';
   begin

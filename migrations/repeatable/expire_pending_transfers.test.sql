@@ -15,7 +15,11 @@ declare
 begin
   assert _sweep is not null, 'ledger.expire_pending_transfers exists';
   assert has_function_privilege('ledgerx_app', _sweep, 'execute'), 'the app may sweep';
-  assert (select prosecdef from pg_proc where oid = _sweep) = false, 'the sweep runs with the caller''s rights';
+  assert (select prosecdef from pg_proc where oid = _sweep),
+    'the sweep runs with its owner''s rights: it gives money back, which the app may not write';
+  assert (select proconfig from pg_proc where oid = _sweep) = array['search_path=pg_catalog, pg_temp'],
+    'the sweep pins its search path';
+  assert not has_function_privilege('public', _sweep, 'execute'), 'PUBLIC may not sweep';
   begin
     perform ledger.expire_pending_transfers(now(), 0);
     assert false, 'a sweep of no holds is refused';

@@ -353,7 +353,8 @@ describe('reversals', () => {
   it('rejects a reversal with exceeds_credits when the money has already left a limited account', async () => {
     const { debit, credit: spender } = await fundedPair();
     const sink = await createAccount(database.pool);
-    await database.pool.query(
+    // Flags are set when an account opens; the owner changes them here, behind the API.
+    await database.ownerPool.query(
       'update ledger.accounts set debits_must_not_exceed_credits = true where id = $1',
       [spender],
     );
