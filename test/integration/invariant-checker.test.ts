@@ -261,6 +261,43 @@ describe('the invariant checker', () => {
     }
   });
 
+  it('under a steady stream of writers, goes as far as an earlier run saw ids drawn once those writers ended', async () => {
+    const { debit, credit } = await postTransfers(1);
+    const [first, second] = [await database.pool.connect(), await database.pool.connect()];
+    /** Begins a posting transaction that draws its entry ids and stays open. */
+    const postAndHold = async (connection: pg.PoolClient): Promise<void> => {
+      const transfer = transferFactory({ debitAccountId: debit, creditAccountId: credit, amount: 1n });
+      await connection.query('begin');
+      await connection.query('select * from ledger.post_transfers($1::jsonb)', [
+        JSON.stringify([toTransferMessage(transfer)]),
+      ]);
+    };
+    try {
+      await postAndHold(first);
+      const whileFirstOpen = await checker().run();
+      await first.query('commit');
+      const firstLastId = await lastEntryId();
+      // A second writer is in flight when the next run looks: nobody is ever not writing.
+      await postAndHold(second);
+      const whileSecondOpen = await checker().run();
+      await second.query('commit');
+      const afterBoth = await checker().run();
+
+      expect(whileFirstOpen.entryIdChecked).toBeLessThan(firstLastId - 1n);
+      expect(whileSecondOpen).toMatchObject({ stoppedBy: 'caught-up', entryIdChecked: firstLastId });
+      expect(afterBoth).toMatchObject({
+        stoppedBy: 'caught-up',
+        entryIdChecked: await lastEntryId(),
+        foundCount: 0,
+      });
+    } finally {
+      for (const connection of [first, second]) {
+        await connection.query('rollback').catch(() => undefined);
+        connection.release();
+      }
+    }
+  });
+
   it('finds an entry whose amount was changed after it was checked, records it once, and publishes one event', async () => {
     await postTransfers(2);
     await checker().run();
