@@ -21,6 +21,7 @@ import openapi from './openapi';
 import outboxRelay from './outbox-relay';
 import setAccountVelocity from './set-account-velocity';
 import submitTransfer from './submit-transfer';
+import submitTransferBatch from './submit-transfer-batch';
 import transferConsumer from './transfer-consumer';
 import transferEvents from './transfer-events';
 
@@ -30,6 +31,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   listAccountEntries,
   setAccountVelocity,
   submitTransfer,
+  submitTransferBatch,
   getTransfer,
   listFraudFlags,
   openapi,

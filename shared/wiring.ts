@@ -11,12 +11,14 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
+import { PowertoolsBatchIdempotencyGuard } from './adapters/aws/batch-idempotency-guard';
 import { type SecretReader, secretPassword, secretsManagerReader } from './adapters/aws/database-secret';
 import { EventBridgePublisher } from './adapters/aws/eventbridge-publisher';
 import { PowertoolsIdempotencyGuard } from './adapters/aws/idempotency-guard';
 import { SqsQueueDepths } from './adapters/aws/queue-depths';
 import { DynamoQueuedTransfers } from './adapters/aws/queued-transfers';
 import { SubmissionRecords } from './adapters/aws/submission-records';
+import { SqsTransferBatchQueue } from './adapters/aws/transfer-batch-queue';
 import { SqsTransferQueue } from './adapters/aws/transfer-queue';
 import { DynamoVelocityStore } from './adapters/aws/velocity-store';
 import { PostgresAccountStore } from './adapters/postgres/accounts-store';
@@ -35,6 +37,11 @@ import type { Logger } from './ports/logger';
 import type { DatabaseMigrations } from './ports/migrations';
 import { AccountService } from './services/accounts';
 import { AdminService } from './services/admin';
+import {
+  batchSubmissionAnswerMarginMs,
+  batchSubmissionTimeoutMs,
+  TransferBatchSubmission,
+} from './services/batch-submission';
 import { EventReceiptService } from './services/event-receipts';
 import { FraudFlagService, FraudPatternService, FraudScoringService } from './services/fraud';
 import { OutboxRelay } from './services/outbox-relay';
@@ -84,6 +91,7 @@ export function awsClients(settings: AwsClientSettings): AwsClients {
 export interface Services {
   readonly accounts: AccountService;
   readonly transferSubmission: TransferSubmission;
+  readonly transferBatchSubmission: TransferBatchSubmission;
   readonly transferStatus: TransferStatusService;
   readonly posting: PostingService;
   readonly outboxRelay: OutboxRelay;
@@ -149,6 +157,20 @@ export function createWiring(options: WiringOptions): Wiring {
       }),
   );
   const velocityStore = once(() => new DynamoVelocityStore(clients().dynamo, table('velocity')));
+  // One per wiring, shared by single and batch submissions: its cache of each account's window.
+  const velocity = once(
+    () => new VelocityService({ store: velocityStore(), defaults: settings.velocity, logger, now }),
+  );
+  // One records instance per guard, never shared: Powertools keeps the key prefix and the
+  // in-progress bound on the instance, and a batch's differ from a single transfer's.
+  const submissionRecords = (): SubmissionRecords =>
+    new SubmissionRecords({
+      dynamo: clients().dynamo,
+      tableName: table('idempotency'),
+      keyAttribute: topology.tables.idempotency.partitionKey,
+      expiryAttribute: topology.tables.idempotency.ttlAttribute,
+      now,
+    });
   const fraudStore = once(() => new PostgresFraudStore(pool()));
 
   const services = {
@@ -164,20 +186,28 @@ export function createWiring(options: WiringOptions): Wiring {
         new TransferSubmission({
           budgetMs: submissionTimeoutMs - submissionAnswerMarginMs,
           guard: new PowertoolsIdempotencyGuard({
-            records: new SubmissionRecords({
-              dynamo: clients().dynamo,
-              tableName: table('idempotency'),
-              keyAttribute: topology.tables.idempotency.partitionKey,
-              expiryAttribute: topology.tables.idempotency.ttlAttribute,
-              now,
-            }),
+            records: submissionRecords(),
             inProgressMsMax: submissionTimeoutMs,
             logger,
           }),
-          velocity: new VelocityService({ store: velocityStore(), defaults: settings.velocity, logger, now }),
+          velocity: velocity(),
           queue: new SqsTransferQueue(clients().sqs, queueUrl('transfers')),
           logger,
           now,
+        }),
+    ),
+    transferBatchSubmission: once(
+      () =>
+        new TransferBatchSubmission({
+          budgetMs: batchSubmissionTimeoutMs - batchSubmissionAnswerMarginMs,
+          guard: new PowertoolsBatchIdempotencyGuard({
+            records: submissionRecords(),
+            inProgressMsMax: batchSubmissionTimeoutMs,
+            logger,
+          }),
+          velocity: velocity(),
+          queue: new SqsTransferBatchQueue(clients().sqs, queueUrl('transfers')),
+          logger,
         }),
     ),
     transferStatus: once(

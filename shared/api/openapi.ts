@@ -97,7 +97,6 @@ const problemDescriptions: Readonly<Record<number, string>> = {
   401: 'The x-api-key header is missing or wrong.',
   404: 'No such resource.',
   409: 'A request with the same Idempotency-Key is in progress; retry later.',
-  413: `The body is larger than ${requestBodyBytesMax} bytes.`,
   422: 'The Idempotency-Key was used before with a different body.',
   429:
     "velocity_exceeded: the transfer would pass the debit account's velocity limit; nothing was queued " +
@@ -110,9 +109,13 @@ const problemDescriptions: Readonly<Record<number, string>> = {
     'a retry with the same Idempotency-Key and body gives the definite answer (after its Retry-After seconds).',
 };
 
-function problemResponse(status: number): JsonObject {
+function problemResponse(status: number, definition: HttpFunction): JsonObject {
+  const bodyBytesMax = definition.request.bodyBytesMax ?? requestBodyBytesMax;
   return {
-    description: problemDescriptions[status] ?? 'A problem.',
+    description:
+      status === 413
+        ? `The body is larger than ${bodyBytesMax} bytes.`
+        : (problemDescriptions[status] ?? 'A problem.'),
     ...(status === 429
       ? {
           headers: {
@@ -141,7 +144,8 @@ function operation(definition: HttpFunction): JsonObject {
       },
     },
   };
-  for (const status of [...spec.problems, 500]) responses[String(status)] = problemResponse(status);
+  for (const status of [...spec.problems, 500])
+    responses[String(status)] = problemResponse(status, definition);
   const parameters = parametersOf(definition);
   const body = definition.request.body;
   return {

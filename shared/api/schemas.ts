@@ -8,6 +8,7 @@
  * `parseMinorUnits`: a JSON number would lose precision above 2^53 before anything could check it.
  */
 import { z } from 'zod';
+import { batchItemCountMax } from '../domain/batch';
 import { fraudReasons } from '../domain/fraud';
 import { parseAccountId, parseTransferId } from '../domain/ids';
 import { metadataBytesMax, metadataDepthMax, parseMetadata } from '../domain/metadata';
@@ -442,6 +443,71 @@ export const problemResponseSchema = z
 export const healthResponseSchema = z
   .object({ status: z.literal('ok') })
   .register(apiSchemas, { id: 'Health' });
+
+// ---------------------------------------------------------------------------------------------
+// Batches
+
+/** A batch item as parsed: the transfer, or what refused it (and the item as sent). */
+export type TransferBatchItem =
+  | { readonly ok: true; readonly transfer: SubmitTransferBody }
+  | { readonly ok: false; readonly issues: readonly z.core.$ZodIssue[]; readonly input: unknown };
+
+/**
+ * One item of a batch: validated on its own, so a bad item is answered in its place instead of
+ * refusing the batch. It parses to the item or to the issues that refused it; the OpenAPI
+ * document describes it as a `SubmitTransferRequest`.
+ */
+const transferBatchItemSchema = submitTransferBodySchema
+  .transform((transfer): TransferBatchItem => ({ ok: true, transfer }))
+  .catch((context): TransferBatchItem => ({ ok: false, issues: context.error.issues, input: context.input }));
+
+/** The largest batch body the API reads, in bytes (see docs/front-door.md, "Bulk submission"). */
+export const transferBatchBodyBytesMax = 2_097_152;
+
+export const submitTransferBatchBodySchema = z
+  .strictObject({
+    transfers: z
+      .array(transferBatchItemSchema)
+      .min(1, 'must hold at least one transfer')
+      .max(batchItemCountMax, `must hold at most ${batchItemCountMax} transfers`)
+      .meta({
+        description: `1 to ${batchItemCountMax} transfers, each validated, admitted by its debit account's velocity window and queued on its own.`,
+      }),
+  })
+  .register(apiSchemas, { id: 'SubmitTransferBatchRequest' });
+
+export type SubmitTransferBatchBody = z.output<typeof submitTransferBatchBodySchema>;
+
+const transferBatchItemResponseSchema = z
+  .object({
+    index: z.int().meta({ description: "The item's position in the request, from 0." }),
+    status: z.enum(['queued', 'refused']),
+    id: uuidOutSchema
+      .optional()
+      .meta({ description: 'The transfer id, when queued: the same for every repeat of the request.' }),
+    problem: problemResponseSchema.optional().meta({
+      description:
+        'Why the item was refused: 400 validation (the field is named from the request root, `transfers.3.amount`), or 429 velocity_exceeded. Nothing of a refused item was queued or counted.',
+    }),
+    retry_after_s: z.int().nullable().optional().meta({
+      description:
+        'For velocity_exceeded: whole seconds until the window admits the item; null when the amount alone is over the limit.',
+    }),
+  })
+  .register(apiSchemas, { id: 'TransferBatchItem' });
+
+export const transferBatchResponseSchema = z
+  .object({
+    accepted_at: timestampSchema
+      .nullable()
+      .meta({ description: "Every queued item's accepted_at; null when no item was valid." }),
+    queued_count: z.int(),
+    refused_count: z.int(),
+    items: z.array(transferBatchItemResponseSchema).meta({ description: 'One per request item, in order.' }),
+  })
+  .register(apiSchemas, { id: 'TransferBatchAccepted' });
+
+export type TransferBatchResponse = z.output<typeof transferBatchResponseSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Admin (the System Internals page)
