@@ -7,6 +7,7 @@ import {
 } from '../shared/api/schemas';
 import { type BatchItemProblem, transferBatchView } from '../shared/api/views';
 import { defineHttpFunction } from '../shared/definitions';
+import { atomicSetLegCountMax } from '../shared/domain/atomic-set';
 import { formatMinorUnits } from '../shared/domain/money';
 import { HandlerTimeoutError, requiredHeader } from '../shared/handlers/http';
 import {
@@ -16,9 +17,10 @@ import {
   problemTypeBase,
   SubmissionOutcomeUnknownProblem,
   UnauthorizedProblem,
+  ValidationProblem,
 } from '../shared/handlers/problem';
 import { problemFromZodError } from '../shared/handlers/validation';
-import { TransferBatchNotQueuedError } from '../shared/ports/batch-submission';
+import { AtomicSetTooLargeError, TransferBatchNotQueuedError } from '../shared/ports/batch-submission';
 import { IdempotencyKeyReusedError, SubmissionInProgressError } from '../shared/ports/submission';
 import { type BatchItemRequest, batchSubmissionTimeoutMs } from '../shared/services/batch-submission';
 
@@ -28,7 +30,8 @@ const idempotencyKeyHeader = { name: 'Idempotency-Key', schema: idempotencyKeySc
  * POST /v1/transfers/batch: 1 to 1,000 transfers under one Idempotency-Key. Each item is validated
  * on its own; the valid ones are admitted by their debit accounts' velocity windows and queued.
  * Answers 202 with, per item and in order, its transfer id (`queued`) or its problem (`refused`);
- * a repeat of the same request answers the same.
+ * a repeat of the same request answers the same. With `"atomic": true` (at most 100 items) the
+ * items are the legs of one set: all queued as one message and posted together, or all refused.
  */
 export default defineHttpFunction({
   name: 'submit-transfer-batch',
@@ -79,14 +82,22 @@ export default defineHttpFunction({
           },
         };
       });
+      const atomic = body.atomic ?? false;
+      if (atomic && items.length > atomicSetLegCountMax) {
+        throw new ValidationProblem(
+          `transfers: an atomic batch holds at most ${atomicSetLegCountMax} transfers`,
+          'transfers',
+        );
+      }
       const result = await services.transferBatchSubmission.submit(
         {
           apiKeyId,
           idempotencyKey: requiredHeader(headers, idempotencyKeyHeader.name, idempotencyKeyHeader.schema),
         },
         items,
+        { atomic },
       );
-      return { status: 202, body: transferBatchView(result, invalid, velocityProblem) };
+      return { status: 202, body: transferBatchView(result, atomic, invalid, velocityProblem) };
     },
     mapError,
   }),
@@ -127,6 +138,12 @@ function velocityProblem(
 }
 
 function mapError(error: unknown): ProblemError | undefined {
+  if (error instanceof AtomicSetTooLargeError) {
+    return new ValidationProblem(
+      `transfers: an atomic batch travels as one queue message of at most ${error.messageBytesMax} bytes; these transfers, with their metadata, take ${error.messageBytes}`,
+      'transfers',
+    );
+  }
   // Some items may have been queued: a 503 of its own, never "unavailable", which says none was.
   if (error instanceof HandlerTimeoutError) {
     return new SubmissionOutcomeUnknownProblem(batchSubmissionTimeoutMs / 1000, {

@@ -8,6 +8,7 @@
  * `parseMinorUnits`: a JSON number would lose precision above 2^53 before anything could check it.
  */
 import { z } from 'zod';
+import { atomicSetLegCountMax } from '../domain/atomic-set';
 import { batchItemCountMax } from '../domain/batch';
 import { fraudReasons } from '../domain/fraud';
 import { parseAccountId, parseTransferId } from '../domain/ids';
@@ -471,7 +472,13 @@ export const submitTransferBatchBodySchema = z
       .min(1, 'must hold at least one transfer')
       .max(batchItemCountMax, `must hold at most ${batchItemCountMax} transfers`)
       .meta({
-        description: `1 to ${batchItemCountMax} transfers, each validated, admitted by its debit account's velocity window and queued on its own.`,
+        description: `1 to ${batchItemCountMax} transfers (1 to ${atomicSetLegCountMax} when atomic), each validated, admitted by its debit account's velocity window and queued on its own.`,
+      }),
+    atomic: z
+      .boolean()
+      .optional()
+      .meta({
+        description: `true: the transfers are the legs of one atomic set, which posts in one database transaction, all or none. If one leg is refused or rejected, every leg is, the failing one with its own reason and the others with linked_transfer_failed. At most ${atomicSetLegCountMax} legs, any accounts and currencies. Default false.`,
       }),
   })
   .register(apiSchemas, { id: 'SubmitTransferBatchRequest' });
@@ -487,7 +494,7 @@ const transferBatchItemResponseSchema = z
       .meta({ description: 'The transfer id, when queued: the same for every repeat of the request.' }),
     problem: problemResponseSchema.optional().meta({
       description:
-        'Why the item was refused: 400 validation (the field is named from the request root, `transfers.3.amount`), or 429 velocity_exceeded. Nothing of a refused item was queued or counted.',
+        'Why the item was refused: 400 validation (the field is named from the request root, `transfers.3.amount`), 429 velocity_exceeded, or, in an atomic batch, 422 linked_transfer_failed (another item was refused, so this one was too). Nothing of a refused item was queued or counted.',
     }),
     retry_after_s: z.int().nullable().optional().meta({
       description:
@@ -498,6 +505,11 @@ const transferBatchItemResponseSchema = z
 
 export const transferBatchResponseSchema = z
   .object({
+    batch_id: uuidOutSchema.nullable().meta({
+      description:
+        "Names the batch (its item 0's transfer id) for GET /v1/transfers/batch/{batch_id}; null when nothing was queued or counted because no item could be.",
+    }),
+    atomic: z.boolean(),
     accepted_at: timestampSchema
       .nullable()
       .meta({ description: "Every queued item's accepted_at; null when no item was valid." }),

@@ -128,6 +128,7 @@ export interface BatchItemProblem {
  */
 export function transferBatchView(
   result: BatchResult,
+  atomic: boolean,
   invalid: ReadonlyMap<number, BatchItemProblem>,
   refusal: (
     index: number,
@@ -144,6 +145,19 @@ export function transferBatchView(
         retry_after_s: item.retryAfterS ?? null,
       };
     }
+    if (item.kind === 'linked_transfer_failed') {
+      return {
+        index,
+        status: 'refused',
+        problem: {
+          type: `${problemTypeBase}linked_transfer_failed`,
+          title: 'Linked transfer failed (linked_transfer_failed)',
+          status: 422,
+          detail: `transfers.${index}: another transfer of this atomic batch was refused, so this one was too; nothing of the batch was queued`,
+          field: `transfers.${index}`,
+        },
+      };
+    }
     // A replay after a deploy that changed validation may find the item valid now: it was not.
     const problem = invalid.get(index) ?? {
       type: `${problemTypeBase}validation`,
@@ -156,6 +170,8 @@ export function transferBatchView(
   });
   const queuedCount = items.filter((item) => item.status === 'queued').length;
   return {
+    batch_id: result.batchId ?? null,
+    atomic,
     accepted_at: result.acceptedAt ?? null,
     queued_count: queuedCount,
     refused_count: items.length - queuedCount,

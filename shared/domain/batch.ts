@@ -23,6 +23,15 @@ export const batchItemCountMax = 1_000;
 const indexBits = 10;
 const indexMask = (1 << indexBits) - 1;
 
+/**
+ * The first and last transfer ids a batch's items may have: every item's id is between them, so
+ * the batch's transfers are one range of the ledger's primary key (its progress is one index
+ * range scan). The first is item 0's id, which also names the batch.
+ */
+export function batchTransferIdRange(reservedId: TransferId): { first: TransferId; last: TransferId } {
+  return { first: batchTransferId(reservedId, 0), last: batchTransferId(reservedId, batchItemCountMax - 1) };
+}
+
 /** The transfer id of item `index` of the batch whose key reserved `reservedId`. */
 export function batchTransferId(reservedId: TransferId, index: number): TransferId {
   if (!Number.isSafeInteger(index) || index < 0 || index >= batchItemCountMax) {
@@ -43,11 +52,14 @@ export function batchTransferId(reservedId: TransferId, index: number): Transfer
  * What became of one item, as the batch's answer records it:
  * - `queued`: admitted by its debit account's window and sent to the transfers queue under its id;
  * - `invalid`: the item failed validation (the answer names the field; nothing was written);
- * - `velocity_exceeded`: its debit account's window refused it (not queued, not counted).
+ * - `velocity_exceeded`: its debit account's window refused it (not queued, not counted);
+ * - `linked_transfer_failed`: an item of an atomic batch that was valid and admitted, refused
+ *   because another item of the batch was (not queued, not counted).
  */
 export type BatchItemOutcome =
   | { readonly kind: 'queued' }
   | { readonly kind: 'invalid' }
+  | { readonly kind: 'linked_transfer_failed' }
   | {
       readonly kind: 'velocity_exceeded';
       readonly limit: 'transfer_count' | 'amount';
@@ -68,8 +80,13 @@ export interface BatchAnswer {
   readonly outcomes: readonly BatchItemOutcome[];
 }
 
-/** One letter per item in the stored form: queued, invalid, velocity exceeded. */
-const outcomeLetters = { queued: 'q', invalid: 'i', velocity_exceeded: 'v' } as const;
+/** One letter per item in the stored form: queued, invalid, velocity exceeded, linked. */
+const outcomeLetters = {
+  queued: 'q',
+  invalid: 'i',
+  velocity_exceeded: 'v',
+  linked_transfer_failed: 'l',
+} as const;
 
 /**
  * The stored form of a batch's answer: compact JSON, a letter per item and the details of refused
@@ -118,7 +135,7 @@ export function decodeBatchAnswer(text: string): BatchAnswer | undefined {
     reservedId === undefined ||
     typeof acceptedAt !== 'string' ||
     typeof letters !== 'string' ||
-    !/^[qiv]{1,1000}$/.test(letters) ||
+    !/^[qivl]{1,1000}$/.test(letters) ||
     !Array.isArray(stored.refusals)
   ) {
     return undefined;
@@ -133,6 +150,7 @@ export function decodeBatchAnswer(text: string): BatchAnswer | undefined {
   for (const [index, letter] of [...letters].entries()) {
     if (letter === 'q') outcomes.push({ kind: 'queued' });
     else if (letter === 'i') outcomes.push({ kind: 'invalid' });
+    else if (letter === 'l') outcomes.push({ kind: 'linked_transfer_failed' });
     else {
       const refusal = refusals.get(index);
       if (refusal === undefined) return undefined;

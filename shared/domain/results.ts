@@ -15,7 +15,17 @@ export const rejectionReasons = [
   'exceeds_debits',
 ] as const;
 
-export type RejectionReason = (typeof rejectionReasons)[number];
+/**
+ * The reason of every leg of a rejected atomic set but one: the first leg, in set order, that a
+ * rule above rejected keeps that rule's reason, and every other leg gets this one, whatever its
+ * own checks said. It comes after every rule in the documented order.
+ */
+export const linkedTransferFailed = 'linked_transfer_failed';
+
+/** Every reason a rejected transfer may be recorded with. */
+export const recordedRejectionReasons = [...rejectionReasons, linkedTransferFailed] as const;
+
+export type RejectionReason = (typeof recordedRejectionReasons)[number];
 
 /**
  * Results for a transfer whose id was taken before: nothing is written. They are checked first,
@@ -36,7 +46,7 @@ export type TransferResult = 'posted' | RejectionReason | ExistsResult;
 
 const transferResults: ReadonlySet<string> = new Set<string>([
   'posted',
-  ...rejectionReasons,
+  ...recordedRejectionReasons,
   ...existsResults,
 ]);
 

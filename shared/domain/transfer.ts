@@ -56,6 +56,11 @@ export function parseTransferMessage(body: string): ParseResult<TransferCommand>
   } catch {
     return { ok: false, reason: 'body is not valid JSON' };
   }
+  return parseTransferJson(json);
+}
+
+/** Parses a transfer message already read from JSON (`parseTransferMessage`'s second half). */
+export function parseTransferJson(json: unknown): ParseResult<TransferCommand> {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { ok: false, reason: 'body is not a JSON object' };
   }

@@ -63,6 +63,12 @@ export class ProgressNotRecordedError extends TransientError {
  */
 export interface TransferBatchQueue {
   sendAll(transfers: readonly TransferCommand[], signal?: AbortSignal): Promise<void>;
+  /**
+   * Queues an atomic set as one message, in its first leg's debit account's message group,
+   * deduplicated by its first leg's id. Sending it again is always safe. Throws
+   * `TransferBatchNotQueuedError` when it may not be queued.
+   */
+  sendSet(legs: readonly TransferCommand[], signal?: AbortSignal): Promise<void>;
 }
 
 /** Some transfers of a batch were not (or may not have been) queued; sending all again is safe. */
@@ -70,6 +76,17 @@ export class TransferBatchNotQueuedError extends TransientError {
   public constructor(options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
     super('some transfers of the batch may not be queued', options);
     this.name = 'TransferBatchNotQueuedError';
+  }
+}
+
+/** An atomic batch whose set does not fit one queue message: nothing was written. */
+export class AtomicSetTooLargeError extends Error {
+  public constructor(
+    public readonly messageBytes: number,
+    public readonly messageBytesMax: number,
+  ) {
+    super(`the atomic set's message would be ${messageBytes} bytes, over ${messageBytesMax}`);
+    this.name = 'AtomicSetTooLargeError';
   }
 }
 

@@ -22,10 +22,17 @@
  *    again under the same ids, and the queue drops the duplicates (the ledger's transfer id
  *    answers `exists` after the queue's five minutes).
  *
+ * **Atomic batches** (`atomic: true`, at most `atomicSetLegCountMax` items) are all or nothing
+ * at every step: an invalid item refuses the batch (the others answer `linked_transfer_failed`,
+ * and nothing is touched); an item its window refuses gives every slot back and refuses the batch
+ * the same way; otherwise the items travel as one message (`sendSet`) and post in one database
+ * transaction, all or none.
+ *
  * Item `i`'s transfer id is derived from the id the key reserved (`batchTransferId`), so every
  * attempt sends the same ids. The stored answer is the recorded decision: once every admitted
  * item is queued, "admitted" reads "queued".
  */
+import { atomicSetLegCountMax, atomicSetMessageBytesMax, toAtomicSetMessage } from '../domain/atomic-set';
 import {
   type BatchAnswer,
   type BatchItemOutcome,
@@ -33,10 +40,11 @@ import {
   decodeBatchAnswer,
   encodeBatchAnswer,
 } from '../domain/batch';
-import type { AccountId, TransferId } from '../domain/ids';
+import { type AccountId, parseTransferId, type TransferId } from '../domain/ids';
 import { formatMinorUnits } from '../domain/money';
 import type { TransferCommand } from '../domain/transfer';
 import {
+  AtomicSetTooLargeError,
   type BatchIdempotencyGuard,
   type BatchVelocityAdmission,
   ProgressNotRecordedError,
@@ -73,10 +81,28 @@ export type BatchItemResult =
 
 /** The answer to a batch. */
 export interface BatchResult {
+  /** Item 0's transfer id, which names the batch; undefined when no item could be submitted. */
+  readonly batchId: TransferId | undefined;
   /** When the key's first attempt was accepted; undefined when no item could be submitted. */
   readonly acceptedAt: string | undefined;
   readonly items: readonly BatchItemResult[];
 }
+
+/** How a batch is submitted. */
+export interface BatchOptions {
+  /** All items post together or none do (see the module's comment). */
+  readonly atomic: boolean;
+}
+
+/** A fixed id and time of the real ones' lengths, to measure a set's message before ids exist. */
+const placeholderId = batchTransferId(
+  parseTransferId('00000000-0000-7000-8000-000000000000') ??
+    (() => {
+      throw new Error('assertion failed: the placeholder id is a UUID');
+    })(),
+  0,
+);
+const placeholderAcceptedAt = new Date(0).toISOString();
 
 export interface TransferBatchSubmissionOptions {
   /** How long one submission's calls may take, all together (see `TransferSubmissionOptions`). */
@@ -99,15 +125,44 @@ export class TransferBatchSubmission {
    * may not be queued (a retry under the key completes the batch); another `TransientError` when
    * nothing was queued.
    */
-  public async submit(key: RequestKey, items: readonly BatchItemRequest[]): Promise<BatchResult> {
+  public async submit(
+    key: RequestKey,
+    items: readonly BatchItemRequest[],
+    options: BatchOptions = { atomic: false },
+  ): Promise<BatchResult> {
     if (items.every((item) => item.kind === 'invalid')) {
-      return { acceptedAt: undefined, items: items.map(() => ({ kind: 'invalid' })) };
+      return { batchId: undefined, acceptedAt: undefined, items: items.map(() => ({ kind: 'invalid' })) };
+    }
+    if (options.atomic) {
+      if (items.length > atomicSetLegCountMax) {
+        throw new Error(`assertion failed: an atomic batch holds at most ${atomicSetLegCountMax} items`);
+      }
+      // One invalid item refuses the set: answered at once, nothing touched, as invalid items are.
+      if (items.some((item) => item.kind === 'invalid')) {
+        return {
+          batchId: undefined,
+          acceptedAt: undefined,
+          items: items.map((item) =>
+            item.kind === 'invalid' ? { kind: 'invalid' } : { kind: 'linked_transfer_failed' },
+          ),
+        };
+      }
+      const bytes = Buffer.byteLength(
+        toAtomicSetMessage(
+          items.map((item) => ({
+            ...validTransfer(item),
+            id: placeholderId,
+            acceptedAt: placeholderAcceptedAt,
+          })),
+        ),
+      );
+      if (bytes > atomicSetMessageBytesMax) throw new AtomicSetTooLargeError(bytes, atomicSetMessageBytesMax);
     }
     const signal = AbortSignal.timeout(this.options.budgetMs);
     const stored = await this.options.guard.run(
       key,
-      canonicalBody(items),
-      (reservation, progress) => this.submitOnce(items, reservation, progress, signal),
+      canonicalBody(items, options),
+      (reservation, progress) => this.submitOnce(items, options, reservation, progress, signal),
       signal,
     );
     const answer = decodeBatchAnswer(stored);
@@ -115,6 +170,7 @@ export class TransferBatchSubmission {
       throw new Error('assertion failed: a stored batch answer has one outcome per item');
     }
     return {
+      batchId: batchTransferId(answer.reservedId, 0),
       acceptedAt: answer.acceptedAt,
       items: answer.outcomes.map((outcome, index) =>
         outcome.kind === 'queued'
@@ -127,6 +183,7 @@ export class TransferBatchSubmission {
   /** One attempt under the key, with the id and progress the guard reserved for it. */
   private async submitOnce(
     items: readonly BatchItemRequest[],
+    options: BatchOptions,
     reservation: Reservation,
     progress: ProgressRecorder,
     signal: AbortSignal,
@@ -145,6 +202,16 @@ export class TransferBatchSubmission {
     } else {
       const { outcomes, slots } = await this.admitAll(items, signal);
       decided = { reservedId: reservation.transferId, acceptedAt: reservation.acceptedAt, outcomes };
+      if (options.atomic && outcomes.some((outcome) => outcome.kind !== 'queued')) {
+        // A window refused an item of the set: the set is refused whole, and nothing is counted.
+        await this.giveBack(slots);
+        return encodeBatchAnswer({
+          ...decided,
+          outcomes: outcomes.map((outcome) =>
+            outcome.kind === 'queued' ? { kind: 'linked_transfer_failed' } : outcome,
+          ),
+        });
+      }
       if (slots.length > 0) {
         try {
           await progress.record(encodeBatchAnswer(decided), signal);
@@ -167,10 +234,16 @@ export class TransferBatchSubmission {
         acceptedAt: decided.acceptedAt,
       });
     });
-    if (transfers.length > 0) await this.options.queue.sendAll(transfers, signal);
+    if (options.atomic) {
+      if (transfers.length !== items.length) throw new Error('assertion failed: a set is queued whole');
+      await this.options.queue.sendSet(transfers, signal);
+    } else if (transfers.length > 0) {
+      await this.options.queue.sendAll(transfers, signal);
+    }
     this.options.logger.info('transfer batch queued', {
       itemCount: items.length,
       queuedCount: transfers.length,
+      atomic: options.atomic,
       resumed: reservation.progress !== undefined,
     });
     return encodeBatchAnswer(decided);
@@ -254,8 +327,8 @@ export class TransferBatchSubmission {
  * The request as its hash sees it: each valid item in the canonical form a single submission is
  * hashed in (amounts as decimal strings), each invalid one as it was sent.
  */
-function canonicalBody(items: readonly BatchItemRequest[]): unknown {
-  return items.map((item) =>
+function canonicalBody(items: readonly BatchItemRequest[], options: BatchOptions): unknown {
+  const transfers = items.map((item) =>
     item.kind === 'invalid'
       ? { invalid: item.input }
       : {
@@ -266,6 +339,14 @@ function canonicalBody(items: readonly BatchItemRequest[]): unknown {
           metadata: item.transfer.metadata,
         },
   );
+  // An atomic batch is another request than the same items without it.
+  return options.atomic ? { atomic: true, transfers } : transfers;
+}
+
+/** A valid item's transfer; anything else is a bug. */
+function validTransfer(item: BatchItemRequest): TransferRequest {
+  if (item.kind !== 'valid') throw new Error('assertion failed: the item is valid');
+  return item.transfer;
 }
 
 /** Runs `work` on every value with at most `concurrencyMax` at once; settles them all. */

@@ -12,12 +12,14 @@ import { localAwsSettings } from '../../infra/local/aws';
 import { SqsTransferBatchQueue } from '../../shared/adapters/aws/transfer-batch-queue';
 import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
 import { transferBatchBodyBytesMax, transferBatchResponseSchema } from '../../shared/api/schemas';
+import { parseQueuedPosting } from '../../shared/domain/atomic-set';
 import { type AccountId, newAccountId } from '../../shared/domain/ids';
 import { parseTransferMessage, type TransferCommand } from '../../shared/domain/transfer';
 import type { VelocityLimits } from '../../shared/domain/velocity';
 import { TransferBatchNotQueuedError } from '../../shared/ports/batch-submission';
+import { PostingService } from '../../shared/services/posting-service';
 import { type AwsClients, awsClients, type Wiring } from '../../shared/wiring';
-import { apiEvent, type ParsedResponse, parseResponse, testWiring } from '../support/api';
+import { apiEvent, type ParsedResponse, parseResponse, silentLogger, testWiring } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { useTestDatabase } from '../support/database';
 import { createAccount, transferFactory } from '../support/factories';
@@ -502,6 +504,191 @@ describe('POST /v1/transfers/batch', () => {
       [debit],
     );
     expect(account.rows[0]?.debits_posted).toBe('78');
+  });
+});
+
+describe('POST /v1/transfers/batch with "atomic": true', () => {
+  /** Takes every visible message of the group off the queue, raw: an atomic set is not a transfer. */
+  async function drainRaw(group: string): Promise<{ body: string; deduplicationId: string | undefined }[]> {
+    const received: { body: string; deduplicationId: string | undefined }[] = [];
+    for (let round = 0; round < 50; round += 1) {
+      const { Messages = [] } = await aws.clients.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: aws.resources.queueUrls.transfers,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
+      if (Messages.length === 0) break;
+      await aws.clients.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: aws.resources.queueUrls.transfers,
+          Entries: Messages.map((message, index) => ({
+            Id: String(index),
+            ReceiptHandle: message.ReceiptHandle,
+          })),
+        }),
+      );
+      for (const message of Messages) {
+        if (message.Attributes?.MessageGroupId !== group) continue;
+        received.push({
+          body: message.Body ?? '',
+          deduplicationId: message.Attributes?.MessageDeduplicationId,
+        });
+      }
+    }
+    return received;
+  }
+
+  it("queues the legs as one message in the first debit account's group, and the consumer posts them together", async () => {
+    const [buyer, seller, platform, tax] = await accounts(4);
+    if (buyer === undefined || seller === undefined || platform === undefined || tax === undefined)
+      throw new Error('test: four accounts');
+    const body = {
+      atomic: true,
+      transfers: [
+        item(buyer, seller, { amount: '900' }),
+        item(buyer, platform, { amount: '70' }),
+        item(seller, tax, { amount: '30' }),
+      ],
+    };
+    const clients = recordingClients();
+
+    const response = await submitBatch(handlerWith(clients), body, newKey());
+
+    expect(response.status).toBe(202);
+    const answer = transferBatchResponseSchema.parse(response.body);
+    expect(answer).toMatchObject({ atomic: true, queued_count: 3, refused_count: 0 });
+    expect(answer.batch_id).toBe(answer.items[0]?.id);
+    expect(clients.calls().filter((call) => call.startsWith('Send'))).toEqual(['SendMessage']);
+    const messages = await drainRaw(buyer);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]?.deduplicationId).toBe(answer.batch_id);
+    const parsed = parseQueuedPosting(messages[0]?.body ?? '');
+    if (!parsed.ok || parsed.value.kind !== 'set') throw new Error('test: the message is an atomic set');
+    expect(parsed.value.legs.map((leg) => leg.id)).toEqual(answer.items.map((result) => result.id));
+    expect(await window(buyer)).toEqual({ count: '2', total: '970' });
+    expect(await window(seller)).toEqual({ count: '1', total: '30' });
+
+    const outcomes = await new PostingService(
+      new PostgresLedgerStore(database.pool),
+      silentLogger,
+    ).postRecords([{ messageId: 'set', messageGroupId: buyer, body: messages[0]?.body ?? '' }]);
+    expect(outcomes).toEqual([{ kind: 'decided_set', results: ['posted', 'posted', 'posted'] }]);
+  });
+
+  it('refuses every item when one is invalid: that one with its problem, the others linked_transfer_failed, nothing touched', async () => {
+    const [debit, credit] = await accounts(2);
+    if (debit === undefined || credit === undefined) throw new Error('test: two accounts');
+    const clients = recordingClients(() => {
+      throw new Error('test: nothing may be called');
+    });
+
+    const response = await submitBatch(
+      handlerWith(clients),
+      { atomic: true, transfers: [item(debit, credit), item(debit, credit, { amount: '-1' })] },
+      newKey(),
+    );
+
+    expect(response.status).toBe(202);
+    const answer = transferBatchResponseSchema.parse(response.body);
+    expect(answer).toMatchObject({ batch_id: null, atomic: true, queued_count: 0, refused_count: 2 });
+    expect(answer.items[0]).toEqual({
+      index: 0,
+      status: 'refused',
+      problem: {
+        type: 'https://ledgerx.dev/problems/linked_transfer_failed',
+        title: 'Linked transfer failed (linked_transfer_failed)',
+        status: 422,
+        detail:
+          'transfers.0: another transfer of this atomic batch was refused, so this one was too; nothing of the batch was queued',
+        field: 'transfers.0',
+      },
+    });
+    expect(answer.items[1]?.problem?.field).toBe('transfers.1.amount');
+    expect(clients.calls()).toEqual([]);
+  });
+
+  it('refuses every item when a velocity window refuses one, and gives back what the others counted', async () => {
+    const [limited, other, credit] = await accounts(3);
+    if (limited === undefined || other === undefined || credit === undefined)
+      throw new Error('test: three accounts');
+    const body = {
+      atomic: true,
+      transfers: [item(other, credit), item(limited, credit), item(limited, credit)],
+    };
+    const key = newKey();
+
+    const response = await submitBatch(
+      handlerWith(recordingClients(), { windowS: 60, transferCountMax: 1, amountMax: undefined }),
+      body,
+      key,
+    );
+    const replay = await submitBatch(
+      handlerWith(recordingClients(), { windowS: 60, transferCountMax: 1, amountMax: undefined }),
+      body,
+      key,
+    );
+
+    expect(response.status).toBe(202);
+    const answer = transferBatchResponseSchema.parse(response.body);
+    expect(answer.items.map((result) => result.problem?.type.split('/').pop())).toEqual([
+      'linked_transfer_failed',
+      'linked_transfer_failed',
+      'velocity_exceeded',
+    ]);
+    expect(replay.body).toEqual(response.body);
+    expect(await window(other)).toEqual({ count: '0', total: '0' });
+    expect(await window(limited)).toEqual({ count: '0', total: '0' });
+    expect(await drainRaw(limited)).toEqual([]);
+    expect(await drainRaw(other)).toEqual([]);
+  });
+
+  it('refuses more than 100 items, and a set too large for one message, with 400 naming transfers', async () => {
+    const [debit, credit] = await accounts(2);
+    if (debit === undefined || credit === undefined) throw new Error('test: two accounts');
+    const handler = handlerWith(recordingClients());
+    const large = { blob: 'x'.repeat(3_900) };
+
+    const tooMany = await submitBatch(
+      handler,
+      { atomic: true, transfers: Array.from({ length: 101 }, () => item(debit, credit)) },
+      newKey(),
+    );
+    const tooLarge = await submitBatch(
+      handler,
+      { atomic: true, transfers: Array.from({ length: 70 }, () => item(debit, credit, { metadata: large })) },
+      newKey(),
+    );
+
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body).toMatchObject({
+      field: 'transfers',
+      detail: 'transfers: an atomic batch holds at most 100 transfers',
+    });
+    expect(tooLarge.status).toBe(400);
+    expect(tooLarge.body).toMatchObject({
+      field: 'transfers',
+      detail: expect.stringMatching(
+        /^transfers: an atomic batch travels as one queue message of at most 262144 bytes/,
+      ),
+    });
+    expect(await window(debit)).toBeUndefined();
+  });
+
+  it('refuses the same items with and without atomic under one key as two requests (422)', async () => {
+    const [debit, credit] = await accounts(2);
+    if (debit === undefined || credit === undefined) throw new Error('test: two accounts');
+    const key = newKey();
+    const transfers = [item(debit, credit)];
+
+    const plain = await submitBatch(handlerWith(recordingClients()), { transfers }, key);
+    const atomic = await submitBatch(handlerWith(recordingClients()), { atomic: true, transfers }, key);
+
+    expect(plain.status).toBe(202);
+    expect(atomic.status).toBe(422);
+    await drainGroups([debit]);
   });
 });
 

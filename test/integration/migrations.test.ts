@@ -25,6 +25,7 @@ const numberedNames = [
   '0008_fraud',
   '0009_fraud_first_payments',
   '0010_functions_in_repeatable_files',
+  '0014_atomic_sets',
 ];
 
 /** Numbered migrations left empty when their functions moved to repeatable files. */
@@ -36,6 +37,7 @@ const repeatableNames = [
   'repeatable/check_invariants',
   'repeatable/entries_triggers',
   'repeatable/outbox_events',
+  'repeatable/post_transfer_set',
   'repeatable/post_transfers',
 ];
 

@@ -1,8 +1,10 @@
 import {
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
+  SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { atomicSetMessageBytesMax, toAtomicSetMessage } from '../../domain/atomic-set';
 import { type TransferCommand, toTransferMessage } from '../../domain/transfer';
 import { TransferBatchNotQueuedError, type TransferBatchQueue } from '../../ports/batch-submission';
 import { callDeadline } from './call-deadline';
@@ -65,6 +67,36 @@ export class SqsTransferBatchQueue implements TransferBatchQueue {
           laneCount: lanes.length,
           failedLaneCount: failures.length,
         },
+      });
+    }
+  }
+
+  /**
+   * An atomic set as one message: the group of its first leg's debit account (the set is ordered
+   * with that account's transfers), deduplicated by its first leg's id. One call: its failure,
+   * or a lost answer, leaves the set queued once or not at all, and sending again is safe.
+   */
+  public async sendSet(legs: readonly TransferCommand[], signal?: AbortSignal): Promise<void> {
+    const first = legs[0];
+    if (first === undefined) throw new Error('assertion failed: a set has legs');
+    const body = toAtomicSetMessage(legs);
+    if (Buffer.byteLength(body) > atomicSetMessageBytesMax) {
+      throw new Error('assertion failed: an atomic set was measured to fit one message');
+    }
+    try {
+      await this.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: this.queueUrl,
+          MessageBody: body,
+          MessageGroupId: first.debitAccountId,
+          MessageDeduplicationId: first.id,
+        }),
+        callDeadline(signal),
+      );
+    } catch (error) {
+      throw new TransferBatchNotQueuedError({
+        cause: error,
+        context: { setId: first.id, legCount: legs.length },
       });
     }
   }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { atomicSetLegCountMax } from '../../domain/atomic-set';
 import type { AccountId } from '../../domain/ids';
 import { parseTransferResult, type TransferResult } from '../../domain/results';
 import { type TransferCommand, toTransferMessage } from '../../domain/transfer';
@@ -22,6 +23,9 @@ export const defaultRetryPolicy: RetryPolicy = { retryCountMax: 12, backoffBaseM
 
 /** The most transfers one call of `ledger.post_transfers` takes (the SQL function checks it too). */
 export const postBatchSizeMax = 1000;
+
+/** The SQL functions that post: transfers one by one, or an atomic set all or nothing. */
+type PostingFunction = 'ledger.post_transfers' | 'ledger.post_transfer_set';
 
 /** The most characters of a poison record's body that are kept (the column's bound). */
 const poisonBodyCharsMax = 262_144;
@@ -87,6 +91,27 @@ export class PostgresLedgerStore implements LedgerStore {
       throw new RangeError(`a batch holds at most ${postBatchSizeMax} transfers, got ${transfers.length}`);
     }
     if (transfers.length === 0 && poison.length === 0) return { results: [], attemptCount: 0 };
+    return this.post('ledger.post_transfers', transfers, poison, receivedAt);
+  }
+
+  /**
+   * Posts an atomic set with `ledger.post_transfer_set`, retried as a batch is: every leg posted,
+   * or every leg rejected (see the port).
+   */
+  public async postSet(legs: readonly TransferCommand[], receivedAt?: Date): Promise<PostBatchOutcome> {
+    if (legs.length < 1 || legs.length > atomicSetLegCountMax) {
+      throw new RangeError(`a set holds 1 to ${atomicSetLegCountMax} legs, got ${legs.length}`);
+    }
+    return this.post('ledger.post_transfer_set', legs, [], receivedAt);
+  }
+
+  /** One posting function's call in a SERIALIZABLE transaction, retried within the policy. */
+  private async post(
+    postingFunction: PostingFunction,
+    transfers: readonly TransferCommand[],
+    poison: readonly PoisonRecord[],
+    receivedAt: Date | undefined,
+  ): Promise<PostBatchOutcome> {
     const payload = JSON.stringify(transfers.map(toTransferMessage));
     const receivedAtSql = receivedAt === undefined ? 'null' : escapeLiteral(receivedAt.toISOString());
     let lastError: unknown;
@@ -98,7 +123,15 @@ export class PostgresLedgerStore implements LedgerStore {
       if (backoff) await this.sleep(this.backoffMs(attempt));
       try {
         const stripes = lockStripes(stripeAll ? accountsOf(transfers) : this.contended.filter(transfers));
-        const results = await this.postOnce(transfers, payload, receivedAtSql, stripes, poison, idsAreNew);
+        const results = await this.postOnce(
+          postingFunction,
+          transfers,
+          payload,
+          receivedAtSql,
+          stripes,
+          poison,
+          idsAreNew,
+        );
         return { results, attemptCount: attempt + 1 };
       } catch (error) {
         backoff = !(idsAreNew && isTakenIdBet(error));
@@ -138,6 +171,7 @@ export class PostgresLedgerStore implements LedgerStore {
    * fast-path lock slots.
    */
   private async postOnce(
+    postingFunction: PostingFunction,
     transfers: readonly TransferCommand[],
     payload: string,
     receivedAtSql: string,
@@ -150,7 +184,7 @@ export class PostgresLedgerStore implements LedgerStore {
       statements.push(`lock table ${stripes.join(', ')} in share update exclusive mode`);
     if (transfers.length > 0) {
       statements.push(
-        `select transfer_id, result from ledger.post_transfers(${escapeLiteral(payload)}::jsonb, ${idsAreNew}, ${receivedAtSql}::timestamptz)`,
+        `select transfer_id, result from ${postingFunction}(${escapeLiteral(payload)}::jsonb, ${idsAreNew}, ${receivedAtSql}::timestamptz)`,
       );
     }
     if (poison.length > 0) statements.push(insertPoisonSql(poison));

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { TransferId } from '../../domain/ids';
 import type { Metadata } from '../../domain/metadata';
-import { type RejectionReason, rejectionReasons } from '../../domain/results';
+import { type RejectionReason, recordedRejectionReasons } from '../../domain/results';
 import type { RecordedTransfer, TransferLedgerReader } from '../../ports/transfer-status';
 import { accountId, currency, transferId } from './accounts-store';
 import { classifyDatabaseError } from './errors';
@@ -77,7 +77,7 @@ export class PostgresTransferReader implements TransferLedgerReader {
 
 function rejectionReason(value: string | null): RejectionReason | null {
   if (value === null) return null;
-  const reason = rejectionReasons.find((candidate) => candidate === value);
+  const reason = recordedRejectionReasons.find((candidate) => candidate === value);
   if (reason === undefined) throw new Error(`assertion failed: rejection reason ${value}`);
   return reason;
 }
