@@ -14,6 +14,7 @@ import fraudPatterns from './fraud-patterns';
 import fraudScorer from './fraud-scorer';
 import getAccount from './get-account';
 import getTransfer from './get-transfer';
+import getTransferBatch from './get-transfer-batch';
 import listAccountEntries from './list-account-entries';
 import listFraudFlags from './list-fraud-flags';
 import migrateDatabase from './migrate-database';
@@ -33,6 +34,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   submitTransfer,
   submitTransferBatch,
   getTransfer,
+  getTransferBatch,
   listFraudFlags,
   openapi,
   adminPage,

@@ -521,6 +521,18 @@ export const transferBatchResponseSchema = z
 
 export type TransferBatchResponse = z.output<typeof transferBatchResponseSchema>;
 
+export const transferBatchProgressResponseSchema = z
+  .object({
+    batch_id: uuidOutSchema,
+    posted_count: z.int().meta({ description: 'Items of the batch the ledger posted.' }),
+    rejected_count: z.int().meta({ description: 'Items of the batch the ledger rejected.' }),
+    recorded_count: z.int().meta({
+      description:
+        "posted_count + rejected_count. When it equals the batch's queued_count, every queued item is decided; until then the rest are still queued.",
+    }),
+  })
+  .register(apiSchemas, { id: 'TransferBatchProgress' });
+
 // ---------------------------------------------------------------------------------------------
 // Admin (the System Internals page)
 

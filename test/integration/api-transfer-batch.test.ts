@@ -7,6 +7,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
+import getTransferBatchFunction from '../../functions/get-transfer-batch';
 import submitTransferBatchFunction from '../../functions/submit-transfer-batch';
 import { localAwsSettings } from '../../infra/local/aws';
 import { SqsTransferBatchQueue } from '../../shared/adapters/aws/transfer-batch-queue';
@@ -22,7 +23,7 @@ import { type AwsClients, awsClients, type Wiring } from '../../shared/wiring';
 import { apiEvent, type ParsedResponse, parseResponse, silentLogger, testWiring } from '../support/api';
 import { useTestAws } from '../support/aws';
 import { useTestDatabase } from '../support/database';
-import { createAccount, transferFactory } from '../support/factories';
+import { createAccount, fund, transferFactory } from '../support/factories';
 
 const database = useTestDatabase();
 const aws = useTestAws();
@@ -504,6 +505,46 @@ describe('POST /v1/transfers/batch', () => {
       [debit],
     );
     expect(account.rows[0]?.debits_posted).toBe('78');
+  });
+});
+
+describe('GET /v1/transfers/batch/{id}', () => {
+  it("counts the batch's transfers the ledger recorded, by outcome, and 404s an id that names no batch", async () => {
+    const payer = await createAccount(database.pool, { debitsMustNotExceedCredits: true });
+    const payee = await createAccount(database.pool);
+    await fund(database.pool, payer, 25n);
+    const body = {
+      transfers: Array.from({ length: 5 }, (_, index) => item(payer, payee, { amount: String(10 + index) })),
+    };
+    const answer = transferBatchResponseSchema.parse(
+      (await submitBatch(handlerWith(recordingClients()), body, newKey())).body,
+    );
+    const wiring = testWiring(database.pool, { clients: recordingClients(), resources: aws.resources });
+    const progress = getTransferBatchFunction.build(wiring);
+    const read = async (id: string) =>
+      parseResponse(
+        await progress(
+          apiEvent({ method: 'GET', resource: '/v1/transfers/batch/{id}', pathParameters: { id } }),
+        ),
+      );
+    const batchId = answer.batch_id ?? '';
+    const before = await read(batchId);
+
+    const messages = await drainGroups([payer]);
+    // The first three are delivered: 10 and 11 fit the 25 funded, 12 does not.
+    await new PostgresLedgerStore(database.pool).postBatch(
+      messages.slice(0, 3).map((message) => message.transfer),
+      [],
+    );
+    const after = await read(batchId);
+    const notBatch = await read(answer.items[1]?.id ?? '');
+
+    expect(before).toMatchObject({
+      status: 200,
+      body: { batch_id: batchId, posted_count: 0, rejected_count: 0, recorded_count: 0 },
+    });
+    expect(after.body).toEqual({ batch_id: batchId, posted_count: 2, rejected_count: 1, recorded_count: 3 });
+    expect(notBatch.status).toBe(404);
   });
 });
 

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { TransferId } from '../../domain/ids';
 import type { Metadata } from '../../domain/metadata';
 import { type RejectionReason, recordedRejectionReasons } from '../../domain/results';
-import type { RecordedTransfer, TransferLedgerReader } from '../../ports/transfer-status';
+import type { RecordedCounts, RecordedTransfer, TransferLedgerReader } from '../../ports/transfer-status';
 import { accountId, currency, transferId } from './accounts-store';
 import { classifyDatabaseError } from './errors';
 import { int8, timestamp, timestampOrNull } from './rows';
@@ -26,6 +26,21 @@ interface TransferRow {
 /** Transfers as the ledger recorded them, with their outbox row's publication time. */
 export class PostgresTransferReader implements TransferLedgerReader {
   public constructor(private readonly pool: pg.Pool) {}
+
+  public async countRecorded(first: TransferId, last: TransferId): Promise<RecordedCounts> {
+    try {
+      const { rows } = await this.pool.query<{ posted: number; rejected: number }>(
+        `select count(*) filter (where status = 'posted')::int as posted,
+                count(*) filter (where status = 'rejected')::int as rejected
+           from ledger.transfers
+          where id between $1 and $2`,
+        [first, last],
+      );
+      return { posted: rows[0]?.posted ?? 0, rejected: rows[0]?.rejected ?? 0 };
+    } catch (error) {
+      throw classifyDatabaseError(error, { operation: 'countRecorded', first, last });
+    }
+  }
 
   public async findTransfer(id: TransferId): Promise<RecordedTransfer | undefined> {
     let rows: TransferRow[];
