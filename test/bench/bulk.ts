@@ -10,11 +10,20 @@
  * until `GET /v1/transfers/batch/{id}` counts every queued item), then checks the ledger's
  * invariants (`GET /v1/admin/invariants`).
  *
+ * With DATABASE_URL (the runtime's Postgres) it also measures the engine alone: the same batches
+ * and sets posted straight through `PostgresLedgerStore` (`ledger.post_transfers` for a batch,
+ * `ledger.post_transfer_set` for a set), `--concurrency` at a time, without the API or the queue.
+ *
  * Usage: npm run bench:bulk -- [--batches N] [--items N] [--sets N] [--legs N] [--concurrency N] [--json]
  * Progress goes to stderr; stdout gets a table, or with --json one JSON line.
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { PostgresLedgerStore } from '../../shared/adapters/postgres/ledger-store';
+import { createPool } from '../../shared/adapters/postgres/pool';
+import { type AccountId, newTransferId, parseAccountId } from '../../shared/domain/ids';
+import { parseCurrency } from '../../shared/domain/money';
+import type { TransferCommand } from '../../shared/domain/transfer';
 import { LedgerApi, mapConcurrently, sleep } from '../load/ledger-api';
 import { resolveTarget } from '../load/target';
 
@@ -35,7 +44,7 @@ interface BulkOptions {
 }
 
 interface WorkloadResult {
-  readonly name: 'bulk' | 'atomic';
+  readonly name: 'bulk' | 'atomic' | 'engine bulk' | 'engine atomic';
   readonly requestCount: number;
   readonly transferCount: number;
   readonly acceptedPerS: number;
@@ -172,6 +181,61 @@ async function runWorkload(
   };
 }
 
+/** The engine alone: batches through `postBatch`, sets through `postSet`, `concurrency` at a time. */
+async function runEngine(
+  databaseUrl: string,
+  name: 'engine bulk' | 'engine atomic',
+  groups: readonly TransferCommand[][],
+  concurrency: number,
+): Promise<WorkloadResult> {
+  const pool = createPool(databaseUrl, {
+    connectionCountMax: concurrency,
+    connectTimeoutMs: 5_000,
+    queryTimeoutMs: 60_000,
+    idleTimeoutMs: 10_000,
+  });
+  try {
+    const store = new PostgresLedgerStore(pool);
+    const startMs = performance.now();
+    const outcomes = await mapConcurrently(groups, concurrency, (group) =>
+      name === 'engine bulk' ? store.postBatch(group, []) : store.postSet(group),
+    );
+    const elapsedMs = performance.now() - startMs;
+    const results = outcomes.flatMap((outcome) => outcome.results);
+    const posted = results.filter((result) => result === 'posted').length;
+    return {
+      name,
+      requestCount: groups.length,
+      transferCount: results.length,
+      acceptedPerS: Math.round(results.length / (elapsedMs / 1000)),
+      recordedPerS: Math.round(results.length / (elapsedMs / 1000)),
+      postedCount: posted,
+      rejectedCount: results.length - posted,
+    };
+  } finally {
+    await pool.end();
+  }
+}
+
+function commands(debits: readonly string[], credits: readonly string[], count: number): TransferCommand[] {
+  const usd = parseCurrency('USD');
+  if (usd === undefined) throw new Error('assertion failed: USD is a currency');
+  const account = (id: string): AccountId => {
+    const parsed = parseAccountId(id);
+    if (parsed === undefined) throw new Error(`assertion failed: ${id} is an account id`);
+    return parsed;
+  };
+  return Array.from({ length: count }, () => ({
+    id: newTransferId(),
+    debitAccountId: account(randomItem(debits)),
+    creditAccountId: account(randomItem(credits)),
+    amount: BigInt(1 + Math.floor(Math.random() * 100)),
+    currency: usd,
+    metadata: {},
+    acceptedAt: new Date().toISOString(),
+  }));
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const target = await resolveTarget();
@@ -203,6 +267,28 @@ async function main(): Promise<void> {
         options.concurrency,
       ),
     );
+  }
+  const databaseUrl = process.env.DATABASE_URL;
+  if (databaseUrl !== undefined && databaseUrl !== '') {
+    log('the engine alone');
+    results.push(
+      await runEngine(
+        databaseUrl,
+        'engine bulk',
+        Array.from({ length: options.batchCount }, () => commands(debits, credits, options.itemCount)),
+        options.concurrency,
+      ),
+    );
+    if (options.setCount > 0) {
+      results.push(
+        await runEngine(
+          databaseUrl,
+          'engine atomic',
+          Array.from({ length: options.setCount }, () => commands(debits, credits, options.legCount)),
+          options.concurrency,
+        ),
+      );
+    }
   }
   await api.expect(200, 'GET', '/v1/admin/invariants');
   log('invariants hold');
