@@ -36,7 +36,8 @@ interface SetRecord {
 /**
  * Posts batches of queued transfer records.
  *
- * The batch posts in one transaction. Records that can never post (bad JSON, bad shape) are
+ * The batch posts in one transaction; a record holding an atomic set posts in a transaction of
+ * its own, all legs or none, in message order with the rest (`postInSegments`). Records that can never post (bad JSON, bad shape) are
  * recorded as poison in that same transaction and not retried. When the transaction fails for a
  * reason that may pass, every record fails and the queue redelivers the batch. When it fails for a
  * reason that will not pass, the records are posted one by one in order to isolate the culprit,
