@@ -507,7 +507,7 @@ export const transferBatchResponseSchema = z
   .object({
     batch_id: uuidOutSchema.nullable().meta({
       description:
-        "Names the batch (its item 0's transfer id) for GET /v1/transfers/batch/{batch_id}; null when nothing was queued or counted because no item could be.",
+        "Names the batch (its item 0's transfer id) for GET /v1/transfers/batch/{id}; null when the batch was answered without being submitted (every item invalid, or an atomic batch with an invalid item).",
     }),
     atomic: z.boolean(),
     accepted_at: timestampSchema
