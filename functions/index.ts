@@ -17,6 +17,7 @@ import fraudScorer from './fraud-scorer';
 import freezeAccount from './freeze-account';
 import getAccount from './get-account';
 import getTransfer from './get-transfer';
+import getTransferBatch from './get-transfer-batch';
 import invariantChecker from './invariant-checker';
 import listAccountEntries from './list-account-entries';
 import listFraudFlags from './list-fraud-flags';
@@ -27,6 +28,7 @@ import postPendingTransfer from './post-pending-transfer';
 import reverseTransfer from './reverse-transfer';
 import setAccountVelocity from './set-account-velocity';
 import submitTransfer from './submit-transfer';
+import submitTransferBatch from './submit-transfer-batch';
 import transferConsumer from './transfer-consumer';
 import transferEvents from './transfer-events';
 import unfreezeAccount from './unfreeze-account';
@@ -44,7 +46,9 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   postPendingTransfer,
   voidPendingTransfer,
   reverseTransfer,
+  submitTransferBatch,
   getTransfer,
+  getTransferBatch,
   listFraudFlags,
   openapi,
   adminPage,

@@ -11,7 +11,8 @@ const relayRowCountMax = 2 * recordCountMax;
 
 /**
  * The transfer consumer: SQS FIFO batches (at most 10 records, any mix of message groups) posted
- * in one transaction, then the batch's events relayed to the bus. Only records that failed come
+ * in one transaction (an atomic set in a transaction of its own, in message order), then the
+ * batch's events relayed to the bus. Only records that failed come
  * back, with FIFO semantics (the wrapper holds back the rest of a failed record's group).
  */
 export default defineSqsFunction({

@@ -57,6 +57,8 @@ export interface RequestSchemas<Body extends z.ZodType, Path extends z.ZodType, 
   readonly path?: Path;
   readonly query?: Query;
   readonly headers?: readonly HeaderSpec[];
+  /** The largest body the route reads, in bytes; `requestBodyBytesMax` (256 KiB) when unset. */
+  readonly bodyBytesMax?: number;
 }
 
 /** The response schemas that are not JSON described by zod. */
@@ -180,6 +182,7 @@ export function defineHttpFunction<
         ...(request.path === undefined ? {} : { path: request.path }),
         ...(request.query === undefined ? {} : { query: request.query }),
         headers: request.headers ?? [],
+        ...(request.bodyBytesMax === undefined ? {} : { bodyBytesMax: request.bodyBytesMax }),
         ...build(wiring),
       }),
   });

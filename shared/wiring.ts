@@ -11,6 +11,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
+import { PowertoolsBatchIdempotencyGuard } from './adapters/aws/batch-idempotency-guard';
 import {
   type SecretReader,
   secretLogin,
@@ -24,6 +25,7 @@ import { SqsMessageRedelivery } from './adapters/aws/message-redelivery';
 import { SqsQueueDepths } from './adapters/aws/queue-depths';
 import { DynamoQueuedTransfers } from './adapters/aws/queued-transfers';
 import { SubmissionRecords } from './adapters/aws/submission-records';
+import { SqsTransferBatchQueue } from './adapters/aws/transfer-batch-queue';
 import { SqsTransferQueue } from './adapters/aws/transfer-queue';
 import { DynamoVelocityStore } from './adapters/aws/velocity-store';
 import { PostgresAccountStore } from './adapters/postgres/accounts-store';
@@ -45,6 +47,11 @@ import type { DatabaseMigrations } from './ports/migrations';
 import type { MessageRedelivery } from './ports/redelivery';
 import { AccountService } from './services/accounts';
 import { AdminService } from './services/admin';
+import {
+  batchSubmissionAnswerMarginMs,
+  batchSubmissionTimeoutMs,
+  TransferBatchSubmission,
+} from './services/batch-submission';
 import { DeadLetterService } from './services/dead-letters';
 import { EventReceiptService } from './services/event-receipts';
 import { FraudFlagService, FraudPatternService, FraudScoringService } from './services/fraud';
@@ -104,6 +111,7 @@ export function awsClients(settings: AwsClientSettings): AwsClients {
 export interface Services {
   readonly accounts: AccountService;
   readonly transferSubmission: TransferSubmission;
+  readonly transferBatchSubmission: TransferBatchSubmission;
   readonly transferStatus: TransferStatusService;
   readonly posting: PostingService;
   readonly pendingExpiry: PendingExpiryService;
@@ -185,6 +193,20 @@ export function createWiring(options: WiringOptions): Wiring {
         topology.tables.idempotency.partitionKey,
       ),
   );
+  // One per wiring, shared by single and batch submissions: its cache of each account's window.
+  const velocity = once(
+    () => new VelocityService({ store: velocityStore(), defaults: settings.velocity, logger, now }),
+  );
+  // One records instance per guard, never shared: Powertools keeps the key prefix and the
+  // in-progress bound on the instance, and a batch's differ from a single transfer's.
+  const submissionRecords = (): SubmissionRecords =>
+    new SubmissionRecords({
+      dynamo: clients().dynamo,
+      tableName: table('idempotency'),
+      keyAttribute: topology.tables.idempotency.partitionKey,
+      expiryAttribute: topology.tables.idempotency.ttlAttribute,
+      now,
+    });
   const fraudStore = once(() => new PostgresFraudStore(pool()));
   const transferReader = once(() => new PostgresTransferReader(pool()));
   const ledgerStore = once(() => new PostgresLedgerStore(pool()));
@@ -202,17 +224,11 @@ export function createWiring(options: WiringOptions): Wiring {
         new TransferSubmission({
           budgetMs: submissionTimeoutMs - submissionAnswerMarginMs,
           guard: new PowertoolsIdempotencyGuard({
-            records: new SubmissionRecords({
-              dynamo: clients().dynamo,
-              tableName: table('idempotency'),
-              keyAttribute: topology.tables.idempotency.partitionKey,
-              expiryAttribute: topology.tables.idempotency.ttlAttribute,
-              now,
-            }),
+            records: submissionRecords(),
             inProgressMsMax: submissionTimeoutMs,
             logger,
           }),
-          velocity: new VelocityService({ store: velocityStore(), defaults: settings.velocity, logger, now }),
+          velocity: velocity(),
           queue: new SqsTransferQueue(clients().sqs, queueUrl('transfers')),
           // Made on first use: only a post, void or reversal looks a transfer up, so submitting a
           // new transfer needs no database.
@@ -221,6 +237,20 @@ export function createWiring(options: WiringOptions): Wiring {
           pendingTimeoutSDefault: settings.pending.timeoutSDefault,
           logger,
           now,
+        }),
+    ),
+    transferBatchSubmission: once(
+      () =>
+        new TransferBatchSubmission({
+          budgetMs: batchSubmissionTimeoutMs - batchSubmissionAnswerMarginMs,
+          guard: new PowertoolsBatchIdempotencyGuard({
+            records: submissionRecords(),
+            inProgressMsMax: batchSubmissionTimeoutMs,
+            logger,
+          }),
+          velocity: velocity(),
+          queue: new SqsTransferBatchQueue(clients().sqs, queueUrl('transfers')),
+          logger,
         }),
     ),
     transferStatus: once(

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { type Api, newIdempotencyKey, waitForRecorded } from './api';
+import { type Api, newIdempotencyKey, sleep, type TransferBatchProgress, waitForRecorded } from './api';
 
 /** The demo accounts Dispatch uses, made on first use and kept for the browser session. */
 interface DemoAccounts {
@@ -11,6 +11,10 @@ interface DemoAccounts {
 const demoStorageName = 'ledgerx.demoAccounts';
 const burstSizeMax = 200;
 const burstConcurrencyMax = 4;
+const batchSizeMax = 1_000;
+/** How often a batch's progress is read, and for how long at most. */
+const batchPollIntervalMs = 500;
+const batchPollDurationMsMax = 120_000;
 const doubleSpendCountMax = 50;
 /** Dispatched amounts are 1.00 to 50.00 USD; the wallet is topped up by this much when short. */
 const dispatchAmountMin = 100n;
@@ -78,6 +82,13 @@ export function Actions(props: {
   const [message, setMessage] = useState<string | null>(null);
   const [burstSize, setBurstSize] = useState('20');
   const [burst, setBurst] = useState<{ ids: readonly string[]; size: number } | null>(null);
+  const [batchSize, setBatchSize] = useState('100');
+  const [batch, setBatch] = useState<{
+    readonly id: string;
+    readonly queued: number;
+    readonly refused: number;
+    readonly progress: TransferBatchProgress | null;
+  } | null>(null);
   const [funding, setFunding] = useState('25');
   const [spend, setSpend] = useState('5');
   const [spendCount, setSpendCount] = useState('12');
@@ -153,6 +164,38 @@ export function Actions(props: {
       };
       await Promise.all(Array.from({ length: Math.min(burstConcurrencyMax, size) }, worker));
       const last = ids.at(-1);
+      if (last !== undefined) onFollow(last);
+    });
+
+  const dispatchBatch = () =>
+    run('batch', async () => {
+      const size = Number.parseInt(batchSize, 10);
+      if (!(size >= 1 && size <= batchSizeMax)) throw new Error(`batch size must be 1 to ${batchSizeMax}`);
+      const accounts = await demoAccounts(api);
+      const amounts = Array.from({ length: size }, randomAmount);
+      await fundAsNeeded(
+        api,
+        accounts,
+        amounts.reduce((sum, amount) => sum + amount, 0n),
+      );
+      setBatch(null);
+      const answer = await api.submitBatch(
+        amounts.map((amount) => ({ debit: accounts.wallet, credit: accounts.shop, amount })),
+        newIdempotencyKey('batch'),
+      );
+      if (answer.batch_id === null) throw new Error('no item of the batch was queued');
+      const batchId = answer.batch_id;
+      const shown = { id: batchId, queued: answer.queued_count, refused: answer.refused_count };
+      setBatch({ ...shown, progress: null });
+      // Polls until every queued item is recorded, within a bound.
+      const deadline = Date.now() + batchPollDurationMsMax;
+      while (Date.now() < deadline) {
+        const progress = await api.batchProgress(batchId);
+        setBatch({ ...shown, progress });
+        if (progress.recorded_count >= answer.queued_count) break;
+        await sleep(batchPollIntervalMs);
+      }
+      const last = answer.items.findLast((item) => item.id !== undefined)?.id;
       if (last !== undefined) onFollow(last);
     });
 
@@ -265,6 +308,47 @@ export function Actions(props: {
               Recorded {burstRecorded} of {burst.size}
               <progress className="ml-2 align-middle" max={burst.size} value={burstRecorded} />
             </label>
+          </div>
+        )}
+      </fieldset>
+
+      <fieldset className="space-y-2 rounded border border-slate-200 p-3">
+        <legend className="px-1 text-sm font-semibold">Batch</legend>
+        <p className="text-xs text-slate-500">
+          One POST /v1/transfers/batch of N transfers from the demo wallet to the demo shop, then its progress
+          through the ledger (GET /v1/transfers/batch/&#123;id&#125;).
+        </p>
+        <label className="block text-sm">
+          Batch size (1 to {batchSizeMax})
+          <input
+            type="number"
+            min={1}
+            max={batchSizeMax}
+            value={batchSize}
+            onChange={(event) => setBatchSize(event.target.value)}
+            className="ml-2 w-24 rounded border border-slate-300 px-2 py-1"
+          />
+        </label>
+        <button type="button" onClick={dispatchBatch} disabled={busy !== null} className={secondaryButton}>
+          Submit batch
+        </button>
+        {batch !== null && (
+          <div className="space-y-1 text-sm" data-testid="batch-progress">
+            <p className="text-xs text-slate-500">
+              batch <code>{batch.id}</code>: {batch.queued} queued, {batch.refused} refused
+            </p>
+            <label className="block">
+              Recorded {batch.progress?.recorded_count ?? 0} of {batch.queued}
+              <progress
+                className="ml-2 align-middle"
+                max={batch.queued}
+                value={batch.progress?.recorded_count ?? 0}
+              />
+            </label>
+            <p>
+              Posted <strong data-testid="batch-posted">{batch.progress?.posted_count ?? 0}</strong> ·
+              rejected <strong data-testid="batch-rejected">{batch.progress?.rejected_count ?? 0}</strong>
+            </p>
           </div>
         )}
       </fieldset>

@@ -9,6 +9,7 @@ import type {
   EntryPageResponse,
   GaugesResponse,
   TransferAcceptedResponse,
+  TransferBatchResponse,
   TransferResponse,
 } from '../../shared/api/schemas';
 import type { TimelineStep } from '../../shared/domain/transfer';
@@ -20,8 +21,17 @@ export type {
   EntryPageResponse,
   GaugesResponse,
   TimelineStep,
+  TransferBatchResponse,
   TransferResponse,
 };
+
+/** A batch's progress through the ledger (GET /v1/transfers/batch/{id}). */
+export interface TransferBatchProgress {
+  readonly batch_id: string;
+  readonly posted_count: number;
+  readonly rejected_count: number;
+  readonly recorded_count: number;
+}
 export type AdminTransfer = ActivityResponse['items'][number];
 
 const keyStorageName = 'ledgerx.apiKey';
@@ -137,6 +147,26 @@ export function apiClient(key: string) {
         amount === undefined ? {} : { amount: amount.toString() },
         { 'Idempotency-Key': idempotencyKey },
       ),
+    submitBatch: (
+      transfers: readonly { debit: string; credit: string; amount: bigint }[],
+      idempotencyKey: string,
+    ) =>
+      request<TransferBatchResponse>(
+        key,
+        'POST',
+        '/v1/transfers/batch',
+        {
+          transfers: transfers.map((transfer) => ({
+            debit_account_id: transfer.debit,
+            credit_account_id: transfer.credit,
+            amount: transfer.amount.toString(),
+            currency: 'USD',
+          })),
+        },
+        { 'Idempotency-Key': idempotencyKey },
+      ),
+    batchProgress: (batchId: string) =>
+      request<TransferBatchProgress>(key, 'GET', `/v1/transfers/batch/${encodeURIComponent(batchId)}`),
   };
 }
 

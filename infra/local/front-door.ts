@@ -149,14 +149,15 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
         detail: 'a valid x-api-key header is required',
       });
     }
-    const body = await readBody(request);
+    const bodyBytesMax = route.definition.request.bodyBytesMax ?? requestBodyBytesMax;
+    const body = await readBody(request, bodyBytesMax);
     if (body === 'too-large') {
       response.setHeader('Connection', 'close');
       return sendProblem(response, {
         status: 413,
         slug: 'payload-too-large',
         title: 'Payload too large',
-        detail: `the request body is larger than ${requestBodyBytesMax} bytes`,
+        detail: `the request body is larger than ${bodyBytesMax} bytes`,
       });
     }
     if (!ready) {
@@ -403,13 +404,9 @@ export function compileTemplate(template: string): (path: string) => Record<stri
 }
 
 /** Reads the body up to the limit; a larger body is refused without reading the rest. */
-async function readBody(request: IncomingMessage): Promise<Buffer | 'too-large'> {
+async function readBody(request: IncomingMessage, bytesMax: number): Promise<Buffer | 'too-large'> {
   const declared = request.headers['content-length'];
-  if (
-    declared !== undefined &&
-    /^\d+$/.test(declared) &&
-    Number.parseInt(declared, 10) > requestBodyBytesMax
-  ) {
+  if (declared !== undefined && /^\d+$/.test(declared) && Number.parseInt(declared, 10) > bytesMax) {
     request.resume();
     return 'too-large';
   }
@@ -418,7 +415,7 @@ async function readBody(request: IncomingMessage): Promise<Buffer | 'too-large'>
   for await (const chunk of request) {
     const buffer = chunk as Buffer;
     byteCount += buffer.length;
-    if (byteCount > requestBodyBytesMax) {
+    if (byteCount > bytesMax) {
       request.resume();
       return 'too-large';
     }

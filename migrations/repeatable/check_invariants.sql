@@ -198,6 +198,16 @@ language sql stable as $$
       on o.transfer_id = v.transfer_id
    group by v.transfer_id, o.transfer_id
   having v.transfer_id is null or count(o.id) <> 1
+  union all
+  -- An atomic set's legs are all posted or all rejected, and it has every leg from its first.
+  select 'atomic_set_all_or_nothing', l.set_id::text,
+         format('%s legs, %s posted, positions %s to %s', count(*),
+                count(*) filter (where t.status = 'posted'), min(l.position), max(l.position))
+    from ledger.atomic_set_legs l
+    left join ledger.transfers t on t.id = l.transfer_id
+   group by l.set_id
+  having count(distinct t.status) <> 1 or count(t.id) <> count(*)
+      or min(l.position) <> 0 or max(l.position) <> count(*) - 1
 $$;
 
 -- Read-only; GET /v1/admin/invariants runs it as the application.

@@ -109,4 +109,21 @@ begin
     raise exception 'undo the planted account' using errcode = 'LXT01';
   exception when sqlstate 'LXT01' then null;
   end;
+
+  -- An atomic set with a posted leg and a rejected one is reported.
+  begin
+    insert into ledger.transfers (id, currency, status, reason, accepted_at)
+    values ('00000000-0000-4000-8000-0000000000f3', 'USD', 'rejected', 'linked_transfer_failed', now());
+    insert into ledger.outbox (event_type, transfer_id)
+    values ('transfer.rejected', '00000000-0000-4000-8000-0000000000f3');
+    insert into ledger.atomic_set_legs (transfer_id, set_id, position)
+    values ('00000000-0000-4000-8000-0000000000f3', '00000000-0000-4000-8000-0000000000f3', 0),
+           ('00000000-0000-4000-8000-0000000000f4', '00000000-0000-4000-8000-0000000000f3', 1);
+    assert exists (select 1 from ledger.check_invariants()
+                    where invariant = 'atomic_set_all_or_nothing'
+                      and subject = '00000000-0000-4000-8000-0000000000f3'),
+      'a set with a leg missing is reported';
+    raise exception 'undo the planted set' using errcode = 'LXT01';
+  exception when sqlstate 'LXT01' then null;
+  end;
 end $$;

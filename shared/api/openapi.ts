@@ -97,7 +97,6 @@ const problemDescriptions: Readonly<Record<number, string>> = {
   401: 'The x-api-key header is missing or wrong.',
   404: 'No such resource.',
   409: 'A request with the same Idempotency-Key is in progress; retry later.',
-  413: `The body is larger than ${requestBodyBytesMax} bytes.`,
   422: 'The Idempotency-Key was used before with a different body.',
   429:
     "velocity_exceeded: the transfer would pass the debit account's velocity limit; nothing was queued " +
@@ -110,11 +109,16 @@ const problemDescriptions: Readonly<Record<number, string>> = {
     'a retry with the same Idempotency-Key and body gives the definite answer (after its Retry-After seconds).',
 };
 
-function problemResponse(problem: HttpOperation['problems'][number]): JsonObject {
+function problemResponse(problem: HttpOperation['problems'][number], definition: HttpFunction): JsonObject {
   const status = typeof problem === 'number' ? problem : problem.status;
+  const bodyBytesMax = definition.request.bodyBytesMax ?? requestBodyBytesMax;
   return {
     description:
-      typeof problem === 'number' ? (problemDescriptions[status] ?? 'A problem.') : problem.description,
+      typeof problem !== 'number'
+        ? problem.description
+        : status === 413
+          ? `The body is larger than ${bodyBytesMax} bytes.`
+          : (problemDescriptions[status] ?? 'A problem.'),
     ...(status === 429
       ? {
           headers: {
@@ -144,7 +148,10 @@ function operation(definition: HttpFunction): JsonObject {
     },
   };
   for (const problem of [...spec.problems, 500]) {
-    responses[String(typeof problem === 'number' ? problem : problem.status)] = problemResponse(problem);
+    responses[String(typeof problem === 'number' ? problem : problem.status)] = problemResponse(
+      problem,
+      definition,
+    );
   }
   const parameters = parametersOf(definition);
   const body = definition.request.body;

@@ -9,6 +9,8 @@
  */
 import { z } from 'zod';
 import { accountStatuses } from '../domain/accounts';
+import { atomicSetLegCountMax } from '../domain/atomic-set';
+import { batchItemCountMax } from '../domain/batch';
 import { fraudReasons } from '../domain/fraud';
 import { parseAccountId, parseTransferId } from '../domain/ids';
 import {
@@ -19,7 +21,7 @@ import {
   parseMetadata,
 } from '../domain/metadata';
 import { amountMax, parseCurrency, parseMinorUnits } from '../domain/money';
-import { rejectionReasons } from '../domain/results';
+import { recordedRejectionReasons } from '../domain/results';
 import { pendingTimeoutSMax, pendingTimeoutSMin, timelineSteps, transferKinds } from '../domain/transfer';
 import { velocityTransferCountMaxBound, velocityWindowSMax } from '../domain/velocity';
 
@@ -465,7 +467,7 @@ export const transferResponseSchema = z
       description:
         'queued until the ledger decides it; then posted, voided or rejected for good; a pending transfer is pending until it is posted, voided or expired.',
     }),
-    reason: z.enum(rejectionReasons).nullable().meta({
+    reason: z.enum(recordedRejectionReasons).nullable().meta({
       description: 'Why a rejected transfer was rejected (docs/ledger.md lists them in check order).',
     }),
     processed_at: timestampSchema.nullable(),
@@ -563,6 +565,100 @@ export const problemResponseSchema = z
 export const healthResponseSchema = z
   .object({ status: z.literal('ok') })
   .register(apiSchemas, { id: 'Health' });
+
+// ---------------------------------------------------------------------------------------------
+// Batches
+
+/** A batch item as parsed: the transfer, or what refused it (and the item as sent). */
+export type TransferBatchItem =
+  | { readonly ok: true; readonly transfer: SubmitTransferBody }
+  | { readonly ok: false; readonly issues: readonly z.core.$ZodIssue[]; readonly input: unknown };
+
+/**
+ * One item of a batch: validated on its own, so a bad item is answered in its place instead of
+ * refusing the batch. It parses to the item or to the issues that refused it; the OpenAPI
+ * document describes it as a `SubmitTransferRequest`.
+ */
+const transferBatchItemSchema = submitTransferBodySchema
+  // A batch queues plain transfers; a hold is submitted on its own (POST /v1/transfers), where its
+  // timeout, post and void have their contract.
+  .refine((transfer) => transfer.pending !== true, {
+    message: 'is not taken in a batch: submit a pending transfer with POST /v1/transfers',
+    path: ['pending'],
+  })
+  .transform((transfer): TransferBatchItem => ({ ok: true, transfer }))
+  .catch((context): TransferBatchItem => ({ ok: false, issues: context.error.issues, input: context.input }));
+
+/** The largest batch body the API reads, in bytes (see docs/front-door.md, "Bulk submission"). */
+export const transferBatchBodyBytesMax = 2_097_152;
+
+export const submitTransferBatchBodySchema = z
+  .strictObject({
+    transfers: z
+      .array(transferBatchItemSchema)
+      .min(1, 'must hold at least one transfer')
+      .max(batchItemCountMax, `must hold at most ${batchItemCountMax} transfers`)
+      .meta({
+        description: `1 to ${batchItemCountMax} transfers (1 to ${atomicSetLegCountMax} when atomic), each validated, admitted by its debit account's velocity window and queued on its own.`,
+      }),
+    atomic: z
+      .boolean()
+      .optional()
+      .meta({
+        description: `true: the transfers are the legs of one atomic set, which posts in one database transaction, all or none. If one leg is refused or rejected, every leg is, the failing one with its own reason and the others with linked_transfer_failed. At most ${atomicSetLegCountMax} legs, any accounts and currencies. Default false.`,
+      }),
+  })
+  .register(apiSchemas, { id: 'SubmitTransferBatchRequest' });
+
+export type SubmitTransferBatchBody = z.output<typeof submitTransferBatchBodySchema>;
+
+const transferBatchItemResponseSchema = z
+  .object({
+    index: z.int().meta({ description: "The item's position in the request, from 0." }),
+    status: z.enum(['queued', 'refused']),
+    id: uuidOutSchema
+      .optional()
+      .meta({ description: 'The transfer id, when queued: the same for every repeat of the request.' }),
+    problem: problemResponseSchema.optional().meta({
+      description:
+        'Why the item was refused: 400 validation (the field is named from the request root, `transfers.3.amount`), 429 velocity_exceeded, or, in an atomic batch, 422 linked_transfer_failed (another item was refused, so this one was too). Nothing of a refused item was queued or counted.',
+    }),
+    retry_after_s: z.int().nullable().optional().meta({
+      description:
+        'For velocity_exceeded: whole seconds until the window admits the item; null when the amount alone is over the limit.',
+    }),
+  })
+  .register(apiSchemas, { id: 'TransferBatchItem' });
+
+export const transferBatchResponseSchema = z
+  .object({
+    batch_id: uuidOutSchema.nullable().meta({
+      description:
+        "Names the batch (its item 0's transfer id) for GET /v1/transfers/batch/{id}; null when the batch was answered without being submitted (every item invalid, or an atomic batch with an invalid item).",
+    }),
+    atomic: z.boolean(),
+    accepted_at: timestampSchema
+      .nullable()
+      .meta({ description: "Every queued item's accepted_at; null when no item was valid." }),
+    queued_count: z.int(),
+    refused_count: z.int(),
+    items: z.array(transferBatchItemResponseSchema).meta({ description: 'One per request item, in order.' }),
+  })
+  .register(apiSchemas, { id: 'TransferBatchAccepted' });
+
+export type TransferBatchResponse = z.output<typeof transferBatchResponseSchema>;
+
+export const transferBatchProgressResponseSchema = z
+  .object({
+    batch_id: uuidOutSchema,
+    posted_count: z.int().meta({ description: 'Items of the batch the ledger posted.' }),
+    rejected_count: z.int().meta({ description: 'Items of the batch the ledger rejected.' }),
+    recorded_count: z.int().meta({
+      description:
+        "posted_count + rejected_count. When it equals the batch's queued_count, every queued item is decided; until then the rest are still queued.",
+    }),
+  })
+  .register(apiSchemas, { id: 'TransferBatchProgress' });
 
 // ---------------------------------------------------------------------------------------------
 // Admin (the System Internals page)

@@ -7,8 +7,10 @@ import { balanceOf } from '../domain/accounts';
 import { formatMinorUnits, formatSignedMinorUnits } from '../domain/money';
 import { type LedgerCommand, type TransferFields, transferFieldsOf } from '../domain/transfer';
 import type { VelocityOverrides } from '../domain/velocity';
+import { problemTypeBase } from '../handlers/problem';
 import type { Account, EntryPage } from '../ports/accounts';
 import type { FraudFlag } from '../ports/fraud';
+import type { BatchResult } from '../services/batch-submission';
 import type { TransferStatus } from '../services/transfer-status';
 import {
   type AccountResponse,
@@ -16,6 +18,7 @@ import {
   encodeEntryCursor,
   type FraudFlagPageResponse,
   type TransferAcceptedResponse,
+  type TransferBatchResponse,
   type TransferResponse,
   type VelocityLimitsBody,
 } from './schemas';
@@ -144,5 +147,71 @@ export function velocityOverridesFrom(body: VelocityLimitsBody | undefined): Vel
     windowS: body?.window_s ?? null,
     transferCountMax: body?.max_transfers ?? null,
     amountMax: body?.max_amount ?? null,
+  };
+}
+
+/** The problem of a batch item a velocity window refused, as the single route would answer it. */
+export interface BatchItemProblem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly field?: string;
+}
+
+/**
+ * A batch's answer: per item, in order, its transfer id when queued, or its problem. `invalid`
+ * holds the validation problem of each invalid item (by index); `refusal` words a velocity refusal.
+ */
+export function transferBatchView(
+  result: BatchResult,
+  atomic: boolean,
+  invalid: ReadonlyMap<number, BatchItemProblem>,
+  refusal: (
+    index: number,
+    outcome: Extract<BatchResult['items'][number], { kind: 'velocity_exceeded' }>,
+  ) => BatchItemProblem,
+): TransferBatchResponse {
+  const items = result.items.map((item, index): TransferBatchResponse['items'][number] => {
+    if (item.kind === 'queued') return { index, status: 'queued', id: item.transferId };
+    if (item.kind === 'velocity_exceeded') {
+      return {
+        index,
+        status: 'refused',
+        problem: refusal(index, item),
+        retry_after_s: item.retryAfterS ?? null,
+      };
+    }
+    if (item.kind === 'linked_transfer_failed') {
+      return {
+        index,
+        status: 'refused',
+        problem: {
+          type: `${problemTypeBase}linked_transfer_failed`,
+          title: 'Linked transfer failed (linked_transfer_failed)',
+          status: 422,
+          detail: `transfers.${index}: another transfer of this atomic batch was refused, so this one was too; nothing of the batch was queued`,
+          field: `transfers.${index}`,
+        },
+      };
+    }
+    // A replay after a deploy that changed validation may find the item valid now: it was not.
+    const problem = invalid.get(index) ?? {
+      type: `${problemTypeBase}validation`,
+      title: 'Invalid request',
+      status: 400,
+      detail: `transfers.${index}: was invalid when this batch was first submitted`,
+      field: `transfers.${index}`,
+    };
+    return { index, status: 'refused', problem };
+  });
+  const queuedCount = items.filter((item) => item.status === 'queued').length;
+  return {
+    batch_id: result.batchId ?? null,
+    atomic,
+    accepted_at: result.acceptedAt ?? null,
+    queued_count: queuedCount,
+    refused_count: items.length - queuedCount,
+    items,
   };
 }

@@ -41,7 +41,17 @@ export const rejectionReasons = [
   'exceeds_debits',
 ] as const;
 
-export type RejectionReason = (typeof rejectionReasons)[number];
+/**
+ * The reason of every leg of a rejected atomic set but one: the first leg, in set order, that a
+ * rule above rejected keeps that rule's reason, and every other leg gets this one, whatever its
+ * own checks said. It comes after every rule in the documented order.
+ */
+export const linkedTransferFailed = 'linked_transfer_failed';
+
+/** Every reason a rejected transfer may be recorded with. */
+export const recordedRejectionReasons = [...rejectionReasons, linkedTransferFailed] as const;
+
+export type RejectionReason = (typeof recordedRejectionReasons)[number];
 
 /** The reasons that can reject each kind of transfer, in the order they are checked. */
 const reasonsByKind: Readonly<Record<TransferKind, ReadonlySet<RejectionReason>>> = {
@@ -148,7 +158,7 @@ export type TransferResult = AcceptedResult | RejectionReason | ExistsResult;
 
 const transferResults: ReadonlySet<string> = new Set<string>([
   ...acceptedResults,
-  ...rejectionReasons,
+  ...recordedRejectionReasons,
   ...existsResults,
 ]);
 
@@ -169,5 +179,5 @@ export function isAccepted(result: TransferResult): result is AcceptedResult {
 
 /** Narrows a stored rejection reason; anything else is a bug. */
 export function parseRejectionReason(value: unknown): RejectionReason | undefined {
-  return rejectionReasons.find((reason) => reason === value);
+  return recordedRejectionReasons.find((reason) => reason === value);
 }

@@ -165,6 +165,11 @@ export function parseLedgerMessage(body: string): ParseResult<LedgerCommand> {
   } catch {
     return { ok: false, reason: 'body is not valid JSON' };
   }
+  return parseLedgerJson(json);
+}
+
+/** Parses a queue message already read from JSON (`parseLedgerMessage`'s second half). */
+export function parseLedgerJson(json: unknown): ParseResult<LedgerCommand> {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { ok: false, reason: 'body is not a JSON object' };
   }

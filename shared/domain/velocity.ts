@@ -123,3 +123,63 @@ export function planAdmission(
   }
   return { kind: 'count_in_window' };
 }
+
+/** What one item of a batch gets from its debit account's window. */
+export type BatchAdmissionDecision =
+  | { readonly kind: 'admitted' }
+  | {
+      readonly kind: 'exceeded';
+      readonly limit: 'transfer_count' | 'amount';
+      readonly retryAfterS: number | undefined;
+    };
+
+/** How several transfers of one debit account are admitted together: one write for all of them. */
+export interface BatchAdmissionPlan {
+  /** The write the admitted transfers take; `none` when none is admitted. */
+  readonly kind: 'count_in_window' | 'open_window' | 'none';
+  /** Per transfer, in the order given. */
+  readonly decisions: readonly BatchAdmissionDecision[];
+  readonly admittedCount: number;
+  /** The sum of the admitted amounts, minor units. */
+  readonly admittedAmount: bigint;
+}
+
+/**
+ * Decides, for transfers of one debit account in the order given, which the window admits at
+ * `nowMs`: exactly what `planAdmission` would decide for each in turn if every admitted one had
+ * been counted before the next (a refused one is not counted, and a later, smaller one may still
+ * fit). The admitted ones all go into one window: the open one, or one that the first admitted
+ * transfer opens (`nowMs` is one instant, so no window closes part-way).
+ */
+export function planBatchAdmission(
+  window: VelocityWindow | undefined,
+  limits: VelocityLimits,
+  amounts: readonly bigint[],
+  nowMs: number,
+): BatchAdmissionPlan {
+  let running = window;
+  let kind: BatchAdmissionPlan['kind'] = 'none';
+  let admittedCount = 0;
+  let admittedAmount = 0n;
+  const decisions = amounts.map((amount): BatchAdmissionDecision => {
+    const plan = planAdmission(running, limits, amount, nowMs);
+    if (plan.kind === 'exceeded') return plan;
+    if (plan.kind === 'open_window') {
+      if (kind !== 'none') throw new Error('assertion failed: a batch opens at most one window, first');
+      kind = 'open_window';
+      running = { startMs: nowMs, transferCount: 1, amountTotal: amount };
+    } else {
+      if (running === undefined) throw new Error('assertion failed: counting in a window needs one');
+      if (kind === 'none') kind = 'count_in_window';
+      running = {
+        startMs: running.startMs,
+        transferCount: running.transferCount + 1,
+        amountTotal: running.amountTotal + amount,
+      };
+    }
+    admittedCount += 1;
+    admittedAmount += amount;
+    return { kind: 'admitted' };
+  });
+  return { kind, decisions, admittedCount, admittedAmount };
+}

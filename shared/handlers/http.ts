@@ -22,7 +22,8 @@ import { problemFromZodError } from './validation';
 
 /**
  * The largest request body the API reads, in bytes (256 KiB, the SQS message size bound: a
- * transfer must fit one message, and nothing else the API takes needs more).
+ * transfer must fit one message, and nothing else the API takes needs more), unless the route
+ * says otherwise (`bodyBytesMax`: the batch route takes more).
  */
 export const requestBodyBytesMax = 262_144;
 
@@ -90,6 +91,8 @@ export interface RouteOptions<
   readonly query?: QuerySchema;
   /** Headers the route reads: each is required and validated, or the request is a 400 naming it. */
   readonly headers?: readonly HeaderSpec[];
+  /** The largest body the route reads, in bytes; `requestBodyBytesMax` when unset. */
+  readonly bodyBytesMax?: number;
   readonly handle: HttpRoute<z.output<BodySchema>, z.output<PathSchema>, z.output<QuerySchema>>['handle'];
   readonly mapError?: (error: unknown) => ProblemError | undefined;
 }
@@ -112,7 +115,7 @@ export function httpHandler<
     },
   })
     .use(problemResponses(options))
-    .use(bodySizeLimit())
+    .use(bodySizeLimit(options.bodyBytesMax ?? requestBodyBytesMax))
     .use(jsonBody(options.body !== undefined, options.bodyOptional === true))
     .handler(async (event) => {
       const headers = lowerCaseHeaders(event.headers);
@@ -182,13 +185,13 @@ function bodyBytes(event: APIGatewayProxyEvent): number {
   return event.isBase64Encoded ? Buffer.from(event.body, 'base64').byteLength : Buffer.byteLength(event.body);
 }
 
-/** Refuses bodies over `requestBodyBytesMax` before anything parses them. */
-function bodySizeLimit(): MiddlewareObj<ParsingEvent, APIGatewayProxyResult> {
+/** Refuses bodies over `bytesMax` before anything parses them. */
+function bodySizeLimit(bytesMax: number): MiddlewareObj<ParsingEvent, APIGatewayProxyResult> {
   return {
     name: 'bodySizeLimit',
     before: (request) => {
       const bytes = bodyBytes(request.event);
-      if (bytes > requestBodyBytesMax) throw new PayloadTooLargeProblem(bytes, requestBodyBytesMax);
+      if (bytes > bytesMax) throw new PayloadTooLargeProblem(bytes, bytesMax);
     },
   };
 }

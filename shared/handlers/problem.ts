@@ -176,13 +176,14 @@ export class ServiceUnavailableProblem extends ProblemError {
  * says when a retry no longer finds the first attempt in progress.
  */
 export class SubmissionOutcomeUnknownProblem extends ProblemError {
-  public constructor(retryAfterS: number, options: { cause?: unknown } = {}) {
+  public constructor(retryAfterS: number, options: { cause?: unknown; detail?: string } = {}) {
     super(
       {
         status: 503,
         slug: 'submission-outcome-unknown',
         title: 'Submission outcome unknown',
         detail:
+          options.detail ??
           'the transfer may have been queued; retry with the same Idempotency-Key and body for the definite answer',
         headers: { 'retry-after': String(retryAfterS) },
       },

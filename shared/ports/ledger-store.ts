@@ -35,6 +35,14 @@ export interface LedgerStore {
     poison: readonly PoisonRecord[],
     receivedAt?: Date,
   ): Promise<PostBatchOutcome>;
+
+  /**
+   * Posts an atomic set's legs in one transaction, all or none: every leg `posted`; or every leg
+   * rejected and recorded, the first leg a rule rejected with that reason and the others
+   * `linked_transfer_failed`; or, for a set recorded before, the `exists` family for every leg
+   * (nothing written). Throws as `postBatch` does.
+   */
+  postSet(legs: readonly TransferCommand[], receivedAt?: Date): Promise<PostBatchOutcome>;
 }
 
 /**

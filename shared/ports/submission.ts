@@ -40,6 +40,8 @@ export interface Reservation {
   readonly acceptedAt: string;
   /** When this attempt passed the idempotency check (equal to `acceptedAt` on the first). */
   readonly checkedAt: string;
+  /** What an earlier attempt under the key recorded before it failed (batches only). */
+  readonly progress?: string;
 }
 
 /** When the submission's steps happened, for the transfer's timeline (ISO 8601 times). */

@@ -77,6 +77,17 @@ export interface QueuedTransfer {
  */
 export interface TransferLedgerReader {
   findTransfer(id: TransferId): Promise<RecordedTransfer | undefined>;
+  /**
+   * Counts the transfers the ledger recorded with ids from `first` to `last` (a batch's range),
+   * by outcome: one index range scan. Throws `TransientError` when the database is unavailable.
+   */
+  countRecorded(first: TransferId, last: TransferId): Promise<RecordedCounts>;
+}
+
+/** How many transfers of a range the ledger recorded, by outcome. */
+export interface RecordedCounts {
+  readonly posted: number;
+  readonly rejected: number;
 }
 
 /**

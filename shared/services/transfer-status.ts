@@ -6,6 +6,7 @@
  * consumer has not reached yet.
  */
 
+import { batchTransferId, batchTransferIdRange } from '../domain/batch';
 import type { TransferId } from '../domain/ids';
 import type { RejectionReason } from '../domain/results';
 import { type TimelineStep, type TransferFields, transferFieldsOf } from '../domain/transfer';
@@ -16,6 +17,7 @@ import type {
   Hold,
   QueuedTransfer,
   QueuedTransferReader,
+  RecordedCounts,
   RecordedTransfer,
   Reversal,
   TransferLedgerReader,
@@ -68,6 +70,17 @@ export class TransferStatusService {
     private readonly logger: Logger,
     private readonly fraud: Pick<FraudVerdictReader, 'findVerdict'>,
   ) {}
+
+  /**
+   * How many of a batch's transfers the ledger has recorded, by outcome; undefined when the id
+   * cannot name a batch (a batch is named by its item 0's id, whose item bits are zero). The
+   * client compares the sum with the batch's `queued_count`: the rest are still queued.
+   */
+  public async batchProgress(batchId: TransferId): Promise<RecordedCounts | undefined> {
+    if (batchTransferId(batchId, 0) !== batchId) return undefined;
+    const { first, last } = batchTransferIdRange(batchId);
+    return this.ledger.countRecorded(first, last);
+  }
 
   /**
    * Reads both records at once (the queue record gives the timeline its `queued` step even after

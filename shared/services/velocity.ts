@@ -24,8 +24,10 @@ import {
   effectiveVelocityLimits,
   noVelocityOverrides,
   planAdmission,
+  planBatchAdmission,
   type VelocityLimits,
 } from '../domain/velocity';
+import type { BatchVelocityAdmission, SeveralAdmitted, SeveralSlot } from '../ports/batch-submission';
 import type { Logger } from '../ports/logger';
 import {
   type VelocityAdmission,
@@ -50,7 +52,7 @@ export interface VelocityOptions {
   readonly attemptCountMax?: number;
 }
 
-export class VelocityService implements VelocityAdmission {
+export class VelocityService implements VelocityAdmission, BatchVelocityAdmission {
   private readonly now: () => Date;
   /** What this instance last saw of each account's item: a guess to pick the first write with. */
   private readonly seen = new Map<AccountId, VelocityState>();
@@ -91,7 +93,7 @@ export class VelocityService implements VelocityAdmission {
       const kind = plan.kind === 'open_window' ? 'open_window' : 'count_in_window';
       const { counted, state } = await this.options.store.count(
         accountId,
-        { kind, limits, limitsVersion: assumed.limits?.version, amount, nowMs },
+        { kind, limits, limitsVersion: assumed.limits?.version, transferCount: 1, amount, nowMs },
         signal,
       );
       this.remember(accountId, state);
@@ -114,6 +116,89 @@ export class VelocityService implements VelocityAdmission {
    * Nothing happens when the window has closed since (its count no longer matters).
    */
   public async release(slot: VelocitySlot, signal?: AbortSignal): Promise<void> {
+    const state = await this.options.store.release(
+      slot.debitAccountId,
+      { windowStartMs: slot.windowStartMs, amount: slot.amount, transferCount: 1 },
+      signal,
+    );
+    if (state !== undefined) this.remember(slot.debitAccountId, state);
+  }
+
+  /**
+   * Admits several transfers of one debit account, in the order given, as `admit` would one after
+   * another (`planBatchAdmission`), with one conditional write for all the admitted ones. Returns
+   * each transfer's decision and the slot the admitted ones hold together (undefined when none
+   * was admitted). A refusal is decided only from the item as a failed write answered it or a
+   * strongly consistent read returned it, never from this instance's cache alone. Throws
+   * `VelocityContentionError` past the attempt bound, `TransientError` when the store is
+   * unavailable; nothing is counted then.
+   */
+  public async admitSeveral(
+    debitAccountId: AccountId,
+    amounts: readonly bigint[],
+    signal?: AbortSignal,
+  ): Promise<SeveralAdmitted> {
+    if (amounts.length === 0) throw new Error('assertion failed: admitSeveral is given transfers');
+    // One attempt more than `admit`: a read that checks a refusal guessed from the cache.
+    const attemptCountMax = (this.options.attemptCountMax ?? admissionAttemptCountMax) + 1;
+    let assumed = this.seen.get(debitAccountId) ?? unknownState;
+    let observed = false;
+    for (let attempt = 1; attempt <= attemptCountMax; attempt += 1) {
+      const now = this.now();
+      const nowMs = now.getTime();
+      const limits = effectiveVelocityLimits(
+        this.options.defaults,
+        assumed.limits?.overrides ?? noVelocityOverrides,
+      );
+      const plan = planBatchAdmission(assumed.window, limits, amounts, nowMs);
+      const refused = plan.admittedCount < amounts.length;
+      if (refused && !observed) {
+        assumed = await this.options.store.read(debitAccountId, signal);
+        this.remember(debitAccountId, assumed);
+        observed = true;
+        continue;
+      }
+      if (plan.kind === 'none') return { decisions: plan.decisions, limits, slot: undefined };
+      const { counted, state } = await this.options.store.count(
+        debitAccountId,
+        {
+          kind: plan.kind,
+          limits,
+          limitsVersion: assumed.limits?.version,
+          transferCount: plan.admittedCount,
+          amount: plan.admittedAmount,
+          nowMs,
+        },
+        signal,
+      );
+      this.remember(debitAccountId, state);
+      if (counted) {
+        if (state.window === undefined) throw new Error('assertion failed: counted transfers have a window');
+        return {
+          decisions: plan.decisions,
+          limits,
+          slot: {
+            debitAccountId,
+            windowStartMs: state.window.startMs,
+            transferCount: plan.admittedCount,
+            amount: plan.admittedAmount,
+            admittedAt: now,
+          },
+        };
+      }
+      assumed = state;
+      observed = true;
+    }
+    this.options.logger.warn('velocity admission gave up: the window changed under every attempt', {
+      debitAccountId,
+      attemptCountMax,
+      transferCount: amounts.length,
+    });
+    throw new VelocityContentionError({ context: { debitAccountId, attemptCountMax } });
+  }
+
+  /** Gives back the slots `admitSeveral` counted, if their window is still the open one. */
+  public async releaseSeveral(slot: SeveralSlot, signal?: AbortSignal): Promise<void> {
     const state = await this.options.store.release(slot.debitAccountId, slot, signal);
     if (state !== undefined) this.remember(slot.debitAccountId, state);
   }

@@ -182,13 +182,21 @@ class RetryCountingLedgerStore implements LedgerStore {
 
   public constructor(private readonly store: LedgerStore) {}
 
-  public async postBatch(
+  public postBatch(
     transfers: readonly TransferCommand[],
     poison: readonly PoisonRecord[],
     receivedAt?: Date,
   ): Promise<PostBatchOutcome> {
+    return this.counted(() => this.store.postBatch(transfers, poison, receivedAt));
+  }
+
+  public postSet(legs: readonly TransferCommand[], receivedAt?: Date): Promise<PostBatchOutcome> {
+    return this.counted(() => this.store.postSet(legs, receivedAt));
+  }
+
+  private async counted(post: () => Promise<PostBatchOutcome>): Promise<PostBatchOutcome> {
     try {
-      const outcome = await this.store.postBatch(transfers, poison, receivedAt);
+      const outcome = await post();
       this.retryCount += Math.max(0, outcome.attemptCount - 1);
       return outcome;
     } catch (error) {

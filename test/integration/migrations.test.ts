@@ -30,6 +30,7 @@ const numberedNames = [
   '0011_least_privilege',
   '0012_pending_transfers_and_reversals',
   '0013_account_status',
+  '0014_atomic_sets',
   '0017_invariant_checkpoints',
 ];
 
@@ -46,6 +47,7 @@ const repeatableNames = [
   'repeatable/expire_pending_transfers',
   'repeatable/fraud_flags_triggers',
   'repeatable/outbox_events',
+  'repeatable/post_transfer_set',
   'repeatable/post_transfers',
   'repeatable/transfers_triggers',
 ];

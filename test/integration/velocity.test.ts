@@ -338,6 +338,88 @@ describe('atomic admission in DynamoDB', () => {
   });
 });
 
+describe('admitting several transfers of one account at once (batches)', () => {
+  it('admits, in order, as many as the window holds with one write, and refuses the rest with the window end', async () => {
+    const clock = testClock(t0);
+    const service = velocityService({ windowS: 60, transferCountMax: 3, amountMax: undefined }, clock.now);
+    const debitAccountId = newAccountId();
+    await service.admit({ debitAccountId, amount: 1n });
+
+    const several = await service.admitSeveral(debitAccountId, [10n, 20n, 30n, 40n]);
+
+    expect(several.decisions).toEqual([
+      { kind: 'admitted' },
+      { kind: 'admitted' },
+      { kind: 'exceeded', limit: 'transfer_count', retryAfterS: 60 },
+      { kind: 'exceeded', limit: 'transfer_count', retryAfterS: 60 },
+    ]);
+    expect(several.slot).toMatchObject({ windowStartMs: t0, transferCount: 2, amount: 30n });
+    expect(await storedWindow(debitAccountId)).toEqual({ transferCount: 3, amountTotal: '31' });
+  });
+
+  it('checks a refusal its cache guessed with a read, and admits what a given-back slot made room for', async () => {
+    const clock = testClock(t0);
+    const limits: VelocityLimits = { windowS: 60, transferCountMax: 2, amountMax: undefined };
+    const cached = velocityService(limits, clock.now);
+    const other = velocityService(limits, clock.now);
+    const debitAccountId = newAccountId();
+    await cached.admitSeveral(debitAccountId, [1n]);
+    const slot = await other.admit({ debitAccountId, amount: 1n });
+    // Full by `cached`'s last sight of it (one counted by it, one by `other` unseen); then freed.
+    await cached.admitSeveral(debitAccountId, [1n]);
+    await other.release(slot);
+
+    const several = await cached.admitSeveral(debitAccountId, [5n, 6n]);
+
+    expect(several.decisions).toEqual([
+      { kind: 'admitted' },
+      { kind: 'exceeded', limit: 'transfer_count', retryAfterS: 60 },
+    ]);
+    expect(await storedWindow(debitAccountId)).toEqual({ transferCount: 2, amountTotal: '6' });
+  });
+
+  it('never admits past the limits when batches and single transfers of one account race', async () => {
+    const limits: VelocityLimits = { windowS: 60, transferCountMax: 25, amountMax: 1_000n };
+    const instances = Array.from({ length: 4 }, () => velocityService(limits));
+    const debitAccountId = newAccountId();
+
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, index) => {
+        const service = instances[index % instances.length] ?? velocityService(limits);
+        return index % 2 === 0
+          ? service.admitSeveral(debitAccountId, [30n, 5n, 70n]).then((several) => several.slot?.amount ?? 0n)
+          : service.admit({ debitAccountId, amount: 20n }).then((slot) => slot.amount);
+      }),
+    );
+    const admittedAmount = outcomes.reduce(
+      (sum, outcome) => sum + (outcome.status === 'fulfilled' ? outcome.value : 0n),
+      0n,
+    );
+    const failures = outcomes.filter(
+      (outcome) => outcome.status === 'rejected' && !(outcome.reason instanceof VelocityExceededError),
+    );
+
+    expect(failures).toEqual([]);
+    const stored = await storedWindow(debitAccountId);
+    expect(stored?.transferCount).toBeLessThanOrEqual(25);
+    expect(BigInt(stored?.amountTotal ?? '')).toBe(admittedAmount);
+    expect(admittedAmount).toBeLessThanOrEqual(1_000n);
+  });
+
+  it('gives the slot of several back to their window', async () => {
+    const clock = testClock(t0);
+    const service = velocityService({ windowS: 60, transferCountMax: 5, amountMax: undefined }, clock.now);
+    const debitAccountId = newAccountId();
+    await service.admit({ debitAccountId, amount: 1n });
+    const several = await service.admitSeveral(debitAccountId, [2n, 3n, 4n]);
+
+    if (several.slot === undefined) throw new Error('test: the transfers were admitted');
+    await service.releaseSeveral(several.slot);
+
+    expect(await storedWindow(debitAccountId)).toEqual({ transferCount: 1, amountTotal: '1' });
+  });
+});
+
 describe('POST /v1/transfers over the velocity limit', () => {
   it('answers 429 velocity_exceeded with Retry-After at the window end, queues nothing, and frees the key until then', async () => {
     const clock = testClock();

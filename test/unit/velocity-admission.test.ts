@@ -42,6 +42,7 @@ function everChangingStore(): VelocityStore & { readonly writes: VelocityWrite[]
       const state: VelocityState = { limits: undefined, window };
       return { counted: false, state };
     },
+    read: async () => ({ limits: undefined, window: undefined }),
     release: async () => undefined,
     putOverrides: async () => undefined,
   };
@@ -85,6 +86,7 @@ describe('velocity admission', () => {
         stored = { ...stored, window: { ...window, transferCount: window.transferCount + 1 } };
         return { counted: true, state: stored };
       },
+      read: async () => stored,
       release: async () => {
         const window = stored.window;
         if (window === undefined) return undefined;

@@ -134,7 +134,7 @@ export class PowertoolsIdempotencyGuard implements IdempotencyGuard {
 }
 
 /** Powertools' errors as the port's own, so callers need not know Powertools. */
-function translateIdempotencyError(error: unknown): unknown {
+export function translateIdempotencyError(error: unknown): unknown {
   if (error instanceof IdempotencyAlreadyInProgressError)
     return new SubmissionInProgressError({ cause: error });
   if (error instanceof IdempotencyValidationError) return new IdempotencyKeyReusedError({ cause: error });
@@ -153,7 +153,7 @@ function translateIdempotencyError(error: unknown): unknown {
  * would hold its key for the whole idempotency window; this fixed bound lets the key be taken
  * over once the first invocation has surely ended. Only `getRemainingTimeInMillis` is read.
  */
-function inProgressBound(inProgressMsMax: number): Context {
+export function inProgressBound(inProgressMsMax: number): Context {
   const unused = (): never => {
     throw new Error('not a Lambda context');
   };

@@ -19,6 +19,12 @@
  * - `_updateRecord` (the completion) is one TransactWriteItems: Powertools' completion, and the
  *   record of the queued transfer that GET /v1/transfers/{id} reads until the ledger has it.
  *
+ * A batch of transfers (`POST /v1/transfers/batch`) uses the same records under its own key
+ * prefix, with two differences: an attempt may record its progress (`recordProgress`: which
+ * items the velocity windows admitted, written before anything is sent), which a later attempt
+ * under the key reads back with its reservation and which a key new again (past its expiry) loses;
+ * and its completion writes no queued-transfer record (a thousand would not fit one transaction).
+ *
  * A released record keeps Powertools' `INPROGRESS` status (with its in-progress expiry passed)
  * rather than a status of its own, so every record Powertools may read back is one it knows.
  *
@@ -42,6 +48,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { newTransferId, parseTransferId, type TransferId } from '../../domain/ids';
 import { parseTimestamp } from '../../domain/transfer';
+import { ProgressNotRecordedError } from '../../ports/batch-submission';
 import { cleanupCallTimeoutMs, type Reservation, type SubmissionAnswer } from '../../ports/submission';
 import { callDeadline } from './call-deadline';
 import { queuedTransferItem, queuedTransferRetentionS } from './queued-transfers';
@@ -55,6 +62,8 @@ export const releasedRetentionS = 7 * 24 * 3600;
 
 /** One call of the guard, as the hooks of the persistence layer see it. */
 export interface SubmissionAttempt {
+  /** A single transfer's submission, or a batch's. */
+  readonly kind: 'transfer' | 'batch';
   /** Tells this attempt's hold on a record apart from an attempt that took the record over. */
   readonly attemptId: string;
   /** What the attempt reserves when the key holds no transfer id yet. */
@@ -63,6 +72,8 @@ export interface SubmissionAttempt {
   readonly signal: AbortSignal | undefined;
   /** The reservation the key holds, set by the in-progress put. */
   reservation?: Reservation;
+  /** The record's key (Powertools' hash of the request key), set by the in-progress put. */
+  idempotencyKey?: string;
   /** The submission's answer, set before Powertools stores the completion. */
   answer?: SubmissionAnswer;
 }
@@ -87,6 +98,7 @@ const attribute = {
   acceptedAt: 'accepted_at',
   attemptId: 'attempt_id',
   releasedAt: 'released_at',
+  progress: 'progress',
 } as const;
 
 export class SubmissionRecords extends DynamoDBPersistenceLayer {
@@ -116,9 +128,13 @@ export class SubmissionRecords extends DynamoDBPersistenceLayer {
   }
 
   /** A new attempt, with a fresh candidate transfer id (time-ordered) and acceptance time. */
-  public newAttempt(signal: AbortSignal | undefined): SubmissionAttempt {
+  public newAttempt(
+    signal: AbortSignal | undefined,
+    kind: SubmissionAttempt['kind'] = 'transfer',
+  ): SubmissionAttempt {
     const now = this.now();
     return {
+      kind,
       attemptId: randomUUID(),
       candidate: { transferId: newTransferId(now.getTime()), acceptedAt: now.toISOString() },
       signal,
@@ -146,6 +162,7 @@ export class SubmissionRecords extends DynamoDBPersistenceLayer {
       throw new Error('assertion failed: an in-progress record has both expiries');
     }
     const attempt = this.currentAttempt();
+    attempt.idempotencyKey = record.idempotencyKey;
     const nowMs = Date.now();
     const names = this.names();
     const values: Record<string, AttributeValue> = {
@@ -187,7 +204,7 @@ export class SubmissionRecords extends DynamoDBPersistenceLayer {
     // The record outlived its expiry (TTL deletes late): the key is new again, with a new id.
     try {
       const written = await this.update(record.idempotencyKey, attempt.signal, {
-        UpdateExpression: `${held}, #transfer_id = :candidate_id, #accepted_at = :candidate_at REMOVE #data, #released_at`,
+        UpdateExpression: `${held}, #transfer_id = :candidate_id, #accepted_at = :candidate_at REMOVE #data, #released_at, #progress`,
         ConditionExpression: '#expiry < :now',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
@@ -233,39 +250,73 @@ export class SubmissionRecords extends DynamoDBPersistenceLayer {
     }
   }
 
+  /**
+   * Records an attempt's progress on the record it holds. Throws `ProgressNotRecordedError` when
+   * the attempt no longer holds it (nothing was written), and the SDK's error otherwise (the write
+   * may or may not have been made).
+   */
+  public async recordProgress(
+    attempt: SubmissionAttempt,
+    progress: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const { idempotencyKey } = attempt;
+    if (idempotencyKey === undefined) throw new Error('assertion failed: progress is recorded on a held key');
+    try {
+      await this.update(idempotencyKey, signal, {
+        UpdateExpression: 'SET #progress = :progress',
+        ConditionExpression: '#attempt = :attempt AND #status = :in_progress',
+        ExpressionAttributeNames: this.names(),
+        ExpressionAttributeValues: {
+          ':progress': { S: progress },
+          ':attempt': { S: attempt.attemptId },
+          ':in_progress': { S: IdempotencyRecordStatus.INPROGRESS },
+        },
+      });
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new ProgressNotRecordedError({ cause: error, context: { attemptId: attempt.attemptId } });
+      }
+      throw error;
+    }
+  }
+
   protected override async _updateRecord(record: IdempotencyRecord): Promise<void> {
-    const { answer, signal } = this.currentAttempt();
-    if (answer === undefined) throw new Error('assertion failed: a completed submission has an answer');
+    const { kind, answer, signal } = this.currentAttempt();
     if (typeof record.responseData !== 'string' || record.expiryTimestamp === undefined) {
       throw new Error('assertion failed: a completed record stores its answer as text, with an expiry');
     }
+    // Powertools' own completion, unconditional as Powertools makes it: an attempt that sent its
+    // transfers completes the key even if another attempt took it over meanwhile (both carry the
+    // same transfers).
+    const completion = {
+      TableName: this.table,
+      Key: this.getKey(record.idempotencyKey),
+      UpdateExpression:
+        'SET #expiry = :expiry, #status = :completed, #data = :data, #validation = :validation REMOVE #released_at',
+      ExpressionAttributeNames: {
+        '#expiry': this.expiryAttribute,
+        '#status': attribute.status,
+        '#data': attribute.data,
+        '#validation': attribute.validation,
+        '#released_at': attribute.releasedAt,
+      },
+      ExpressionAttributeValues: {
+        ':expiry': { N: String(record.expiryTimestamp) },
+        ':completed': { S: IdempotencyRecordStatus.COMPLETED },
+        ':data': { S: record.responseData },
+        ':validation': { S: record.payloadHash ?? '' },
+      },
+    };
+    if (kind === 'batch') {
+      await this.dynamo.send(new UpdateItemCommand(completion), callDeadline(signal));
+      return;
+    }
+    if (answer === undefined) throw new Error('assertion failed: a completed submission has an answer');
     await this.dynamo.send(
       new TransactWriteItemsCommand({
         TransactItems: [
-          {
-            // Powertools' own completion, unconditional as Powertools makes it: an attempt that
-            // sent its transfer completes the key even if another attempt took it over meanwhile
-            // (both carry the same transfer).
-            Update: {
-              TableName: this.table,
-              Key: this.getKey(record.idempotencyKey),
-              UpdateExpression:
-                'SET #expiry = :expiry, #status = :completed, #data = :data, #validation = :validation REMOVE #released_at',
-              ExpressionAttributeNames: {
-                '#expiry': this.expiryAttribute,
-                '#status': attribute.status,
-                '#data': attribute.data,
-                '#validation': attribute.validation,
-                '#released_at': attribute.releasedAt,
-              },
-              ExpressionAttributeValues: {
-                ':expiry': { N: String(record.expiryTimestamp) },
-                ':completed': { S: IdempotencyRecordStatus.COMPLETED },
-                ':data': { S: record.responseData },
-                ':validation': { S: record.payloadHash ?? '' },
-              },
-            },
-          },
+          { Update: completion },
           {
             Put: {
               TableName: this.table,
@@ -294,6 +345,7 @@ export class SubmissionRecords extends DynamoDBPersistenceLayer {
       '#accepted_at': attribute.acceptedAt,
       '#data': attribute.data,
       '#released_at': attribute.releasedAt,
+      '#progress': attribute.progress,
     };
   }
 
@@ -330,7 +382,13 @@ export class SubmissionRecords extends DynamoDBPersistenceLayer {
         'assertion failed: a held idempotency record carries its transfer id and acceptance time',
       );
     }
-    return { transferId, acceptedAt, checkedAt: attempt.candidate.acceptedAt };
+    const progress = item[attribute.progress]?.S;
+    return {
+      transferId,
+      acceptedAt,
+      checkedAt: attempt.candidate.acceptedAt,
+      ...(progress === undefined ? {} : { progress }),
+    };
   }
 
   /** The record Powertools would have read, from the item a failed condition answered. */

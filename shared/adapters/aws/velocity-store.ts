@@ -2,6 +2,7 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   type DynamoDBClient,
+  GetItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { AccountId } from '../../domain/ids';
@@ -43,8 +44,11 @@ export class DynamoVelocityStore implements VelocityStore {
     write: VelocityWrite,
     signal?: AbortSignal,
   ): Promise<{ counted: boolean; state: VelocityState }> {
+    if (!Number.isSafeInteger(write.transferCount) || write.transferCount < 1) {
+      throw new Error('assertion failed: a velocity write counts at least one transfer');
+    }
     const values: Record<string, AttributeValue> = {
-      ':one': { N: '1' },
+      ':count': { N: String(write.transferCount) },
       ':amount': { N: write.amount.toString() },
       // A window that started at or before this instant has closed by `nowMs`.
       ':open_after': { N: String(write.nowMs - write.limits.windowS * 1000) },
@@ -55,9 +59,10 @@ export class DynamoVelocityStore implements VelocityStore {
     let update: string;
     let condition: string;
     if (write.kind === 'count_in_window') {
-      update = 'ADD #count :one, #total :amount';
-      const fits = ['#start > :open_after', '#count < :count_max'];
-      values[':count_max'] = { N: String(write.limits.transferCountMax) };
+      update = 'ADD #count :count, #total :amount';
+      // Negative when the write counts more than the limit: then nothing fits.
+      const fits = ['#start > :open_after', '#count <= :count_room'];
+      values[':count_room'] = { N: String(write.limits.transferCountMax - write.transferCount) };
       if (write.limits.amountMax !== undefined) {
         // Negative when the amount alone is over the limit: then nothing fits.
         values[':room'] = { N: (write.limits.amountMax - write.amount).toString() };
@@ -65,7 +70,7 @@ export class DynamoVelocityStore implements VelocityStore {
       }
       condition = `${fits.join(' AND ')} AND ${limitsUnchanged}`;
     } else {
-      update = 'SET #start = :now, #count = :one, #total = :amount';
+      update = 'SET #start = :now, #count = :count, #total = :amount';
       values[':now'] = { N: String(write.nowMs) };
       condition = `(attribute_not_exists(#start) OR #start <= :open_after) AND ${limitsUnchanged}`;
     }
@@ -100,9 +105,21 @@ export class DynamoVelocityStore implements VelocityStore {
     }
   }
 
+  public async read(accountId: AccountId, signal?: AbortSignal): Promise<VelocityState> {
+    try {
+      const { Item } = await this.dynamo.send(
+        new GetItemCommand({ TableName: this.tableName, Key: itemKey(accountId), ConsistentRead: true }),
+        callDeadline(signal),
+      );
+      return parseState(Item, accountId);
+    } catch (error) {
+      throw new VelocityStoreUnavailableError({ cause: error, context: { operation: 'read', accountId } });
+    }
+  }
+
   public async release(
     accountId: AccountId,
-    slot: { readonly windowStartMs: number; readonly amount: bigint },
+    slot: { readonly windowStartMs: number; readonly amount: bigint; readonly transferCount: number },
     signal?: AbortSignal,
   ): Promise<VelocityState | undefined> {
     try {
@@ -110,10 +127,10 @@ export class DynamoVelocityStore implements VelocityStore {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: itemKey(accountId),
-          UpdateExpression: 'ADD #count :minus_one, #total :minus_amount',
+          UpdateExpression: 'ADD #count :minus_count, #total :minus_amount',
           // Window starts only grow (a window opens only after the last one closed), so an equal
           // start is the very window the slot was counted in.
-          ConditionExpression: '#start = :start AND #count > :zero',
+          ConditionExpression: '#start = :start AND #count >= :count',
           ExpressionAttributeNames: {
             '#start': 'window_start',
             '#count': 'transfer_count',
@@ -121,8 +138,8 @@ export class DynamoVelocityStore implements VelocityStore {
           },
           ExpressionAttributeValues: {
             ':start': { N: String(slot.windowStartMs) },
-            ':zero': { N: '0' },
-            ':minus_one': { N: '-1' },
+            ':count': { N: String(slot.transferCount) },
+            ':minus_count': { N: String(-slot.transferCount) },
             ':minus_amount': { N: (-slot.amount).toString() },
           },
           ReturnValues: 'ALL_NEW',

@@ -1,7 +1,13 @@
 import pg from 'pg';
+import { atomicSetLegCountMax } from '../../domain/atomic-set';
 import type { AccountId, TransferId } from '../../domain/ids';
 import { parseTransferResult, type TransferResult } from '../../domain/results';
-import { isReferring, type LedgerCommand, toTransferMessage } from '../../domain/transfer';
+import {
+  isReferring,
+  type LedgerCommand,
+  type TransferCommand,
+  toTransferMessage,
+} from '../../domain/transfer';
 import { SerializationRetriesExhaustedError } from '../../errors';
 import type {
   LedgerStore,
@@ -31,6 +37,9 @@ export const postBatchSizeMax = 1000;
 
 /** The most holds one call of `ledger.expire_pending_transfers` releases (the SQL function checks it too). */
 export const expiryBatchSizeMax = 1000;
+
+/** The SQL functions that post: transfers one by one, or an atomic set all or nothing. */
+type PostingFunction = 'ledger.post_transfers' | 'ledger.post_transfer_set';
 
 /** The most characters of a poison record's body that are kept (the column's bound). */
 const poisonBodyCharsMax = 262_144;
@@ -97,6 +106,27 @@ export class PostgresLedgerStore implements LedgerStore, PendingExpiryStore {
       throw new RangeError(`a batch holds at most ${postBatchSizeMax} transfers, got ${transfers.length}`);
     }
     if (transfers.length === 0 && poison.length === 0) return { results: [], attemptCount: 0 };
+    return this.post('ledger.post_transfers', transfers, poison, receivedAt);
+  }
+
+  /**
+   * Posts an atomic set with `ledger.post_transfer_set`, retried as a batch is: every leg posted,
+   * or every leg rejected (see the port).
+   */
+  public async postSet(legs: readonly TransferCommand[], receivedAt?: Date): Promise<PostBatchOutcome> {
+    if (legs.length < 1 || legs.length > atomicSetLegCountMax) {
+      throw new RangeError(`a set holds 1 to ${atomicSetLegCountMax} legs, got ${legs.length}`);
+    }
+    return this.post('ledger.post_transfer_set', legs, [], receivedAt);
+  }
+
+  /** One posting function's call in a SERIALIZABLE transaction, retried within the policy. */
+  private async post(
+    postingFunction: PostingFunction,
+    transfers: readonly LedgerCommand[],
+    poison: readonly PoisonRecord[],
+    receivedAt: Date | undefined,
+  ): Promise<PostBatchOutcome> {
     const payload = JSON.stringify(transfers.map(toTransferMessage));
     const receivedAtSql = receivedAt === undefined ? 'null' : escapeLiteral(receivedAt.toISOString());
     let lastError: unknown;
@@ -108,7 +138,15 @@ export class PostgresLedgerStore implements LedgerStore, PendingExpiryStore {
       if (backoff) await this.sleep(this.backoffMs(attempt));
       try {
         const stripes = lockStripes(stripeAll ? accountsOf(transfers) : this.contended.filter(transfers));
-        const results = await this.postOnce(transfers, payload, receivedAtSql, stripes, poison, idsAreNew);
+        const results = await this.postOnce(
+          postingFunction,
+          transfers,
+          payload,
+          receivedAtSql,
+          stripes,
+          poison,
+          idsAreNew,
+        );
         return { results, attemptCount: attempt + 1 };
       } catch (error) {
         backoff = !(idsAreNew && isTakenIdBet(error));
@@ -173,6 +211,7 @@ export class PostgresLedgerStore implements LedgerStore, PendingExpiryStore {
    * fast-path lock slots.
    */
   private async postOnce(
+    postingFunction: PostingFunction,
     transfers: readonly LedgerCommand[],
     payload: string,
     receivedAtSql: string,
@@ -185,7 +224,7 @@ export class PostgresLedgerStore implements LedgerStore, PendingExpiryStore {
       statements.push(`lock table ${stripes.join(', ')} in share update exclusive mode`);
     if (transfers.length > 0) {
       statements.push(
-        `select transfer_id, result from ledger.post_transfers(${escapeLiteral(payload)}::jsonb, ${idsAreNew}, ${receivedAtSql}::timestamptz)`,
+        `select transfer_id, result from ${postingFunction}(${escapeLiteral(payload)}::jsonb, ${idsAreNew}, ${receivedAtSql}::timestamptz)`,
       );
     }
     if (poison.length > 0) statements.push(insertPoisonSql(poison));

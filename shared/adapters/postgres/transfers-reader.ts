@@ -9,6 +9,7 @@ import { TransientError } from '../../errors';
 import type { TransferLocator } from '../../ports/submission';
 import {
   type Hold,
+  type RecordedCounts,
   type RecordedTransfer,
   reversalListCountMax,
   type TransferLedgerReader,
@@ -52,6 +53,21 @@ interface TransferRow {
  */
 export class PostgresTransferReader implements TransferLedgerReader, TransferLocator {
   public constructor(private readonly pool: pg.Pool) {}
+
+  public async countRecorded(first: TransferId, last: TransferId): Promise<RecordedCounts> {
+    try {
+      const { rows } = await this.pool.query<{ posted: number; rejected: number }>(
+        `select count(*) filter (where status = 'posted')::int as posted,
+                count(*) filter (where status = 'rejected')::int as rejected
+           from ledger.transfers
+          where id between $1 and $2`,
+        [first, last],
+      );
+      return { posted: rows[0]?.posted ?? 0, rejected: rows[0]?.rejected ?? 0 };
+    } catch (error) {
+      throw classifyDatabaseError(error, { operation: 'countRecorded', first, last });
+    }
+  }
 
   public async findTransfer(id: TransferId): Promise<RecordedTransfer | undefined> {
     let rows: TransferRow[];
