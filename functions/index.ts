@@ -13,6 +13,7 @@ import createAccount from './create-account';
 import fraudPatterns from './fraud-patterns';
 import fraudScorer from './fraud-scorer';
 import getAccount from './get-account';
+import getAccountBalance from './get-account-balance';
 import getTransfer from './get-transfer';
 import listAccountEntries from './list-account-entries';
 import listFraudFlags from './list-fraud-flags';
@@ -27,6 +28,7 @@ import transferEvents from './transfer-events';
 export const functionDefinitions: readonly FunctionDefinition[] = [
   createAccount,
   getAccount,
+  getAccountBalance,
   listAccountEntries,
   setAccountVelocity,
   submitTransfer,

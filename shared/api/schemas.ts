@@ -275,13 +275,54 @@ function cursorSchema<Position>(decode: (cursor: string) => Position | undefined
     .meta({ description });
 }
 
+/**
+ * An instant in a query string: an RFC 3339 time with its offset (`Z` or `±hh:mm`), a real date,
+ * year 0001 or later (what Postgres stores). Kept as given: Postgres reads it to the microsecond.
+ */
+const instantSchema = z.iso
+  .datetime({ offset: true, error: 'must be an RFC 3339 time with an offset, like 2026-01-31T12:00:00Z' })
+  .refine((value) => !value.startsWith('0000'), 'must be in year 0001 or later');
+
 export const entriesQuerySchema = z.object({
   limit: pageLimitSchema('Entries', entryPaging),
   cursor: cursorSchema(
     decodeEntryCursor,
     'The `next_cursor` of the previous page; omit it for the newest entries.',
   ),
+  as_of: instantSchema.optional().meta({
+    description:
+      'Only entries posted at or before this RFC 3339 time, newest first; pages keep it in their requests.',
+    examples: ['2026-01-31T12:00:00Z'],
+  }),
 });
+
+export const balanceQuerySchema = z.object({
+  as_of: instantSchema.meta({
+    description: 'The instant, an RFC 3339 time with its offset.',
+    examples: ['2026-01-31T12:00:00Z'],
+  }),
+});
+
+export const balanceResponseSchema = z
+  .object({
+    account_id: uuidOutSchema,
+    currency: z.string(),
+    as_of: z.string().meta({ description: 'The instant asked for, as given.' }),
+    debits_posted: amountOutSchema,
+    credits_posted: amountOutSchema,
+    balance: z.string().meta({
+      description:
+        'credits_posted minus debits_posted, in minor units, as a decimal string (negative when debits exceed credits).',
+      examples: ['-250'],
+    }),
+    last_entry_id: z.string().nullable().meta({
+      description:
+        'The newest entry at or before the instant, whose totals these are; null before the first.',
+    }),
+  })
+  .register(apiSchemas, { id: 'BalanceAsOf' });
+
+export type BalanceResponse = z.output<typeof balanceResponseSchema>;
 
 export const entryResponseSchema = z
   .object({

@@ -25,6 +25,7 @@ const numberedNames = [
   '0008_fraud',
   '0009_fraud_first_payments',
   '0010_functions_in_repeatable_files',
+  '0015_entries_as_of',
 ];
 
 /** Numbered migrations left empty when their functions moved to repeatable files. */
