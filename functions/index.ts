@@ -7,6 +7,7 @@ import adminActivity from './admin-activity';
 import adminAssets from './admin-assets';
 import adminGauges from './admin-gauges';
 import adminInvariants from './admin-invariants';
+import adminLedgerVerification from './admin-ledger-verification';
 import adminPage from './admin-page';
 import adminTransfers from './admin-transfers';
 import createAccount from './create-account';
@@ -15,6 +16,7 @@ import fraudScorer from './fraud-scorer';
 import getAccount from './get-account';
 import getAccountBalance from './get-account-balance';
 import getTransfer from './get-transfer';
+import ledgerSealer from './ledger-sealer';
 import listAccountEntries from './list-account-entries';
 import listFraudFlags from './list-fraud-flags';
 import migrateDatabase from './migrate-database';
@@ -40,12 +42,14 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   adminActivity,
   adminGauges,
   adminInvariants,
+  adminLedgerVerification,
   adminTransfers,
   transferConsumer,
   transferEvents,
   fraudScorer,
   fraudPatterns,
   outboxRelay,
+  ledgerSealer,
   migrateDatabase,
 ];
 

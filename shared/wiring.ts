@@ -23,6 +23,7 @@ import { PostgresAccountStore } from './adapters/postgres/accounts-store';
 import { PostgresAdminReader } from './adapters/postgres/admin-reader';
 import { PostgresEventReceiptStore } from './adapters/postgres/event-receipt-store';
 import { PostgresFraudStore } from './adapters/postgres/fraud-store';
+import { PostgresLedgerChainStore } from './adapters/postgres/ledger-chain-store';
 import { PostgresLedgerStore } from './adapters/postgres/ledger-store';
 import { DatabaseMigrator } from './adapters/postgres/migrator';
 import { PostgresOutboxStore } from './adapters/postgres/outbox-store';
@@ -37,6 +38,7 @@ import { AccountService } from './services/accounts';
 import { AdminService } from './services/admin';
 import { EventReceiptService } from './services/event-receipts';
 import { FraudFlagService, FraudPatternService, FraudScoringService } from './services/fraud';
+import { LedgerChainService } from './services/ledger-chain';
 import { OutboxRelay } from './services/outbox-relay';
 import { PostingService } from './services/posting-service';
 import { TransferStatusService } from './services/transfer-status';
@@ -92,6 +94,7 @@ export interface Services {
   readonly fraudPatterns: FraudPatternService;
   readonly fraudFlags: FraudFlagService;
   readonly admin: AdminService;
+  readonly ledgerChain: LedgerChainService;
   readonly migrator: DatabaseMigrations;
 }
 
@@ -210,6 +213,7 @@ export function createWiring(options: WiringOptions): Wiring {
           logger,
         ),
     ),
+    ledgerChain: once(() => new LedgerChainService(new PostgresLedgerChainStore(pool()), logger)),
     migrator: once(() => new DatabaseMigrator(pool(), logger)),
   } satisfies { readonly [Name in keyof Services]: () => Services[Name] };
 

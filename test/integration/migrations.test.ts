@@ -26,6 +26,7 @@ const numberedNames = [
   '0009_fraud_first_payments',
   '0010_functions_in_repeatable_files',
   '0015_entries_as_of',
+  '0016_ledger_chain',
 ];
 
 /** Numbered migrations left empty when their functions moved to repeatable files. */
@@ -36,6 +37,7 @@ const repeatableNames = [
   'repeatable/account_lock_stripe',
   'repeatable/check_invariants',
   'repeatable/entries_triggers',
+  'repeatable/ledger_chain',
   'repeatable/outbox_events',
   'repeatable/post_transfers',
 ];
