@@ -1,6 +1,6 @@
 import { defineScheduledFunction } from '../shared/definitions';
 
-/** Entries one sealer call seals: one transaction, about a tenth of a second of hashing. */
+/** Entries one sealer call seals, in one short transaction. */
 export const sealEntryCountPerCall = 5_000;
 /**
  * Sealer calls per invocation: a backlog of up to 1,000,000 entries drains in one invocation
