@@ -58,7 +58,7 @@ async function postTransfers(count: number): Promise<AccountId[]> {
 
 /** Runs `change` as the superuser with the journal's triggers off, as someone going behind the engine's back would. */
 async function behindTheEnginesBack(change: string, values: unknown[] = []): Promise<void> {
-  const client = await database.pool.connect();
+  const client = await database.ownerPool.connect();
   try {
     await client.query('begin');
     await client.query('alter table ledger.entries disable trigger user');
@@ -174,7 +174,7 @@ describe('the ledger chain', () => {
     const { rows: added } = await database.pool.query<{ id: string }>(
       `select (max(id) + 1)::text as id from ledger.entries`,
     );
-    await database.pool.query(`update ledger.chain_state set sealed_through_entry_id = $1::bigint + 1`, [
+    await database.ownerPool.query(`update ledger.chain_state set sealed_through_entry_id = $1::bigint + 1`, [
       added[0]?.id,
     ]);
     await behindTheEnginesBack(
@@ -184,7 +184,7 @@ describe('the ledger chain', () => {
     );
     const planted = await verify();
     await behindTheEnginesBack('delete from ledger.entries where id = $1', [added[0]?.id]);
-    await database.pool.query('update ledger.chain_state set sealed_through_entry_id = $1::bigint - 1', [
+    await database.ownerPool.query('update ledger.chain_state set sealed_through_entry_id = $1::bigint - 1', [
       added[0]?.id,
     ]);
 
@@ -206,9 +206,9 @@ describe('the ledger chain', () => {
     const { rows } = await database.pool.query<{ hash: Buffer }>(
       'select head_hash as hash from ledger.chain_state',
     );
-    await database.pool.query(`update ledger.chain_state set head_hash = sha256('forged'::bytea)`);
+    await database.ownerPool.query(`update ledger.chain_state set head_hash = sha256('forged'::bytea)`);
     const response = await verify({ limit: '100000' });
-    await database.pool.query('update ledger.chain_state set head_hash = $1', [rows[0]?.hash]);
+    await database.ownerPool.query('update ledger.chain_state set head_hash = $1', [rows[0]?.hash]);
 
     expect(response.body).toMatchObject({ status: 'broken', broken: { reason: 'head_changed' } });
   });
