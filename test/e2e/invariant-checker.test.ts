@@ -45,7 +45,7 @@ describe('the invariant checker in the local runtime', () => {
     });
     const sound = await api.get('/v1/admin/invariants');
 
-    const owner = await database.pool.connect();
+    const owner = await database.ownerPool.connect();
     try {
       await owner.query('begin');
       await owner.query('set local session_replication_role = replica');
