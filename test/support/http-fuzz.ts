@@ -10,8 +10,11 @@
  * the last of duplicate keys wins), so it judges what the server sees.
  */
 import fc from 'fast-check';
+import { atomicSetLegCountMax } from '../../shared/domain/atomic-set';
+import { batchItemCountMax } from '../../shared/domain/batch';
 import { metadataBytesMax, metadataDepthMax } from '../../shared/domain/metadata';
 import { amountMax, parseCurrency } from '../../shared/domain/money';
+import { pendingTimeoutSMax, pendingTimeoutSMin } from '../../shared/domain/transfer';
 import { requestBodyBytesMax } from '../../shared/handlers/http';
 
 // ---------------------------------------------------------------------------------------------
@@ -44,6 +47,8 @@ const edgeFragments: readonly Fragment[] = [
   '65536',
   '86400',
   '86401',
+  '2592000',
+  '2592001',
   '1000',
   '1001',
   '9007199254740993',
@@ -194,7 +199,7 @@ const isMetadata: FieldCheck = (value) => {
 };
 
 /** A strict object's fields, in the order the API checks them, and a check across them. */
-interface ObjectShape {
+export interface ObjectShape {
   readonly fields: readonly {
     readonly name: string;
     readonly required: boolean;
@@ -243,9 +248,53 @@ export const transferShape: ObjectShape = {
     { name: 'amount', required: true, check: isAmount },
     { name: 'currency', required: true, check: isCurrency },
     { name: 'metadata', required: false, check: isMetadata },
+    { name: 'pending', required: false, check: isBoolean },
+    { name: 'timeout_s', required: false, check: isWholeNumberIn(pendingTimeoutSMin, pendingTimeoutSMax) },
   ],
   across: (transfer) =>
-    transfer.debit_account_id === transfer.credit_account_id ? 'credit_account_id' : undefined,
+    transfer.debit_account_id === transfer.credit_account_id
+      ? 'credit_account_id'
+      : transfer.timeout_s !== undefined && transfer.pending !== true
+        ? 'timeout_s'
+        : undefined,
+};
+
+/** An item of a batch: a transfer, and never a pending one (its rules after the transfer's). */
+export const batchItemShape: ObjectShape = {
+  fields: transferShape.fields,
+  across: (transfer) =>
+    transferShape.across?.(transfer) ?? (transfer.pending === true ? 'pending' : undefined),
+};
+
+/** The batch as a whole: its items are judged one by one (`batchItemShape`) and never refuse it. */
+export const batchShape: ObjectShape = {
+  fields: [
+    {
+      name: 'transfers',
+      required: true,
+      check: (value) =>
+        Array.isArray(value) && value.length >= 1 && value.length <= batchItemCountMax ? 'valid' : 'invalid',
+    },
+    { name: 'atomic', required: false, check: isBoolean },
+  ],
+  // The handler's own rule, after the schema's: an atomic batch holds fewer items.
+  across: (batch) =>
+    batch.atomic === true && Array.isArray(batch.transfers) && batch.transfers.length > atomicSetLegCountMax
+      ? 'transfers'
+      : undefined,
+};
+
+/** The body of a post of a pending transfer, and of a reversal: an amount (or all), metadata. */
+export const partialAmountShape: ObjectShape = {
+  fields: [
+    { name: 'amount', required: false, check: isAmount },
+    { name: 'metadata', required: false, check: isMetadata },
+  ],
+};
+
+/** The body of a void: metadata only. */
+export const voidShape: ObjectShape = {
+  fields: [{ name: 'metadata', required: false, check: isMetadata }],
 };
 
 /**
@@ -356,15 +405,18 @@ export function isAssetName(value: string): boolean {
  */
 export function readBody(
   bytes: Buffer,
+  bodyBytesMax: number = requestBodyBytesMax,
+  optional = false,
 ): { kind: 'too-large' } | { kind: 'malformed' } | { kind: 'json'; value: unknown } {
-  if (bytes.byteLength > requestBodyBytesMax) return { kind: 'too-large' };
+  if (bytes.byteLength > bodyBytesMax) return { kind: 'too-large' };
   let body: string;
   try {
     body = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     return { kind: 'malformed' };
   }
-  if (body.trim() === '') return { kind: 'malformed' };
+  // A route whose body is optional reads an empty one as `{}`.
+  if (body.trim() === '') return optional ? { kind: 'json', value: {} } : { kind: 'malformed' };
   try {
     return { kind: 'json', value: JSON.parse(body) };
   } catch {
@@ -415,4 +467,4 @@ export const invalidMetadata: fc.Arbitrary<Fragment> = fc.oneof(
 /** The deepest metadata the API takes: `metadataDepthMax` objects, the last holding a number. */
 export const deepestMetadata: Fragment = nested(metadataDepthMax, 'object');
 
-export { requestBodyBytesMax };
+export { atomicSetLegCountMax, batchItemCountMax, requestBodyBytesMax };
