@@ -15,10 +15,12 @@ import {
   activityQuery,
   adminTransfersQuery,
   atomicSetLegCountMax,
+  balanceQuery,
   batchItemCountMax,
   batchItemShape,
   batchShape,
   deepestMetadata,
+  entriesQuery,
   entryCursor,
   type Fragment,
   garbageFragment,
@@ -40,6 +42,7 @@ import {
   transferShape,
   validMetadata,
   velocityShape,
+  verificationQuery,
   voidShape,
 } from './http-fuzz';
 
@@ -232,7 +235,12 @@ export const routeModels: Readonly<Record<string, RouteModel>> = {
   },
   'list-account-entries': {
     parameter: accountParameter,
-    query: pageQuery,
+    query: entriesQuery,
+    success: (id, fixtures) => (isKnownAccount(id, fixtures) ? found(200) : notFound),
+  },
+  'get-account-balance': {
+    parameter: accountParameter,
+    query: balanceQuery,
     success: (id, fixtures) => (isKnownAccount(id, fixtures) ? found(200) : notFound),
   },
   'set-account-velocity': {
@@ -314,6 +322,8 @@ export const routeModels: Readonly<Record<string, RouteModel>> = {
   // The ledger's invariants hold throughout, so the check answers 200, never 500.
   'admin-invariants': { success: () => found(200) },
   'admin-transfers': { query: adminTransfersQuery, success: () => found(200) },
+  // A step from an entry the sealer has not sealed is a 400 naming after_entry_id (see the query).
+  'admin-ledger-verification': { query: verificationQuery, success: () => found(200) },
 };
 
 /** Every account the fixtures opened. */
@@ -722,6 +732,34 @@ function queryValues(shape: QueryShape | undefined): fc.Arbitrary<[string, strin
     fc.uuid(),
     fc.string({ unit: 'binary', maxLength: 30 }),
     fc.integer({ min: 70, max: 3_000 }).map((length) => 'A'.repeat(length)),
+    // Instants, valid and nearly so, and entry ids around the bounds.
+    fc
+      .date({
+        min: new Date('0001-01-01T00:00:00Z'),
+        max: new Date('9999-12-31T23:59:59Z'),
+        noInvalidDate: true,
+      })
+      .map((date) => date.toISOString()),
+    fc.constantFrom(
+      '2024-02-29T00:00:00Z',
+      '2026-02-29T00:00:00Z',
+      '2026-04-31T00:00:00Z',
+      '0000-01-01T00:00:00Z',
+      '0001-01-01T00:00:00+23:59',
+      '9999-12-31T23:59:59.999999999-23:59',
+      '2026-01-31T12:00:00',
+      '2026-01-31T12:00Z',
+      '2026-01-31 12:00:00Z',
+      '2026-01-31t12:00:00z',
+      '2026-01-31T24:00:00Z',
+      '2026-01-31T12:00:00+24:00',
+      '+002026-01-31T12:00:00Z',
+      '9223372036854775807',
+      '9223372036854775808',
+      '18446744073709551615',
+      '100000',
+      '100001',
+    ),
   );
   return fc.array(fc.tuple(fc.constantFrom(...names), value), { maxLength: 4 });
 }

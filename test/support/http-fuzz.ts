@@ -336,8 +336,12 @@ function judgeValue(verdict: 'valid' | 'invalid' | 'unsure', field: string): Jud
   return { fields: [field], mayPass: verdict === 'unsure' };
 }
 
-/** Query parameters a list route reads: each judged on its own, in the order the API checks them. */
-export type QueryShape = readonly { readonly name: string; readonly check: FieldCheck }[];
+/** Query parameters a route reads: each judged on its own, in the order the API checks them. */
+export type QueryShape = readonly {
+  readonly name: string;
+  readonly check: FieldCheck;
+  readonly required?: boolean;
+}[];
 
 const isPageLimit: FieldCheck = (value) =>
   typeof value === 'string' && /^[1-9][0-9]{0,3}$/.test(value) && Number.parseInt(value, 10) <= 200
@@ -358,7 +362,10 @@ export function judgeQuery(query: readonly (readonly [string, string])[], shape:
   const values = new Map(query);
   const fields: string[] = [];
   for (const parameter of shape) {
-    if (!values.has(parameter.name)) continue;
+    if (!values.has(parameter.name)) {
+      if (parameter.required === true) return { fields: [...fields, parameter.name], mayPass: false };
+      continue;
+    }
     const verdict = parameter.check(values.get(parameter.name));
     if (verdict === 'valid') continue;
     fields.push(parameter.name);
@@ -375,6 +382,48 @@ export const activityQuery: QueryShape = [
   { name: 'cursor', check: isCursor },
   { name: 'limit', check: isPageLimit },
 ];
+/**
+ * An RFC 3339 instant with seconds and an offset, year 0001 or later: surely valid when its day
+ * exists in every month (1 to 28), maybe valid (a 29th to 31st, which depends on the month and
+ * year) when it has the shape, invalid otherwise.
+ */
+const isInstant: FieldCheck = (value) => {
+  if (typeof value !== 'string' || value.startsWith('0000')) return 'invalid';
+  const time = 'T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$';
+  if (new RegExp(`^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])${time}`).test(value)) return 'valid';
+  if (new RegExp(`^[0-9]{4}-(0[1-9]|1[0-2])-(29|30|31)${time}`).test(value)) return 'unsure';
+  return 'invalid';
+};
+
+/** The entries of an account: a page, and optionally only those posted by an instant. */
+export const entriesQuery: QueryShape = [...pageQuery, { name: 'as_of', check: isInstant }];
+
+/** The balance as of an instant, which the route requires. */
+export const balanceQuery: QueryShape = [{ name: 'as_of', check: isInstant, required: true }];
+
+/**
+ * A step of the chain's verification: after an entry (0 is the start; another id is valid only
+ * if the sealer has sealed it, which the model cannot know), at most 100,000 links.
+ */
+export const verificationQuery: QueryShape = [
+  {
+    name: 'after_entry_id',
+    check: (value) =>
+      typeof value !== 'string' || !/^(0|[1-9][0-9]{0,18})$/.test(value) || BigInt(value) > amountMax
+        ? 'invalid'
+        : value === '0'
+          ? 'valid'
+          : 'unsure',
+  },
+  {
+    name: 'limit',
+    check: (value) =>
+      typeof value === 'string' && /^[1-9][0-9]{0,5}$/.test(value) && Number.parseInt(value, 10) <= 100_000
+        ? 'valid'
+        : 'invalid',
+  },
+];
+
 export const adminTransfersQuery: QueryShape = [
   {
     name: 'status',
