@@ -7,6 +7,7 @@ import adminActivity from './admin-activity';
 import adminAssets from './admin-assets';
 import adminGauges from './admin-gauges';
 import adminInvariants from './admin-invariants';
+import adminLedgerVerification from './admin-ledger-verification';
 import adminPage from './admin-page';
 import adminTransfers from './admin-transfers';
 import closeAccount from './close-account';
@@ -16,9 +17,11 @@ import fraudPatterns from './fraud-patterns';
 import fraudScorer from './fraud-scorer';
 import freezeAccount from './freeze-account';
 import getAccount from './get-account';
+import getAccountBalance from './get-account-balance';
 import getTransfer from './get-transfer';
 import getTransferBatch from './get-transfer-batch';
 import invariantChecker from './invariant-checker';
+import ledgerSealer from './ledger-sealer';
 import listAccountEntries from './list-account-entries';
 import listFraudFlags from './list-fraud-flags';
 import migrateDatabase from './migrate-database';
@@ -37,6 +40,7 @@ import voidPendingTransfer from './void-pending-transfer';
 export const functionDefinitions: readonly FunctionDefinition[] = [
   createAccount,
   getAccount,
+  getAccountBalance,
   listAccountEntries,
   setAccountVelocity,
   freezeAccount,
@@ -56,6 +60,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   adminActivity,
   adminGauges,
   adminInvariants,
+  adminLedgerVerification,
   adminTransfers,
   transferConsumer,
   transferEvents,
@@ -64,6 +69,7 @@ export const functionDefinitions: readonly FunctionDefinition[] = [
   outboxRelay,
   invariantChecker,
   expirePendingTransfers,
+  ledgerSealer,
   migrateDatabase,
 ];
 

@@ -3,7 +3,10 @@ import { entryPageView } from '../shared/api/views';
 import { defineHttpFunction } from '../shared/definitions';
 import { NotFoundProblem } from '../shared/handlers/problem';
 
-/** GET /v1/accounts/{id}/entries?limit=&cursor=: the account's entries, newest first, a page at a time. */
+/**
+ * GET /v1/accounts/{id}/entries?limit=&cursor=&as_of=: the account's entries, newest first, a page
+ * at a time; with `as_of`, only those posted at or before that instant.
+ */
 export default defineHttpFunction({
   name: 'list-account-entries',
   method: 'GET',
@@ -26,6 +29,7 @@ export default defineHttpFunction({
       const page = await services.accounts.listEntries(path.id, {
         ...(query.limit === undefined ? {} : { limit: query.limit }),
         ...(query.cursor === undefined ? {} : { beforeId: query.cursor }),
+        ...(query.as_of === undefined ? {} : { asOf: query.as_of }),
       });
       if (page === undefined) throw new NotFoundProblem(`account ${path.id} does not exist`);
       return { status: 200, body: entryPageView(page) };

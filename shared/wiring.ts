@@ -34,6 +34,7 @@ import { PostgresEventReceiptStore } from './adapters/postgres/event-receipt-sto
 import { PostgresFraudStore } from './adapters/postgres/fraud-store';
 import type { DatabaseLogin } from './adapters/postgres/function-login';
 import { PostgresInvariantCheckStore } from './adapters/postgres/invariant-store';
+import { PostgresLedgerChainStore } from './adapters/postgres/ledger-chain-store';
 import { PostgresLedgerStore } from './adapters/postgres/ledger-store';
 import { DatabaseMigrator } from './adapters/postgres/migrator';
 import { PostgresOutboxStore } from './adapters/postgres/outbox-store';
@@ -56,6 +57,7 @@ import { DeadLetterService } from './services/dead-letters';
 import { EventReceiptService } from './services/event-receipts';
 import { FraudFlagService, FraudPatternService, FraudScoringService } from './services/fraud';
 import { InvariantChecker } from './services/invariant-checker';
+import { LedgerChainService } from './services/ledger-chain';
 import { OutboxRelay } from './services/outbox-relay';
 import { PendingExpiryService } from './services/pending-expiry';
 import { PostingService } from './services/posting-service';
@@ -122,6 +124,7 @@ export interface Services {
   readonly fraudFlags: FraudFlagService;
   readonly admin: AdminService;
   readonly invariantChecker: InvariantChecker;
+  readonly ledgerChain: LedgerChainService;
   readonly migrator: DatabaseMigrations;
   readonly deadLetters: DeadLetterService;
 }
@@ -293,6 +296,7 @@ export function createWiring(options: WiringOptions): Wiring {
           () => now().getTime(),
         ),
     ),
+    ledgerChain: once(() => new LedgerChainService(new PostgresLedgerChainStore(pool()), logger)),
     migrator: once(() => new DatabaseMigrator(pool(), logger, () => functionLogin(settings, aws))),
     deadLetters: once(() => new DeadLetterService(queuedTransfers(), logger)),
   } satisfies { readonly [Name in keyof Services]: () => Services[Name] };

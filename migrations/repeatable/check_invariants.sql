@@ -68,6 +68,17 @@ language sql stable as $$
     ) r
    where r.debits_posted_after <> r.debits_sum or r.credits_posted_after <> r.credits_sum
   union all
+  -- An account's entries are in the same order by time as by id, so the newest entry at or before
+  -- an instant carries the account's totals at that instant (a balance as of a time).
+  select 'entry_times_follow_the_journal', t.id::text,
+         format('created_at %s is before the previous entry''s %s', t.created_at, t.previous_at)
+    from (
+      select e.id, e.created_at,
+             lag(e.created_at) over (partition by e.account_id order by e.id) as previous_at
+        from ledger.entries e
+    ) t
+   where t.created_at < t.previous_at
+  union all
   -- Every entry and every event belongs to a recorded transfer.
   select 'entry_belongs_to_a_transfer', e.id::text, format('transfer %s', e.transfer_id)
     from ledger.entries e

@@ -21,6 +21,29 @@ begin
   exception when sqlstate 'LXT01' then null;
   end;
 
+  -- An entry stamped earlier than the entry before it in its account's journal is reported.
+  begin
+    insert into ledger.entries
+      (transfer_id, account_id, direction, amount, currency, debits_posted_after, credits_posted_after,
+       created_at)
+    values ('00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-0000000000a1', 'debit', 1,
+            'USD', 1, 0, '2026-01-31T12:00:00Z'),
+           ('00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-0000000000a2', 'credit', 1,
+            'USD', 0, 1, '2026-01-31T12:00:00Z');
+    insert into ledger.entries
+      (transfer_id, account_id, direction, amount, currency, debits_posted_after, credits_posted_after,
+       created_at)
+    values ('00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-0000000000a1', 'debit', 1,
+            'USD', 2, 0, '2026-01-31T11:59:59Z'),
+           ('00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-0000000000a2', 'credit', 1,
+            'USD', 0, 2, '2026-01-31T12:00:01Z');
+    assert (select count(*) from ledger.check_invariants()
+             where invariant = 'entry_times_follow_the_journal') = 1,
+      'an entry stamped before its predecessor is reported, and only that one';
+    raise exception 'undo the planted entries' using errcode = 'LXT01';
+  exception when sqlstate 'LXT01' then null;
+  end;
+
   -- A flag without its transfer.flagged event is reported; with one, it is not.
   begin
     insert into fraud.verdicts (transfer_id, debit_account_id, flag_id, flagged_at)

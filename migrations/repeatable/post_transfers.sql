@@ -202,6 +202,8 @@ declare
   _d int;
   _c int;
   _amount bigint;
+  -- When the batch's entries posted: read once the accounts' row locks are held (below).
+  _posted_at timestamptz;
 begin
   if _count is null or _count < 1 or _count > _batch_size_max then
     raise exception 'post_transfers takes 1 to % transfers, got %', _batch_size_max, _count
@@ -329,6 +331,11 @@ begin
        order by id
          for update
     ) a;
+  -- Entries are stamped with the clock read while the batch holds its accounts' row locks, so an
+  -- account's entries are in the same order by time as by id (the order of their running totals),
+  -- which a balance as of an instant relies on (migrations/0015_entries_as_of). Milliseconds, as
+  -- the API shows times, so a time read from an entry finds that entry.
+  _posted_at := date_trunc('milliseconds', clock_timestamp());
 
   select array_agg(t.id), array_agg(t.kind), array_agg(coalesce(t.pending_id, t.reverses_id)),
          array_agg(t.timeout_s::int), array_agg(t.debit_account_id), array_agg(t.credit_account_id),
@@ -587,9 +594,10 @@ begin
 
   -- A posted transfer's two legs, debit first, in message order, with the running totals.
   insert into ledger.entries
-    (transfer_id, account_id, direction, amount, currency, debits_posted_after, credits_posted_after)
+    (transfer_id, account_id, direction, amount, currency, debits_posted_after, credits_posted_after,
+     created_at)
   select _ids[i], leg.account_id, leg.direction, _rec_amounts[i], _rec_currencies[i], leg.debits_after,
-         leg.credits_after
+         leg.credits_after, _posted_at
     from generate_series(1, _count) as i
    cross join lateral (values
      (1, _rec_debit_ids[i], 'debit', _debit_debits_after[i], _debit_credits_after[i]),

@@ -313,13 +313,54 @@ function cursorSchema<Position>(decode: (cursor: string) => Position | undefined
     .meta({ description });
 }
 
+/**
+ * An instant in a query string: an RFC 3339 time with its offset (`Z` or `±hh:mm`), a real date,
+ * year 0001 or later (what Postgres stores). Kept as given: Postgres reads it to the microsecond.
+ */
+const instantSchema = z.iso
+  .datetime({ offset: true, error: 'must be an RFC 3339 time with an offset, like 2026-01-31T12:00:00Z' })
+  .refine((value) => !value.startsWith('0000'), 'must be in year 0001 or later');
+
 export const entriesQuerySchema = z.object({
   limit: pageLimitSchema('Entries', entryPaging),
   cursor: cursorSchema(
     decodeEntryCursor,
     'The `next_cursor` of the previous page; omit it for the newest entries.',
   ),
+  as_of: instantSchema.optional().meta({
+    description:
+      'Only entries posted at or before this RFC 3339 time, newest first; pages keep it in their requests.',
+    examples: ['2026-01-31T12:00:00Z'],
+  }),
 });
+
+export const balanceQuerySchema = z.object({
+  as_of: instantSchema.meta({
+    description: 'The instant, an RFC 3339 time with its offset.',
+    examples: ['2026-01-31T12:00:00Z'],
+  }),
+});
+
+export const balanceResponseSchema = z
+  .object({
+    account_id: uuidOutSchema,
+    currency: z.string(),
+    as_of: z.string().meta({ description: 'The instant asked for, as given.' }),
+    debits_posted: amountOutSchema,
+    credits_posted: amountOutSchema,
+    balance: z.string().meta({
+      description:
+        'credits_posted minus debits_posted, in minor units, as a decimal string (negative when debits exceed credits).',
+      examples: ['-250'],
+    }),
+    last_entry_id: z.string().nullable().meta({
+      description:
+        'The newest entry at or before the instant, whose totals these are; null before the first.',
+    }),
+  })
+  .register(apiSchemas, { id: 'BalanceAsOf' });
+
+export type BalanceResponse = z.output<typeof balanceResponseSchema>;
 
 export const entryResponseSchema = z
   .object({
@@ -861,6 +902,63 @@ export const invariantsResponseSchema = z
   .register(apiSchemas, { id: 'InvariantsHold' });
 
 export type InvariantsResponse = z.output<typeof invariantsResponseSchema>;
+
+/** The most entries one verification step checks, and how many when the client does not say. */
+export const verificationEntryCountMax = 100_000;
+export const verificationEntryCountDefault = 10_000;
+
+export const ledgerVerificationQuerySchema = z.object({
+  after_entry_id: z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,18})$/, 'must be an entry id, a whole number as a decimal string')
+    .transform((value) => BigInt(value))
+    .pipe(z.bigint().max(amountMax, 'must be an entry id'))
+    .optional()
+    .meta({
+      description:
+        'Check the links after this sealed entry: 0 (the default) for the start of the chain, else the `next_after_entry_id` of the previous answer.',
+    }),
+  limit: z
+    .string()
+    .regex(/^[1-9][0-9]{0,5}$/, `must be a whole number from 1 to ${verificationEntryCountMax}`)
+    .transform((value) => Number.parseInt(value, 10))
+    .pipe(z.int().min(1).max(verificationEntryCountMax, `must be at most ${verificationEntryCountMax}`))
+    .optional()
+    .meta({
+      description: `Links (entries) checked by this call: 1 to ${verificationEntryCountMax}, ${verificationEntryCountDefault} by default.`,
+    }),
+});
+
+export const ledgerVerificationResponseSchema = z
+  .object({
+    status: z
+      .enum(['ok', 'broken'])
+      .meta({ description: 'ok: every link checked holds; broken: see `broken`.' }),
+    checked_count: z.int().meta({ description: 'Links checked by this call.' }),
+    after_entry_id: z.string(),
+    last_entry_id: z.string().nullable().meta({ description: 'The last entry whose link held.' }),
+    last_hash: z.string().meta({ description: 'The SHA-256 of that link, in hex.' }),
+    next_after_entry_id: z.string().nullable().meta({
+      description:
+        'Where the next call goes on (`after_entry_id`); null when this call reached the head or found a break.',
+    }),
+    head: z.object({
+      sealed_through_entry_id: z.string().meta({ description: 'Every entry up to this id is sealed.' }),
+      sealed_count: z.string(),
+      hash: z.string().meta({ description: "The chain's head hash, in hex, as its head row records it." }),
+      sealed_at: timestampSchema.nullable(),
+    }),
+    broken: z
+      .object({
+        entry_id: z.string(),
+        reason: z.enum(['entry_changed', 'entry_missing', 'entry_not_sealed', 'head_changed']),
+      })
+      .nullable()
+      .meta({ description: 'The first broken link, and what was found there.' }),
+  })
+  .register(apiSchemas, { id: 'LedgerVerification' });
+
+export type LedgerVerificationResponse = z.output<typeof ledgerVerificationResponseSchema>;
 
 /** A file of the built dashboard: one path segment of safe characters. */
 export const dashboardAssetPathSchema = z.object({

@@ -8,12 +8,13 @@ import { formatMinorUnits, formatSignedMinorUnits } from '../domain/money';
 import { type LedgerCommand, type TransferFields, transferFieldsOf } from '../domain/transfer';
 import type { VelocityOverrides } from '../domain/velocity';
 import { problemTypeBase } from '../handlers/problem';
-import type { Account, EntryPage } from '../ports/accounts';
+import type { Account, BalanceAsOf, EntryPage } from '../ports/accounts';
 import type { FraudFlag } from '../ports/fraud';
 import type { BatchResult } from '../services/batch-submission';
 import type { TransferStatus } from '../services/transfer-status';
 import {
   type AccountResponse,
+  type BalanceResponse,
   type EntryPageResponse,
   encodeEntryCursor,
   type FraudFlagPageResponse,
@@ -51,6 +52,19 @@ export function accountView(account: Account): AccountResponse {
       max_transfers: account.velocity.transferCountMax,
       max_amount: account.velocity.amountMax === null ? null : formatMinorUnits(account.velocity.amountMax),
     },
+  };
+}
+
+export function balanceView(balance: BalanceAsOf): BalanceResponse {
+  return {
+    account_id: balance.accountId,
+    currency: balance.currency,
+    as_of: balance.asOf,
+    debits_posted: formatMinorUnits(balance.debitsPosted),
+    credits_posted: formatMinorUnits(balance.creditsPosted),
+    // Signed, so not an amount: a difference of two totals is written as it is.
+    balance: (balance.creditsPosted - balance.debitsPosted).toString(),
+    last_entry_id: balance.lastEntryId === undefined ? null : balance.lastEntryId.toString(),
   };
 }
 

@@ -53,8 +53,11 @@ export const recordedRejectionReasons = [...rejectionReasons, linkedTransferFail
 
 export type RejectionReason = (typeof recordedRejectionReasons)[number];
 
+/** A reason a rule of the engine gives (every reason but `linked_transfer_failed`). */
+export type RuleRejectionReason = (typeof rejectionReasons)[number];
+
 /** The reasons that can reject each kind of transfer, in the order they are checked. */
-const reasonsByKind: Readonly<Record<TransferKind, ReadonlySet<RejectionReason>>> = {
+const reasonsByKind: Readonly<Record<TransferKind, ReadonlySet<RuleRejectionReason>>> = {
   transfer: new Set([
     'accounts_must_be_different',
     'debit_account_not_found',
@@ -121,7 +124,7 @@ const reasonsByKind: Readonly<Record<TransferKind, ReadonlySet<RejectionReason>>
 };
 
 /** The reasons that can reject a transfer of this kind, in check order. */
-export function rejectionReasonsOf(kind: TransferKind): RejectionReason[] {
+export function rejectionReasonsOf(kind: TransferKind): RuleRejectionReason[] {
   return rejectionReasons.filter((reason) => reasonsByKind[kind].has(reason));
 }
 

@@ -52,6 +52,19 @@ export interface EntryPage {
   readonly nextBeforeId: bigint | undefined;
 }
 
+/**
+ * An account's posted totals at an instant: those just after its newest entry at or before the
+ * instant (`lastEntryId`), or zero with no entry then.
+ */
+export interface BalanceAsOf {
+  readonly accountId: AccountId;
+  readonly currency: CurrencyCode;
+  readonly asOf: string;
+  readonly debitsPosted: bigint;
+  readonly creditsPosted: bigint;
+  readonly lastEntryId: bigint | undefined;
+}
+
 /** Work that must succeed before a change of an account commits, or the change is undone. */
 export type BeforeCommit = (account: Account) => Promise<void>;
 
@@ -68,8 +81,10 @@ export type BeforeCommit = (account: Account) => Promise<void>;
  *   outcome when), recording a change under `changeId` with its event when the state changes, and
  *   returns the outcome with the account as it is after it; undefined when no account has that id.
  * - `listEntries` returns up to `limit` entries of the account older than `beforeId` (all when
- *   undefined), newest first, and whether older ones remain; undefined when the account does not
- *   exist.
+ *   undefined) and made at or before `asOf` (an RFC 3339 time; all when undefined), newest first,
+ *   and whether older ones remain; undefined when the account does not exist.
+ * - `balanceAsOf` returns the account's posted totals at `asOf` (an RFC 3339 time), or undefined
+ *   when the account does not exist.
  *
  * Each throws `TransientError` when the database is unavailable (the call may be retried) and
  * `PermanentError` when the database refused the work.
@@ -89,8 +104,13 @@ export interface AccountStore {
   ): Promise<{ readonly outcome: AccountActionOutcome; readonly account: Account } | undefined>;
   listEntries(
     accountId: AccountId,
-    page: { readonly limit: number; readonly beforeId: bigint | undefined },
+    page: {
+      readonly limit: number;
+      readonly beforeId: bigint | undefined;
+      readonly asOf: string | undefined;
+    },
   ): Promise<{ readonly entries: readonly Entry[]; readonly hasMore: boolean } | undefined>;
+  balanceAsOf(accountId: AccountId, asOf: string): Promise<BalanceAsOf | undefined>;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { TransferId } from '../domain/ids';
 import type { TransferResult } from '../domain/results';
-import type { LedgerCommand } from '../domain/transfer';
+import type { LedgerCommand, TransferCommand } from '../domain/transfer';
 
 /** A queue record that can never post, kept with the reason it was refused. */
 export interface PoisonRecord {

@@ -6,7 +6,14 @@
 import type { AccountAction, AccountActionOutcome } from '../domain/accounts';
 import { type AccountId, newAccountChangeId } from '../domain/ids';
 import type { VelocityOverrides } from '../domain/velocity';
-import type { Account, AccountOpening, AccountStore, EntryPage, VelocityLimitCopy } from '../ports/accounts';
+import type {
+  Account,
+  AccountOpening,
+  AccountStore,
+  BalanceAsOf,
+  EntryPage,
+  VelocityLimitCopy,
+} from '../ports/accounts';
 
 /** The paging bounds: a page holds at most `pageSizeMax` entries, `pageSizeDefault` when unsaid. */
 export interface EntryPaging {
@@ -68,18 +75,33 @@ export class AccountService {
     return this.store.changeStatus(id, action, newAccountChangeId());
   }
 
-  /** A page of the account's entries, newest first; undefined when the account does not exist. */
+  /**
+   * A page of the account's entries, newest first, only those made at or before `asOf` (an RFC
+   * 3339 time) when it is given; undefined when the account does not exist.
+   */
   public async listEntries(
     accountId: AccountId,
-    request: { readonly limit?: number; readonly beforeId?: bigint },
+    request: { readonly limit?: number; readonly beforeId?: bigint; readonly asOf?: string },
   ): Promise<EntryPage | undefined> {
     const limit = request.limit ?? this.paging.pageSizeDefault;
     if (!Number.isInteger(limit) || limit < 1 || limit > this.paging.pageSizeMax) {
       throw new RangeError(`a page holds 1 to ${this.paging.pageSizeMax} entries, got ${limit}`);
     }
-    const page = await this.store.listEntries(accountId, { limit, beforeId: request.beforeId });
+    const page = await this.store.listEntries(accountId, {
+      limit,
+      beforeId: request.beforeId,
+      asOf: request.asOf,
+    });
     if (page === undefined) return undefined;
     const last = page.entries.at(-1);
     return { entries: page.entries, nextBeforeId: page.hasMore && last !== undefined ? last.id : undefined };
+  }
+
+  /**
+   * The account's posted totals at `asOf` (an RFC 3339 time): those of its newest entry at or
+   * before it, zero before its first; undefined when the account does not exist.
+   */
+  public balanceAsOf(accountId: AccountId, asOf: string): Promise<BalanceAsOf | undefined> {
+    return this.store.balanceAsOf(accountId, asOf);
   }
 }

@@ -230,7 +230,7 @@ export class TransferBatchSubmission {
       if (item?.kind !== 'valid') throw new Error('assertion failed: only a valid item is admitted');
       transfers.push({
         id: batchTransferId(decided.reservedId, index),
-        ...item.transfer,
+        ...validTransfer(item),
         acceptedAt: decided.acceptedAt,
       });
     });
@@ -362,10 +362,15 @@ function canonicalBody(items: readonly BatchItemRequest[], options: BatchOptions
   return options.atomic ? { atomic: true, transfers } : transfers;
 }
 
-/** A valid item's transfer; anything else is a bug. */
-function validTransfer(item: BatchItemRequest): TransferRequest {
+/**
+ * A valid item's transfer, plain: a batch refuses pending items (the schema names them), so
+ * there is no hold to carry. Anything else is a bug.
+ */
+function validTransfer(item: BatchItemRequest): Omit<TransferRequest, 'pending'> {
   if (item.kind !== 'valid') throw new Error('assertion failed: the item is valid');
-  return item.transfer;
+  const { pending, ...plain } = item.transfer;
+  if (pending !== undefined) throw new Error('assertion failed: a batch item is no pending transfer');
+  return plain;
 }
 
 /** Runs `work` on every value with at most `concurrencyMax` at once; settles them all. */

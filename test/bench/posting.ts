@@ -11,7 +11,12 @@
  * or voided). After each, the ledger's invariants are checked and every transfer must have its
  * result exactly once.
  *
- * Usage: npm run bench -- [--transfers N] [--consumers N (default: one per core, at least 2)] [--warmup N] [--time-limit-s S] [--json]
+ * With the ledger sealer beside the consumers (`--chain on`, the default, as deployed), after each
+ * workload the rest of the journal is sealed and the whole chain recomputed from the entries;
+ * `--chain off` runs without it, `--chain both` runs each workload twice, off then on, so the
+ * chain's cost is measured in one run.
+ *
+ * Usage: npm run bench -- [--transfers N] [--consumers N (default: one per core, at least 2)] [--warmup N] [--time-limit-s S] [--chain on|off|both] [--json]
  * Progress goes to stderr; stdout gets a table, or with --json one JSON line.
  */
 import { availableParallelism } from 'node:os';
@@ -21,6 +26,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import pg from 'pg';
 import transferConsumer from '../../functions/transfer-consumer';
 import { type PostgresServer, projectRoot, startEmbeddedPostgres } from '../../infra/local/postgres';
+import { PostgresLedgerChainStore } from '../../shared/adapters/postgres/ledger-chain-store';
 import { PostgresLedgerStore, postBatchSizeMax } from '../../shared/adapters/postgres/ledger-store';
 import { migrate, readMigrations } from '../../shared/adapters/postgres/migrate';
 import { createPool } from '../../shared/adapters/postgres/pool';
@@ -36,6 +42,7 @@ import {
 import { defaultRedeliveryBackoff } from '../../shared/handlers/redelivery';
 import { sqsBatchHandler } from '../../shared/handlers/sqs';
 import type { LedgerStore, PoisonRecord, PostBatchOutcome } from '../../shared/ports/ledger-store';
+import { LedgerChainService } from '../../shared/services/ledger-chain';
 import { PostingService } from '../../shared/services/posting-service';
 import { dispatch, FifoQueue, type SqsBatchHandler } from './fifo-queue';
 
@@ -73,6 +80,11 @@ interface BenchOptions {
   readonly json: boolean;
   /** The workloads to run, in the usual order; all of them unless `--workloads a,b` names some. */
   readonly workloads: readonly WorkloadName[];
+  /**
+   * Whether the ledger sealer runs beside the consumers while a workload is measured: `on` (as
+   * deployed), `off`, or `both` (each workload twice in the same run, off then on).
+   */
+  readonly chain: 'on' | 'off' | 'both';
 }
 
 /** The seeded ledger: the accounts transfers move between, and the two hot ones. */
@@ -83,7 +95,8 @@ interface Ledger {
 }
 
 interface WorkloadResult {
-  readonly name: WorkloadName;
+  /** The workload's name, with `+chain` when the sealer ran beside it. */
+  readonly name: string;
   readonly transferCount: number;
   readonly transfersPerS: number;
   readonly batchMsP50: number;
@@ -127,9 +140,13 @@ function parseOptions(argv: readonly string[]): BenchOptions {
       'time-limit-s': { type: 'string', default: '900' },
       json: { type: 'boolean', default: false },
       workloads: { type: 'string', default: workloadNames.join(',') },
+      chain: { type: 'string', default: 'on' },
     },
     strict: true,
   });
+  if (values.chain !== 'on' && values.chain !== 'off' && values.chain !== 'both') {
+    throw new Error('--chain takes on, off or both');
+  }
   return {
     transferCount: integerOption('--transfers', values.transfers, 1, 10_000_000),
     consumerCount: integerOption('--consumers', values.consumers, 1, 64),
@@ -137,6 +154,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     timeLimitMs: integerOption('--time-limit-s', values['time-limit-s'], 1, 86_400) * 1000,
     json: values.json,
     workloads: workloadsOption(values.workloads),
+    chain: values.chain,
   };
 }
 
@@ -378,7 +396,10 @@ async function seed(client: pg.Client, pool: pg.Pool, options: BenchOptions): Pr
   log(`inserted ${accountCount + 1} accounts in ${seconds(insertedMs - startedMs)}`);
 
   // The hot debit account pays for every transfer of every workload at the largest amount.
-  const transferCountMax = BigInt(workloadNames.length * (options.transferCount + options.warmupCount));
+  const runsPerWorkload = options.chain === 'both' ? 2 : 1;
+  const transferCountMax = BigInt(
+    runsPerWorkload * workloadNames.length * (options.transferCount + options.warmupCount),
+  );
   const hotFunding = fundingPerAccount + transferCountMax * BigInt(transferAmountMax);
   const store = new PostgresLedgerStore(pool);
   for (let start = 0; start < accountIds.length; start += postBatchSizeMax) {
@@ -537,6 +558,7 @@ async function runWorkload(
   consume: SqsBatchHandler,
   store: RetryCountingLedgerStore,
   options: BenchOptions,
+  sealer: Sealer | undefined,
 ): Promise<WorkloadResult> {
   const warmup = planCommands(name, ledger, options.warmupCount);
   const measured = planCommands(name, ledger, options.transferCount);
@@ -566,7 +588,11 @@ async function runWorkload(
   }
   const retriesBefore = store.retryCount;
   store.errors.clear();
-  const report = await run(measured);
+  // The sealer starts caught up (the seeded funding and earlier workloads sealed), so what it does
+  // while the workload is measured is sealing that workload's entries.
+  await sealer?.catchUp();
+  sealer?.start();
+  const report = await run(measured).finally(() => sealer?.stop());
   const serializationRetryCount = store.retryCount - retriesBefore;
   if (report.invocationErrorCount > 0) {
     log(
@@ -581,7 +607,7 @@ async function runWorkload(
   }
   const sorted = [...report.batchDurationsMs].sort((a, b) => a - b);
   const result: WorkloadResult = {
-    name,
+    name: sealer === undefined ? name : `${name}+chain`,
     transferCount: measured.length,
     transfersPerS: Math.round(measured.length / (report.elapsedMs / 1000)),
     batchMsP50: roundMs(percentile(sorted, 0.5)),
@@ -601,7 +627,82 @@ async function runWorkload(
   await checkInvariants(client);
   await verifyRecorded(client, all, before);
   log(`${name}: all ${all.length} transfers (warm-up included) recorded exactly once, as expected`);
+  if (sealer !== undefined) await sealer.sealAndVerify(result.name);
   return result;
+}
+
+/** Pause between sealer runs while a workload is measured. */
+const sealerPauseMs = 200;
+/** Sealer runs after a workload until everything is sealed; each run seals up to a million entries. */
+const sealerCatchUpRunCountMax = 100;
+
+/**
+ * The ledger sealer beside the consumers, on a connection of its own, as the deployed scheduled
+ * function runs beside them. It runs back to back (with a short pause) rather than once a minute,
+ * so that sealing keeps up within the measured window and its whole cost lands in it; the work
+ * per entry is the same either way.
+ */
+class Sealer {
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  public sealedCount = 0;
+
+  public constructor(
+    private readonly chain: LedgerChainService,
+    private readonly client: pg.Client,
+  ) {}
+
+  public start(): void {
+    this.stopping = false;
+    this.running = (async () => {
+      while (!this.stopping) {
+        const outcome = await this.chain.sealRun({
+          entryCountMax: 5_000,
+          callCountMax: 20,
+          horizonWaitMs: 20,
+        });
+        this.sealedCount += outcome.sealedCount;
+        await new Promise((resolve) => setTimeout(resolve, sealerPauseMs));
+      }
+    })();
+  }
+
+  public async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running;
+  }
+
+  /** Seals every entry committed so far; returns the highest entry id. */
+  public async catchUp(): Promise<bigint> {
+    const { rows } = await this.client.query<{ id: string }>(
+      'select coalesce(max(id), 0)::text as id from ledger.entries',
+    );
+    const target = BigInt(rows[0]?.id ?? '0');
+    for (let run = 0; run < sealerCatchUpRunCountMax; run += 1) {
+      const outcome = await this.chain.sealRun({
+        entryCountMax: 10_000,
+        callCountMax: 100,
+        horizonWaitMs: 20,
+      });
+      if ((outcome.sealedThroughEntryId ?? 0n) >= target) break;
+    }
+    return target;
+  }
+
+  /** Seals what the workload left, then recomputes the whole chain from the entries. */
+  public async sealAndVerify(name: string): Promise<void> {
+    const target = await this.catchUp();
+    const startedMs = performance.now();
+    const summary = await this.chain.verifyChain({ entryCountMax: 100_000, stepCountMax: 1_000 });
+    if (summary.status !== 'ok' || summary.sealedThroughEntryId < target) {
+      throw new Error(
+        `${name}: the ledger chain does not verify: ${JSON.stringify(summary, (_, value) => (typeof value === 'bigint' ? value.toString() : value))}`,
+      );
+    }
+    log(
+      `${name}: chain ok, ${summary.checkedCount} entries verified in ${seconds(performance.now() - startedMs)}, head ${summary.headHash}`,
+    );
+  }
 }
 
 function printTable(results: readonly WorkloadResult[]): void {
@@ -708,8 +809,27 @@ async function main(): Promise<void> {
                 ),
             },
           });
-          for (const name of options.workloads) {
-            results.push(await runWorkload(name, ledger, client, consume, store, options));
+          const sealerPool = createPool(url, {
+            connectionCountMax: 1,
+            connectTimeoutMs: 10_000,
+            queryTimeoutMs: 60_000,
+            idleTimeoutMs: 60_000,
+          });
+          const sealer = new Sealer(
+            new LedgerChainService(new PostgresLedgerChainStore(sealerPool), logger),
+            client,
+          );
+          try {
+            for (const name of options.workloads) {
+              if (options.chain !== 'on') {
+                results.push(await runWorkload(name, ledger, client, consume, store, options, undefined));
+              }
+              if (options.chain !== 'off') {
+                results.push(await runWorkload(name, ledger, client, consume, store, options, sealer));
+              }
+            }
+          } finally {
+            await sealerPool.end();
           }
         } finally {
           await pool.end();

@@ -31,6 +31,8 @@ const numberedNames = [
   '0012_pending_transfers_and_reversals',
   '0013_account_status',
   '0014_atomic_sets',
+  '0015_entries_as_of',
+  '0016_ledger_chain',
   '0017_invariant_checkpoints',
 ];
 
@@ -46,6 +48,7 @@ const repeatableNames = [
   'repeatable/entries_triggers',
   'repeatable/expire_pending_transfers',
   'repeatable/fraud_flags_triggers',
+  'repeatable/ledger_chain',
   'repeatable/outbox_events',
   'repeatable/post_transfer_set',
   'repeatable/post_transfers',

@@ -16,7 +16,14 @@ import {
 import type { Metadata } from '../../domain/metadata';
 import { type CurrencyCode, parseCurrency } from '../../domain/money';
 import type { VelocityOverrides } from '../../domain/velocity';
-import type { Account, AccountOpening, AccountStore, BeforeCommit, Entry } from '../../ports/accounts';
+import type {
+  Account,
+  AccountOpening,
+  AccountStore,
+  BalanceAsOf,
+  BeforeCommit,
+  Entry,
+} from '../../ports/accounts';
 import { classifyDatabaseError } from './errors';
 import { int8, timestamp } from './rows';
 import { inTransaction } from './transaction';
@@ -43,6 +50,14 @@ interface AccountRow {
   readonly velocity_max_transfers: number | null;
   readonly velocity_max_amount: string | null;
   readonly velocity_version: string;
+}
+
+interface BalanceRow {
+  readonly id: string;
+  readonly currency: string;
+  readonly entry_id: string | null;
+  readonly debits_posted_after: string | null;
+  readonly credits_posted_after: string | null;
 }
 
 interface EntryRow {
@@ -163,11 +178,18 @@ export class PostgresAccountStore implements AccountStore {
   /**
    * One round trip: the account's row decides between "no such account" (no row) and "no
    * entries" (one row of nulls); the page is read from the entries' primary key (account_id, id)
-   * backwards, one row more than asked to learn whether older entries remain.
+   * backwards, one row more than asked to learn whether older entries remain. With `asOf`, the
+   * page starts at the newest entry at or before it, found in the as-of index
+   * (account_id, created_at, id): an account's entries are in the same order by time as by id
+   * (an invariant), so the entries at or before an instant are those up to that one.
    */
   public async listEntries(
     accountId: AccountId,
-    page: { readonly limit: number; readonly beforeId: bigint | undefined },
+    page: {
+      readonly limit: number;
+      readonly beforeId: bigint | undefined;
+      readonly asOf: string | undefined;
+    },
   ): Promise<{ readonly entries: readonly Entry[]; readonly hasMore: boolean } | undefined> {
     const rows = await this.query<EntryRow>(
       'listEntries',
@@ -177,16 +199,55 @@ export class PostgresAccountStore implements AccountStore {
          left join lateral (
            select * from ledger.entries x
             where x.account_id = a.id and ($2::bigint is null or x.id < $2::bigint)
+              and ($4::timestamptz is null or x.id <= (
+                    select y.id from ledger.entries y
+                     where y.account_id = a.id and y.created_at <= $4::timestamptz
+                     order by y.created_at desc, y.id desc
+                     limit 1))
             order by x.id desc
             limit $3
          ) e on true
         where a.id = $1
         order by e.id desc`,
-      [accountId, page.beforeId?.toString() ?? null, page.limit + 1],
+      [accountId, page.beforeId?.toString() ?? null, page.limit + 1, page.asOf ?? null],
     );
     if (rows.length === 0) return undefined;
     const entries = rows.filter((row) => row.id !== null).map(toEntry);
     return { entries: entries.slice(0, page.limit), hasMore: entries.length > page.limit };
+  }
+
+  /**
+   * One index lookup: the newest entry of the account at or before `asOf`, read backwards in the
+   * as-of index (account_id, created_at, id), carries the account's totals just after it. The
+   * account's row tells "no such account" (no row) from "no entry yet" (nulls).
+   */
+  public async balanceAsOf(id: AccountId, asOf: string): Promise<BalanceAsOf | undefined> {
+    const rows = await this.query<BalanceRow>(
+      'balanceAsOf',
+      `select a.id, a.currency, e.id as entry_id, e.debits_posted_after, e.credits_posted_after
+         from ledger.accounts a
+         left join lateral (
+           select x.id, x.debits_posted_after, x.credits_posted_after
+             from ledger.entries x
+            where x.account_id = a.id and x.created_at <= $2::timestamptz
+            order by x.created_at desc, x.id desc
+            limit 1
+         ) e on true
+        where a.id = $1`,
+      [id, asOf],
+    );
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return {
+      accountId: accountId(row.id),
+      currency: currency(row.currency),
+      asOf,
+      debitsPosted:
+        row.debits_posted_after === null ? 0n : int8(row.debits_posted_after, 'debits_posted_after'),
+      creditsPosted:
+        row.credits_posted_after === null ? 0n : int8(row.credits_posted_after, 'credits_posted_after'),
+      lastEntryId: row.entry_id === null ? undefined : int8(row.entry_id, 'entry_id'),
+    };
   }
 
   /**
