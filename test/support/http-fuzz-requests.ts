@@ -709,6 +709,11 @@ function parameterValues(route: HttpFunction, fixtures: FuzzFixtures): fc.Arbitr
   );
 }
 
+/** An RFC 3339 instant, from year 0001 to 9999, in UTC with milliseconds. */
+const validInstant = fc
+  .date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true })
+  .map((date) => date.toISOString());
+
 function queryValues(shape: QueryShape | undefined): fc.Arbitrary<[string, string][]> {
   const names = [...(shape ?? []).map((parameter) => parameter.name), 'unknown', '', 'limit[]'];
   const value = fc.oneof(
@@ -733,13 +738,7 @@ function queryValues(shape: QueryShape | undefined): fc.Arbitrary<[string, strin
     fc.string({ unit: 'binary', maxLength: 30 }),
     fc.integer({ min: 70, max: 3_000 }).map((length) => 'A'.repeat(length)),
     // Instants, valid and nearly so, and entry ids around the bounds.
-    fc
-      .date({
-        min: new Date('0001-01-01T00:00:00Z'),
-        max: new Date('9999-12-31T23:59:59Z'),
-        noInvalidDate: true,
-      })
-      .map((date) => date.toISOString()),
+    validInstant,
     fc.constantFrom(
       '2024-02-29T00:00:00Z',
       '2026-02-29T00:00:00Z',
@@ -1126,6 +1125,15 @@ function routeRequests(
       query: fc.oneof(
         { weight: 2, arbitrary: fc.constant<[string, string][]>([]) },
         { weight: 3, arbitrary: queryValues(model.query) },
+        // A valid instant, which the balance route requires and random values seldom are.
+        ...(model.query?.some((parameter) => parameter.name === 'as_of') === true
+          ? [
+              {
+                weight: 3,
+                arbitrary: validInstant.map((instant): [string, string][] => [['as_of', instant]]),
+              },
+            ]
+          : []),
       ),
       apiKey: apiKeyHeaders(fixtures.apiKey),
       idempotencyKey:
