@@ -324,13 +324,32 @@ export class TransferBatchSubmission {
 }
 
 /**
+ * How deep an invalid item is hashed as it was sent. JSON.parse reads any depth, but hashing the
+ * request walks it recursively, and an item nested some thousands deep overflowed the stack (the
+ * batch answered 503 instead of refusing the item). Below this depth an invalid item is hashed as
+ * a marker, so two requests whose invalid items differ only deeper than this count as one under a
+ * key: a repeat of either answers the same, each such item refused alike.
+ */
+export const invalidItemHashDepthMax = 32;
+
+/** The request as its hash sees it: `value` cut at `depthLeft` containers deep. */
+function boundedInput(value: unknown, depthLeft: number): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (depthLeft === 0) return '(nested deeper than the hash reads)';
+  if (Array.isArray(value)) return value.map((element) => boundedInput(element, depthLeft - 1));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, element]) => [key, boundedInput(element, depthLeft - 1)]),
+  );
+}
+
+/**
  * The request as its hash sees it: each valid item in the canonical form a single submission is
- * hashed in (amounts as decimal strings), each invalid one as it was sent.
+ * hashed in (amounts as decimal strings), each invalid one as it was sent (to a bounded depth).
  */
 function canonicalBody(items: readonly BatchItemRequest[], options: BatchOptions): unknown {
   const transfers = items.map((item) =>
     item.kind === 'invalid'
-      ? { invalid: item.input }
+      ? { invalid: boundedInput(item.input, invalidItemHashDepthMax) }
       : {
           debit_account_id: item.transfer.debitAccountId,
           credit_account_id: item.transfer.creditAccountId,

@@ -39,6 +39,7 @@ import {
   directCalls,
   type Expected,
   type FuzzFixtures,
+  fixtureAccounts,
   routeModels,
   send,
   sendRaw,
@@ -69,9 +70,18 @@ const scanPageCountMax = 100;
 /** What the 2xx answers made: the only writes the fuzzing may leave behind. */
 const made = {
   accounts: new Set<string>(),
-  transfers: new Map<string, { debitAccountId: string; idempotencyKey: string }>(),
+  /**
+   * Accepted transfers: the account whose velocity window counted each (none for a post or void,
+   * nor for a reversal of a transfer that does not exist), and whether a record of it as queued
+   * was written (a batch's items have none: the batch's record answers for them).
+   */
+  transfers: new Map<string, { velocityAccountId: string | undefined; queuedRecord: boolean }>(),
+  /** The Idempotency-Keys of the requests whose answers were recorded. */
+  requestKeys: new Set<string>(),
   /** Accounts given limits of their own: opened with a limit that is not null, or set by a 200. */
   ownLimits: new Set<string>(),
+  /** The 200 answers of freeze, unfreeze and close, by account. */
+  accountActions: new Map<string, { freeze: number; unfreeze: number; close: number }>(),
 };
 
 interface Fault {
@@ -89,25 +99,68 @@ beforeAll(async () => {
     velocity: { windowS: 60, transferCountMax: 1_000, amountMax: undefined },
   });
   const api = client(runtime);
-  const transferAccounts = [await openAccount(api), await openAccount(api), await openAccount(api)];
-  const velocityAccounts = [await openAccount(api), await openAccount(api)];
-  const firstTransfer = await submitTransfer(
-    api,
-    { debit: transferAccounts[0] ?? '', credit: transferAccounts[1] ?? '', amount: '100' },
-    'fuzz-fixture',
+  const open = async (count: number): Promise<string[]> => {
+    const accounts: string[] = [];
+    for (let index = 0; index < count; index += 1) accounts.push(await openAccount(api));
+    return accounts;
+  };
+  const transferAccounts = await open(3);
+  const velocityAccounts = await open(2);
+  const freezeAccounts = await open(2);
+  const closeAccounts = await open(2);
+  const [closedAccount = ''] = await open(1);
+  const unclosableAccounts = await open(2);
+  const [debit = '', credit = ''] = transferAccounts;
+  const firstTransfer = await submitTransfer(api, { debit, credit, amount: '100' }, 'fuzz-fixture');
+  const hold = await api.post(
+    '/v1/transfers',
+    { debit_account_id: debit, credit_account_id: credit, amount: '50', currency: 'USD', pending: true },
+    { 'Idempotency-Key': 'fuzz-fixture-hold' },
   );
+  expect(hold.status).toBe(202);
+  const pendingTransfer = (hold.body as { id: string }).id;
+  const batch = await api.post(
+    '/v1/transfers/batch',
+    {
+      transfers: [
+        { debit_account_id: debit, credit_account_id: credit, amount: '7', currency: 'USD' },
+        { debit_account_id: credit, credit_account_id: debit, amount: '3', currency: 'USD' },
+      ],
+    },
+    { 'Idempotency-Key': 'fuzz-fixture-batch' },
+  );
+  expect(batch.status).toBe(202);
+  const batchBody = batch.body as { batch_id: string; items: { id: string }[] };
+  const unclosableTransfer = await submitTransfer(
+    api,
+    { debit: unclosableAccounts[0] ?? '', credit: unclosableAccounts[1] ?? '', amount: '5' },
+    'fuzz-fixture-unclosable',
+  );
+  expect((await api.post(`/v1/accounts/${closedAccount}/close`, {})).status).toBe(200);
   fixtures = {
     apiKey: runtime.apiKey,
     transferAccounts,
     velocityAccounts,
-    transferIds: [firstTransfer],
+    transferIds: [firstTransfer, pendingTransfer],
+    batchIds: [batchBody.batch_id],
+    freezeAccounts,
+    closeAccounts,
+    closedAccount,
+    unclosableAccounts,
     assetFiles: await readdir(path.join(projectRoot, 'dashboard/dist/assets')),
   };
-  for (const account of [...transferAccounts, ...velocityAccounts]) made.accounts.add(account);
-  made.transfers.set(firstTransfer, {
-    debitAccountId: transferAccounts[0] ?? '',
-    idempotencyKey: 'fuzz-fixture',
-  });
+  for (const account of fixtureAccounts(fixtures)) made.accounts.add(account);
+  made.transfers.set(firstTransfer, { velocityAccountId: debit, queuedRecord: true });
+  made.transfers.set(pendingTransfer, { velocityAccountId: debit, queuedRecord: true });
+  made.transfers.set(unclosableTransfer, { velocityAccountId: unclosableAccounts[0], queuedRecord: true });
+  made.transfers.set(batchBody.items[0]?.id ?? '', { velocityAccountId: debit, queuedRecord: false });
+  made.transfers.set(batchBody.items[1]?.id ?? '', { velocityAccountId: credit, queuedRecord: false });
+  for (const key of ['fuzz-fixture', 'fuzz-fixture-hold', 'fuzz-fixture-batch', 'fuzz-fixture-unclosable'])
+    made.requestKeys.add(key);
+  made.accountActions.set(closedAccount, { freeze: 0, unfreeze: 0, close: 1 });
+  // The routes' answers depend on these being recorded: the batch's progress, and the balance
+  // that keeps the unclosable accounts open.
+  await waitForRecorded([...made.transfers.keys()]);
   agent = new http.Agent({ keepAlive: true, maxSockets: httpClientCount });
 }, 120_000);
 
@@ -116,13 +169,81 @@ afterAll(async () => {
   await runtime?.stop();
 });
 
+/** Waits until the ledger recorded every one of these transfers. */
+async function waitForRecorded(transferIds: readonly string[]): Promise<void> {
+  await waitFor(
+    `${transferIds.length} accepted transfers recorded`,
+    async () => {
+      const { rows } = await database.pool.query<{ count: number }>(
+        'select count(*)::int as count from ledger.transfers where id = any($1::uuid[])',
+        [transferIds],
+      );
+      return rows[0]?.count === transferIds.length ? true : undefined;
+    },
+    90_000,
+  );
+}
+
+/** A request body as JSON, or undefined when it is not (only a batch's is read, after a 202). */
+function parsedRequestBody(text: string | undefined): unknown {
+  try {
+    return text === undefined || text.trim() === '' ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Remembers what a 2xx answer made. */
 function recordEffect(
   routeName: string | undefined,
   status: number,
   body: Buffer,
-  idempotencyKey?: string,
+  idempotencyKey: string | undefined,
+  requestText: string | undefined,
 ): void {
+  if (
+    status === 200 &&
+    (routeName === 'freeze-account' || routeName === 'unfreeze-account' || routeName === 'close-account')
+  ) {
+    const { id } = JSON.parse(body.toString('utf8')) as { id: string };
+    const counts = made.accountActions.get(id) ?? { freeze: 0, unfreeze: 0, close: 0 };
+    const action =
+      routeName === 'freeze-account' ? 'freeze' : routeName === 'unfreeze-account' ? 'unfreeze' : 'close';
+    counts[action] += 1;
+    made.accountActions.set(id, counts);
+  }
+  if (
+    status === 202 &&
+    (routeName === 'post-pending-transfer' ||
+      routeName === 'void-pending-transfer' ||
+      routeName === 'reverse-transfer')
+  ) {
+    const command = JSON.parse(body.toString('utf8')) as { id: string; reverses: string | null };
+    // A reversal counts in the window of the reversed transfer's credit account, if it exists:
+    // every fixture transfer credits `transferAccounts[1]`.
+    const reversesKnown = command.reverses !== null && fixtures.transferIds.includes(command.reverses);
+    made.transfers.set(command.id, {
+      velocityAccountId: reversesKnown ? fixtures.transferAccounts[1] : undefined,
+      queuedRecord: true,
+    });
+    made.requestKeys.add(idempotencyKey ?? '');
+  }
+  if (status === 202 && routeName === 'submit-transfer-batch') {
+    const answer = JSON.parse(body.toString('utf8')) as {
+      batch_id: string | null;
+      items: { index: number; status: string; id?: string }[];
+    };
+    const request = parsedRequestBody(requestText) as { transfers: { debit_account_id?: string }[] };
+    for (const item of answer.items) {
+      if (item.status !== 'queued' || item.id === undefined) continue;
+      made.transfers.set(item.id, {
+        velocityAccountId: request.transfers[item.index]?.debit_account_id,
+        queuedRecord: false,
+      });
+    }
+    // A batch answered without being submitted (no item valid) recorded nothing under its key.
+    if (answer.batch_id !== null) made.requestKeys.add(idempotencyKey ?? '');
+  }
   if (status === 201 && routeName === 'create-account') {
     const account = JSON.parse(body.toString('utf8')) as { id: string; velocity: Record<string, unknown> };
     made.accounts.add(account.id);
@@ -133,10 +254,8 @@ function recordEffect(
   }
   if (status === 202 && routeName === 'submit-transfer') {
     const transfer = JSON.parse(body.toString('utf8')) as { id: string; debit_account_id: string };
-    made.transfers.set(transfer.id, {
-      debitAccountId: transfer.debit_account_id,
-      idempotencyKey: idempotencyKey ?? '',
-    });
+    made.transfers.set(transfer.id, { velocityAccountId: transfer.debit_account_id, queuedRecord: true });
+    made.requestKeys.add(idempotencyKey ?? '');
   }
 }
 
@@ -204,17 +323,7 @@ async function healthy(): Promise<boolean> {
  */
 async function expectOnlyWhatWasAnswered(): Promise<void> {
   const acceptedIds = [...made.transfers.keys()];
-  await waitFor(
-    `${acceptedIds.length} accepted transfers recorded`,
-    async () => {
-      const { rows } = await database.pool.query<{ count: number }>(
-        'select count(*)::int as count from ledger.transfers where id = any($1::uuid[])',
-        [acceptedIds],
-      );
-      return rows[0]?.count === acceptedIds.length ? true : undefined;
-    },
-    90_000,
-  );
+  await waitForRecorded(acceptedIds);
   const accountIds = (await database.pool.query<{ id: string }>('select id from ledger.accounts')).rows.map(
     (row) => row.id,
   );
@@ -239,12 +348,16 @@ async function expectOnlyWhatWasAnswered(): Promise<void> {
     .filter((key) => key.startsWith('transfer#'))
     .map((key) => key.slice(9));
   const requestRecords = idempotencyItems.filter((key) => !key.startsWith('transfer#'));
-  const idempotencyKeys = new Set([...made.transfers.values()].map((transfer) => transfer.idempotencyKey));
+  const withQueuedRecord = [...made.transfers]
+    .filter(([, transfer]) => transfer.queuedRecord)
+    .map(([id]) => id);
   // A velocity item exists for each account a transfer was admitted for, and for each account
   // given limits of its own by a 2xx; for no other account.
   const velocityAccounts = velocityItems.map((key) => key.replace(/^limits#/, ''));
   const withVelocity = new Set([
-    ...[...made.transfers.values()].map((transfer) => transfer.debitAccountId),
+    ...[...made.transfers.values()].flatMap((transfer) =>
+      transfer.velocityAccountId === undefined ? [] : [transfer.velocityAccountId],
+    ),
     ...made.ownLimits,
   ]);
 
@@ -252,10 +365,52 @@ async function expectOnlyWhatWasAnswered(): Promise<void> {
   expect(new Set(transferIds)).toEqual(new Set(acceptedIds));
   expect(queueDepths).toEqual([0, 0]);
   expect(poison).toBe(0);
-  expect(new Set(queuedRecords)).toEqual(new Set(acceptedIds));
-  expect(requestRecords).toHaveLength(idempotencyKeys.size);
+  expect(new Set(queuedRecords)).toEqual(new Set(withQueuedRecord));
+  expect(requestRecords).toHaveLength(made.requestKeys.size);
   expect(velocityAccounts).toHaveLength(new Set(velocityAccounts).size);
   expect(new Set(velocityAccounts)).toEqual(withVelocity);
+  expect(await accountStateFaults()).toEqual([]);
+}
+
+/**
+ * What is wrong with the accounts' states and their recorded changes, given the 200 answers of
+ * freeze, unfreeze and close (a refused action, or one that changed nothing, records no change).
+ * An account that was both frozen and unfrozen by requests in flight together may end either way:
+ * the answers do not show which change took effect last. So for those the check is that the
+ * changes alternate from open, that there are no more of each than answers, that there is one
+ * if there was an answer, and that the account's state is the last change's.
+ */
+async function accountStateFaults(): Promise<string[]> {
+  const changes = (
+    await database.pool.query<{ account_id: string; action: string; status: string }>(
+      'select account_id, action, status from ledger.account_changes order by change_number',
+    )
+  ).rows;
+  const statuses = new Map(
+    (
+      await database.pool.query<{ id: string; status: string }>('select id, status from ledger.accounts')
+    ).rows.map((row) => [row.id, row.status]),
+  );
+  const faults: string[] = [];
+  for (const [account, status] of statuses) {
+    const history = changes.filter((change) => change.account_id === account);
+    const answered = made.accountActions.get(account) ?? { freeze: 0, unfreeze: 0, close: 0 };
+    const count = (action: string): number => history.filter((change) => change.action === action).length;
+    const expectedLast = history.at(-1)?.status ?? 'open';
+    if (status !== expectedLast)
+      faults.push(`${account} is ${status}; its last change left it ${expectedLast}`);
+    if (count('close') !== (answered.close > 0 ? 1 : 0))
+      faults.push(`${account} closed ${count('close')} times after ${answered.close} answers`);
+    if (count('freeze') > answered.freeze || answered.freeze > 0 !== count('freeze') > 0)
+      faults.push(`${account} frozen ${count('freeze')} times after ${answered.freeze} answers`);
+    if (count('unfreeze') > answered.unfreeze)
+      faults.push(`${account} unfrozen ${count('unfreeze')} times after ${answered.unfreeze} answers`);
+    const alternates = history
+      .filter((change) => change.action !== 'close')
+      .every((change, index) => change.action === (index % 2 === 0 ? 'freeze' : 'unfreeze'));
+    if (!alternates) faults.push(`${account} has changes that do not alternate: ${JSON.stringify(history)}`);
+  }
+  return faults;
 }
 
 /** Messages in a queue, waiting or in flight. */
@@ -319,7 +474,13 @@ describe('the HTTP API under fuzzing', () => {
         const status = `${request.label} ${answer instanceof Error ? 'no answer' : answer.status}`;
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
         if (!(answer instanceof Error)) {
-          recordEffect(request.routeName, answer.status, answer.body, request.idempotencyKey);
+          recordEffect(
+            request.routeName,
+            answer.status,
+            answer.body,
+            request.idempotencyKey,
+            request.body?.toString('utf8'),
+          );
         }
       });
       if (!(await healthy()))
@@ -426,8 +587,12 @@ describe('the HTTP API under fuzzing', () => {
               };
         const shown = `${call.route.name} ${JSON.stringify(call.event.pathParameters)} ${JSON.stringify(call.event.queryStringParameters)} headers=${JSON.stringify(call.event.headers)} base64=${call.event.isBase64Encoded} body=${JSON.stringify((call.event.body ?? '').slice(0, 300))}`;
         check(`direct ${call.route.name}`, shown, answer, call.expected, call.route.method);
-        if (!(answer instanceof Error))
-          recordEffect(call.route.name, answer.status, answer.body, call.idempotencyKey);
+        if (!(answer instanceof Error)) {
+          const { body, isBase64Encoded } = call.event;
+          const requestText =
+            body === null ? undefined : isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
+          recordEffect(call.route.name, answer.status, answer.body, call.idempotencyKey, requestText);
+        }
       }),
       { seed: 20_261_132, numRuns: directCallCount },
     );

@@ -437,6 +437,29 @@ describe('POST /v1/transfers/batch', () => {
     expect(clients.calls()).toEqual([]);
   });
 
+  it('refuses an item nested 20,000 deep in its place, queues the rest, and answers a repeat the same', async () => {
+    const [debit, credit] = await accounts(2);
+    if (debit === undefined || credit === undefined) throw new Error('test: two accounts');
+    const deep = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;
+    const body = `{"transfers":[${JSON.stringify(item(debit, credit))},${deep}]}`;
+    const key = newKey();
+
+    const first = await submitBatch(handlerWith(recordingClients()), body, key);
+    const replay = await submitBatch(handlerWith(recordingClients()), body, key);
+
+    expect(first.status).toBe(202);
+    expect(first.body).toMatchObject({
+      queued_count: 1,
+      refused_count: 1,
+      items: [
+        { index: 0, status: 'queued' },
+        { index: 1, status: 'refused', problem: { status: 400, field: 'transfers.1.debit_account_id' } },
+      ],
+    });
+    expect(replay.body).toEqual(first.body);
+    expect(await drainGroups([debit])).toHaveLength(1);
+  });
+
   it('queues a batch of 1,000 transfers in 100 calls, and refuses 1,001 or none with 400 naming transfers', async () => {
     const debits = await accounts(4);
     const [credit] = await accounts(1);

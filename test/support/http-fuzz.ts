@@ -10,8 +10,11 @@
  * the last of duplicate keys wins), so it judges what the server sees.
  */
 import fc from 'fast-check';
+import { atomicSetLegCountMax } from '../../shared/domain/atomic-set';
+import { batchItemCountMax } from '../../shared/domain/batch';
 import { metadataBytesMax, metadataDepthMax } from '../../shared/domain/metadata';
 import { amountMax, parseCurrency } from '../../shared/domain/money';
+import { pendingTimeoutSMax, pendingTimeoutSMin } from '../../shared/domain/transfer';
 import { requestBodyBytesMax } from '../../shared/handlers/http';
 
 // ---------------------------------------------------------------------------------------------
@@ -44,6 +47,8 @@ const edgeFragments: readonly Fragment[] = [
   '65536',
   '86400',
   '86401',
+  '2592000',
+  '2592001',
   '1000',
   '1001',
   '9007199254740993',
@@ -194,7 +199,7 @@ const isMetadata: FieldCheck = (value) => {
 };
 
 /** A strict object's fields, in the order the API checks them, and a check across them. */
-interface ObjectShape {
+export interface ObjectShape {
   readonly fields: readonly {
     readonly name: string;
     readonly required: boolean;
@@ -243,9 +248,53 @@ export const transferShape: ObjectShape = {
     { name: 'amount', required: true, check: isAmount },
     { name: 'currency', required: true, check: isCurrency },
     { name: 'metadata', required: false, check: isMetadata },
+    { name: 'pending', required: false, check: isBoolean },
+    { name: 'timeout_s', required: false, check: isWholeNumberIn(pendingTimeoutSMin, pendingTimeoutSMax) },
   ],
   across: (transfer) =>
-    transfer.debit_account_id === transfer.credit_account_id ? 'credit_account_id' : undefined,
+    transfer.debit_account_id === transfer.credit_account_id
+      ? 'credit_account_id'
+      : transfer.timeout_s !== undefined && transfer.pending !== true
+        ? 'timeout_s'
+        : undefined,
+};
+
+/** An item of a batch: a transfer, and never a pending one (its rules after the transfer's). */
+export const batchItemShape: ObjectShape = {
+  fields: transferShape.fields,
+  across: (transfer) =>
+    transferShape.across?.(transfer) ?? (transfer.pending === true ? 'pending' : undefined),
+};
+
+/** The batch as a whole: its items are judged one by one (`batchItemShape`) and never refuse it. */
+export const batchShape: ObjectShape = {
+  fields: [
+    {
+      name: 'transfers',
+      required: true,
+      check: (value) =>
+        Array.isArray(value) && value.length >= 1 && value.length <= batchItemCountMax ? 'valid' : 'invalid',
+    },
+    { name: 'atomic', required: false, check: isBoolean },
+  ],
+  // The handler's own rule, after the schema's: an atomic batch holds fewer items.
+  across: (batch) =>
+    batch.atomic === true && Array.isArray(batch.transfers) && batch.transfers.length > atomicSetLegCountMax
+      ? 'transfers'
+      : undefined,
+};
+
+/** The body of a post of a pending transfer, and of a reversal: an amount (or all), metadata. */
+export const partialAmountShape: ObjectShape = {
+  fields: [
+    { name: 'amount', required: false, check: isAmount },
+    { name: 'metadata', required: false, check: isMetadata },
+  ],
+};
+
+/** The body of a void: metadata only. */
+export const voidShape: ObjectShape = {
+  fields: [{ name: 'metadata', required: false, check: isMetadata }],
 };
 
 /**
@@ -287,8 +336,12 @@ function judgeValue(verdict: 'valid' | 'invalid' | 'unsure', field: string): Jud
   return { fields: [field], mayPass: verdict === 'unsure' };
 }
 
-/** Query parameters a list route reads: each judged on its own, in the order the API checks them. */
-export type QueryShape = readonly { readonly name: string; readonly check: FieldCheck }[];
+/** Query parameters a route reads: each judged on its own, in the order the API checks them. */
+export type QueryShape = readonly {
+  readonly name: string;
+  readonly check: FieldCheck;
+  readonly required?: boolean;
+}[];
 
 const isPageLimit: FieldCheck = (value) =>
   typeof value === 'string' && /^[1-9][0-9]{0,3}$/.test(value) && Number.parseInt(value, 10) <= 200
@@ -309,7 +362,10 @@ export function judgeQuery(query: readonly (readonly [string, string])[], shape:
   const values = new Map(query);
   const fields: string[] = [];
   for (const parameter of shape) {
-    if (!values.has(parameter.name)) continue;
+    if (!values.has(parameter.name)) {
+      if (parameter.required === true) return { fields: [...fields, parameter.name], mayPass: false };
+      continue;
+    }
     const verdict = parameter.check(values.get(parameter.name));
     if (verdict === 'valid') continue;
     fields.push(parameter.name);
@@ -326,6 +382,48 @@ export const activityQuery: QueryShape = [
   { name: 'cursor', check: isCursor },
   { name: 'limit', check: isPageLimit },
 ];
+/**
+ * An RFC 3339 instant with seconds and an offset, year 0001 or later: surely valid when its day
+ * exists in every month (1 to 28), maybe valid (a 29th to 31st, which depends on the month and
+ * year) when it has the shape, invalid otherwise.
+ */
+const isInstant: FieldCheck = (value) => {
+  if (typeof value !== 'string' || value.startsWith('0000')) return 'invalid';
+  const time = 'T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$';
+  if (new RegExp(`^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])${time}`).test(value)) return 'valid';
+  if (new RegExp(`^[0-9]{4}-(0[1-9]|1[0-2])-(29|30|31)${time}`).test(value)) return 'unsure';
+  return 'invalid';
+};
+
+/** The entries of an account: a page, and optionally only those posted by an instant. */
+export const entriesQuery: QueryShape = [...pageQuery, { name: 'as_of', check: isInstant }];
+
+/** The balance as of an instant, which the route requires. */
+export const balanceQuery: QueryShape = [{ name: 'as_of', check: isInstant, required: true }];
+
+/**
+ * A step of the chain's verification: after an entry (0 is the start; another id is valid only
+ * if the sealer has sealed it, which the model cannot know), at most 100,000 links.
+ */
+export const verificationQuery: QueryShape = [
+  {
+    name: 'after_entry_id',
+    check: (value) =>
+      typeof value !== 'string' || !/^(0|[1-9][0-9]{0,18})$/.test(value) || BigInt(value) > amountMax
+        ? 'invalid'
+        : value === '0'
+          ? 'valid'
+          : 'unsure',
+  },
+  {
+    name: 'limit',
+    check: (value) =>
+      typeof value === 'string' && /^[1-9][0-9]{0,5}$/.test(value) && Number.parseInt(value, 10) <= 100_000
+        ? 'valid'
+        : 'invalid',
+  },
+];
+
 export const adminTransfersQuery: QueryShape = [
   {
     name: 'status',
@@ -356,15 +454,18 @@ export function isAssetName(value: string): boolean {
  */
 export function readBody(
   bytes: Buffer,
+  bodyBytesMax: number = requestBodyBytesMax,
+  optional = false,
 ): { kind: 'too-large' } | { kind: 'malformed' } | { kind: 'json'; value: unknown } {
-  if (bytes.byteLength > requestBodyBytesMax) return { kind: 'too-large' };
+  if (bytes.byteLength > bodyBytesMax) return { kind: 'too-large' };
   let body: string;
   try {
     body = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     return { kind: 'malformed' };
   }
-  if (body.trim() === '') return { kind: 'malformed' };
+  // A route whose body is optional reads an empty one as `{}`.
+  if (body.trim() === '') return optional ? { kind: 'json', value: {} } : { kind: 'malformed' };
   try {
     return { kind: 'json', value: JSON.parse(body) };
   } catch {
@@ -415,4 +516,4 @@ export const invalidMetadata: fc.Arbitrary<Fragment> = fc.oneof(
 /** The deepest metadata the API takes: `metadataDepthMax` objects, the last holding a number. */
 export const deepestMetadata: Fragment = nested(metadataDepthMax, 'object');
 
-export { requestBodyBytesMax };
+export { atomicSetLegCountMax, batchItemCountMax, requestBodyBytesMax };
