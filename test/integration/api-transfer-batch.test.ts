@@ -437,6 +437,29 @@ describe('POST /v1/transfers/batch', () => {
     expect(clients.calls()).toEqual([]);
   });
 
+  it('refuses a pending item in its place, naming transfers.i.pending, and queues the plain ones as they are', async () => {
+    const [debit, credit] = await accounts(2);
+    if (debit === undefined || credit === undefined) throw new Error('test: two accounts');
+
+    const response = await submitBatch(
+      handlerWith(recordingClients()),
+      { transfers: [item(debit, credit), item(debit, credit, { pending: true, timeout_s: 60 })] },
+      newKey(),
+    );
+
+    expect(response.status).toBe(202);
+    expect(response.body).toMatchObject({
+      queued_count: 1,
+      refused_count: 1,
+      items: [
+        { index: 0, status: 'queued' },
+        { index: 1, status: 'refused', problem: { status: 400, field: 'transfers.1.pending' } },
+      ],
+    });
+    const queued = await drainGroups([debit]);
+    expect(queued.map((message) => message.transfer.pending)).toEqual([undefined]);
+  });
+
   it('refuses an item nested 20,000 deep in its place, queues the rest, and answers a repeat the same', async () => {
     const [debit, credit] = await accounts(2);
     if (debit === undefined || credit === undefined) throw new Error('test: two accounts');
