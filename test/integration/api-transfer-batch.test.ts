@@ -118,13 +118,21 @@ interface QueuedMessage {
   readonly transfer: TransferCommand;
 }
 
+/** A message as it sat on the transfers queue: its group, deduplication id and raw body. */
+interface RawQueuedMessage {
+  readonly groupId: string | undefined;
+  readonly deduplicationId: string | undefined;
+  readonly body: string;
+}
+
 /**
  * Takes every visible message off the transfers queue, in the order SQS hands them out (each
- * message group in its order), and returns those of the given groups. Bounded by `roundCountMax`.
+ * message group in its order), and returns those of the given groups, raw. Bounded by
+ * `roundCountMax`.
  */
-async function drainGroups(groups: readonly string[], roundCountMax = 400): Promise<QueuedMessage[]> {
+async function drainGroupsRaw(groups: readonly string[], roundCountMax: number): Promise<RawQueuedMessage[]> {
   const wanted = new Set(groups);
-  const received: QueuedMessage[] = [];
+  const received: RawQueuedMessage[] = [];
   for (let round = 0; round < roundCountMax; round += 1) {
     const { Messages = [] } = await aws.clients.sqs.send(
       new ReceiveMessageCommand({
@@ -146,16 +154,23 @@ async function drainGroups(groups: readonly string[], roundCountMax = 400): Prom
     );
     for (const message of Messages) {
       if (!wanted.has(message.Attributes?.MessageGroupId ?? '')) continue;
-      const parsed = parseTransferMessage(message.Body ?? '');
-      if (!parsed.ok) throw new Error(`test: the queued message is not a transfer: ${parsed.reason}`);
       received.push({
         groupId: message.Attributes?.MessageGroupId,
         deduplicationId: message.Attributes?.MessageDeduplicationId,
-        transfer: parsed.value,
+        body: message.Body ?? '',
       });
     }
   }
   return received;
+}
+
+/** `drainGroupsRaw`, each message read as a transfer (a message that is none fails the test). */
+async function drainGroups(groups: readonly string[], roundCountMax = 400): Promise<QueuedMessage[]> {
+  return (await drainGroupsRaw(groups, roundCountMax)).map(({ groupId, deduplicationId, body }) => {
+    const parsed = parseTransferMessage(body);
+    if (!parsed.ok) throw new Error(`test: the queued message is not a transfer: ${parsed.reason}`);
+    return { groupId, deduplicationId, transfer: parsed.value };
+  });
 }
 
 /** How many transfers, and how much, the debit account's window counts. */
@@ -597,35 +612,10 @@ describe('GET /v1/transfers/batch/{id}', () => {
 describe('POST /v1/transfers/batch with "atomic": true', () => {
   /** Takes every visible message of the group off the queue, raw: an atomic set is not a transfer. */
   async function drainRaw(group: string): Promise<{ body: string; deduplicationId: string | undefined }[]> {
-    const received: { body: string; deduplicationId: string | undefined }[] = [];
-    for (let round = 0; round < 50; round += 1) {
-      const { Messages = [] } = await aws.clients.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: aws.resources.queueUrls.transfers,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: 0,
-          MessageSystemAttributeNames: ['All'],
-        }),
-      );
-      if (Messages.length === 0) break;
-      await aws.clients.sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: aws.resources.queueUrls.transfers,
-          Entries: Messages.map((message, index) => ({
-            Id: String(index),
-            ReceiptHandle: message.ReceiptHandle,
-          })),
-        }),
-      );
-      for (const message of Messages) {
-        if (message.Attributes?.MessageGroupId !== group) continue;
-        received.push({
-          body: message.Body ?? '',
-          deduplicationId: message.Attributes?.MessageDeduplicationId,
-        });
-      }
-    }
-    return received;
+    return (await drainGroupsRaw([group], 50)).map(({ body, deduplicationId }) => ({
+      body,
+      deduplicationId,
+    }));
   }
 
   it("queues the legs as one message in the first debit account's group, and the consumer posts them together", async () => {
